@@ -1,0 +1,7 @@
+"""phenbench: train, run and compare phenotype translators for cell microscopy.
+
+Importing this package is cheap: torch and the model libraries are imported only by the modules
+that need them, so that `phenbench --help` and `phenbench list` start instantly.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The interfaces, the runner, the store, the plugin manager and configs. Imports no method."""

@@ -1,0 +1,128 @@
+"""The metric interface: a metric scores translated images, per target condition and pooled.
+
+A metric receives an `Evaluation`: one `ConditionBundle` per target condition (real images of that
+condition, the translated images, their sources, reconstructions where the translator inverts, and
+true counterfactuals where the dataset has them). It never trains a translator and never reads
+files. It returns one or more `MetricResult`s, each with its direction (`higher_is_better`) and, per
+condition, a `MetricValue` with N, an optional confidence interval, or the reason it is missing.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from phenbench.core.conditions import ConditionSet
+
+
+class Need(str, enum.Enum):
+    """Inputs a metric can ask for; the runner computes only what some chosen metric needs."""
+
+    REAL = "real"  # real test images of the target condition
+    TRANSLATED = "translated"
+    SOURCE = "source"
+    RECONSTRUCTION = "reconstruction"  # invert then regenerate under the source condition
+    COUNTERFACTUAL = "counterfactual"  # true counterfactual (synthetic worlds only)
+    REAL_TRAIN = "real_train"  # real training images of every condition (for classifiers)
+
+
+@dataclass
+class MetricValue:
+    """One number with its sample size; `value` None means missing, and `missing` says why."""
+
+    value: float | None
+    n: int = 0
+    ci_low: float | None = None
+    ci_high: float | None = None
+    missing: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.value is not None and not math.isfinite(self.value):
+            self.missing = self.missing or f"not finite ({self.value})"
+            self.value = None
+        if self.value is None and not self.missing:
+            raise ValueError("a missing MetricValue needs a reason")
+
+    @classmethod
+    def absent(cls, reason: str, n: int = 0) -> "MetricValue":
+        return cls(value=None, n=n, missing=reason)
+
+
+@dataclass
+class MetricResult:
+    """One measure (e.g. `reconstruction/psnr`) for every target condition and pooled."""
+
+    name: str
+    higher_is_better: bool
+    per_condition: dict[str, MetricValue]
+    pooled: MetricValue
+    floor: dict[str, MetricValue] = field(default_factory=dict)  # real-vs-real, where defined
+    unit: str = ""
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)  # e.g. histograms, for reports
+
+
+@dataclass
+class ConditionBundle:
+    """Everything about one target condition that a metric may use. Images in [-1, 1]."""
+
+    target: str
+    translated: torch.Tensor
+    sources: torch.Tensor
+    source_conditions: list[str]
+    real: torch.Tensor | None = None
+    reconstructions: torch.Tensor | None = None
+    counterfactuals: torch.Tensor | None = None
+
+
+@dataclass
+class Evaluation:
+    """The bundles of a run, one per target condition, with what is known about the data."""
+
+    conditions: ConditionSet
+    channels: tuple[str, ...]
+    bundles: dict[str, ConditionBundle]
+    dataset_hash: str = ""
+    real_train: dict[str, torch.Tensor] | None = None
+    # Ground-truth measurements of images, where the dataset defines them (synthetic worlds).
+    readouts: Callable[[torch.Tensor], tuple[list[str], np.ndarray] | None] | None = None
+    seed: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+class Metric(ABC):
+    """Base class of a registered metric."""
+
+    name: ClassVar[str] = ""
+    needs: ClassVar[frozenset[Need]] = frozenset()
+    higher_is_better: ClassVar[bool] = False
+    summary: ClassVar[str] = ""
+
+    def __init__(self, **options: Any):
+        if options:
+            raise TypeError(f"metric '{self.name}' takes no options, got {sorted(options)}")
+
+    @abstractmethod
+    def compute(self, evaluation: Evaluation) -> list[MetricResult]:
+        """Score every bundle of `evaluation`; return one result per measure."""
+
+
+def pooled_mean(values: dict[str, MetricValue]) -> MetricValue:
+    """The N-weighted mean of per-condition values; missing if any condition is missing."""
+    present = [v for v in values.values() if v.value is not None]
+    if not values:
+        return MetricValue.absent("no target conditions were scored")
+    if len(present) < len(values):
+        missing = [k for k, v in values.items() if v.value is None]
+        return MetricValue.absent(f"missing for {', '.join(missing)}", n=sum(v.n for v in present))
+    total = sum(v.n for v in present)
+    if total == 0:
+        return MetricValue.absent("no images")
+    mean = sum(v.value * v.n for v in present) / total  # type: ignore[operator]
+    return MetricValue(value=float(mean), n=total)

@@ -1,0 +1,207 @@
+"""The Translator interface: `fit`, `invert`, `translate`, `save`, `load`, the same everywhere.
+
+Every method (PhenDiff, StarGAN, CycleGAN, Phenexplain, identity, third-party plugins) subclasses
+`Translator`. A translator is built from its frozen config and the `DataSpec` of its data; both are
+saved beside its weights so that `load` rebuilds exactly the same object.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+
+from phenbench.core.config import config_from_dict, config_to_dict
+from phenbench.core.dataset import DataSpec, PreparedDataset, check_images
+from phenbench.core.errors import ConfigError, PhenbenchError, UnknownNameError
+
+TRANSLATOR_FILE = "translator.json"
+
+ConditionArg = int | str | Sequence[int] | Sequence[str] | torch.Tensor
+
+
+@dataclass
+class InversionResult:
+    """Latents of a batch: a diffusion noise, a StyleGAN W/W+ code, or the images themselves."""
+
+    latents: torch.Tensor
+    kind: str  # "noise", "w", "w+", "image"
+    nfe: int  # network evaluations per image
+    seconds: float = 0.0
+
+
+@dataclass
+class TranslationResult:
+    """Translated images, float32 N x C x H x W in [-1, 1], and what producing them cost."""
+
+    images: torch.Tensor
+    nfe: int  # network evaluations per image
+    seconds: float = 0.0
+    latents: InversionResult | None = None
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """How to run a fit: owned by the runner, not part of the translator's config."""
+
+    seed: int = 0
+    device: str = "cpu"
+    checkpoint_dir: Path | None = None
+    checkpoint_every: int | None = None
+    progress: bool = True
+
+
+@dataclass
+class FitReport:
+    """What a fit did: steps taken, time, throughput and the loss curve."""
+
+    steps: int
+    seconds: float
+    images_per_second: float | None = None
+    losses: list[float] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Translator(ABC):
+    """Base class of every phenotype translator.
+
+    Subclasses set `name`, `config_class` (a frozen dataclass) and optionally `presets`
+    (preset name -> config overrides), and implement `fit`, `invert`, `translate`,
+    `_save_weights` and `_load_weights`.
+    """
+
+    name: ClassVar[str] = ""
+    config_class: ClassVar[type] = type(None)
+    presets: ClassVar[dict[str, dict[str, Any]]] = {}
+    # False for models with no latent space (the latent is the image itself).
+    has_latent_space: ClassVar[bool] = False
+
+    def __init__(self, config: Any, spec: DataSpec):
+        if not isinstance(config, self.config_class):
+            raise ConfigError(f"{self.name} needs a {self.config_class.__name__}, got {type(config).__name__}")
+        self.config = config
+        self.spec = spec
+        self.device = torch.device("cpu")
+
+    # --- construction ------------------------------------------------------------------------
+
+    @classmethod
+    def config_for(cls, preset: str | None = None, overrides: dict[str, Any] | None = None) -> Any:
+        """The config of a preset (or the defaults) with `overrides` applied, unknown keys rejected."""
+        data: dict[str, Any] = {}
+        if preset is not None:
+            if preset not in cls.presets:
+                raise UnknownNameError(f"preset of {cls.name}", preset, cls.presets)
+            data.update(cls.presets[preset])
+        data.update(overrides or {})
+        return config_from_dict(cls.config_class, data, where=f"{cls.name} config")
+
+    # --- the three verbs ---------------------------------------------------------------------
+
+    @abstractmethod
+    def fit(self, dataset: PreparedDataset, options: FitOptions = FitOptions()) -> FitReport:
+        """Learn from the training split of `dataset`."""
+
+    @abstractmethod
+    def invert(self, images: torch.Tensor, source: ConditionArg) -> InversionResult:
+        """Map images of condition `source` to this translator's latent."""
+
+    @abstractmethod
+    def translate(self, images: torch.Tensor, source: ConditionArg, target: ConditionArg) -> TranslationResult:
+        """Map images from condition `source` to condition `target` (per image or one for all)."""
+
+    def reconstruct(self, images: torch.Tensor, source: ConditionArg) -> TranslationResult:
+        """Invert then regenerate under the same condition: translate with target = source."""
+        return self.translate(images, source, source)
+
+    def to(self, device: str | torch.device) -> "Translator":
+        self.device = torch.device(device)
+        return self
+
+    # --- persistence -------------------------------------------------------------------------
+
+    def save(self, directory: str | Path) -> Path:
+        """Write config, data spec and weights to `directory`; `load` rebuilds the same translator."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self._save_weights(directory)
+        manifest = {
+            "translator": self.name,
+            "config": config_to_dict(self.config),
+            "spec": self.spec.to_dict(),
+        }
+        tmp = directory / (TRANSLATOR_FILE + ".tmp")
+        tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+        tmp.replace(directory / TRANSLATOR_FILE)  # written last: its presence marks a complete save
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path, device: str | torch.device = "cpu") -> "Translator":
+        manifest = read_manifest(directory)
+        if manifest["translator"] != cls.name:
+            raise PhenbenchError(
+                f"{directory} holds a '{manifest['translator']}' translator, not '{cls.name}'."
+            )
+        config = config_from_dict(cls.config_class, manifest["config"], where=f"{directory}/{TRANSLATOR_FILE}")
+        translator = cls(config, DataSpec.from_dict(manifest["spec"]))
+        translator._load_weights(Path(directory))
+        return translator.to(device)
+
+    def _save_weights(self, directory: Path) -> None:
+        """Write weights into `directory` (nothing for weightless translators)."""
+
+    def _load_weights(self, directory: Path) -> None:
+        """Read weights written by `_save_weights`."""
+
+    # --- helpers for subclasses --------------------------------------------------------------
+
+    def condition_indices(self, conditions: ConditionArg, n: int) -> torch.Tensor:
+        """Turn a condition argument (index, name, or one per image) into an int64 tensor of length n."""
+        return condition_indices(conditions, n, self.spec)
+
+    def check_images(self, images: torch.Tensor) -> torch.Tensor:
+        return check_images(images, self.spec)
+
+
+def condition_indices(conditions: ConditionArg, n: int, spec: DataSpec) -> torch.Tensor:
+    """Indices for `n` images from an index, a name, or a sequence/tensor with one per image."""
+    count = len(spec.conditions)
+    if isinstance(conditions, str):
+        values = [spec.conditions.index(conditions)] * n
+    elif isinstance(conditions, int):
+        values = [conditions] * n
+    elif isinstance(conditions, torch.Tensor):
+        values = conditions.reshape(-1).tolist()
+        if len(values) == 1:
+            values = values * n
+    else:
+        values = [spec.conditions.index(c) if isinstance(c, str) else int(c) for c in conditions]
+    if len(values) != n:
+        raise PhenbenchError(f"got {len(values)} condition(s) for {n} image(s); give one, or one per image.")
+    bad = [v for v in values if not 0 <= int(v) < count]
+    if bad:
+        raise PhenbenchError(f"condition index {bad[0]} is out of range: this model knows {count} conditions.")
+    return torch.as_tensor(values, dtype=torch.long)
+
+
+def read_manifest(directory: str | Path) -> dict[str, Any]:
+    path = Path(directory) / TRANSLATOR_FILE
+    if not path.exists():
+        raise PhenbenchError(
+            f"No saved translator in {directory} ({TRANSLATOR_FILE} is missing). "
+            "Point --checkpoint at a directory written by a finished fit."
+        )
+    return json.loads(path.read_text())
+
+
+def timed(function: Callable[[], Any]) -> tuple[Any, float]:
+    """Call `function`, returning its result and the wall time in seconds."""
+    start = time.perf_counter()
+    result = function()
+    return result, time.perf_counter() - start

@@ -1,0 +1,1 @@
+"""Dataset adapters, one module per adapter, each turning files into a PreparedDataset."""

@@ -1,0 +1,20 @@
+"""The built-in metrics, registered through the same hook as third-party plugins."""
+
+from phenbench.core.registry import Registration
+from phenbench.hookspecs import hookimpl
+
+
+@hookimpl
+def register_metrics() -> list[Registration]:
+    return [
+        Registration(
+            "counterfactual",
+            "phenbench.metrics.counterfactual:CounterfactualError",
+            "Error against the true counterfactual (synthetic worlds): MSE and PSNR.",
+        ),
+        Registration(
+            "phenotype-shift",
+            "phenbench.metrics.phenotype_shift:PhenotypeShift",
+            "Share of the true phenotype shift a translation achieves, measured on images (synthetic).",
+        ),
+    ]

@@ -1,0 +1,1 @@
+"""Built-in translators, one folder per method. A translator never imports another translator."""

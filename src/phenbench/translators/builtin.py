@@ -1,0 +1,15 @@
+"""The built-in translators, registered through the same hook as third-party plugins."""
+
+from phenbench.core.registry import Registration
+from phenbench.hookspecs import hookimpl
+
+
+@hookimpl
+def register_translators() -> list[Registration]:
+    return [
+        Registration(
+            "identity",
+            "phenbench.translators.identity.translator:IdentityTranslator",
+            "Copy-source null baseline: returns the source image unchanged.",
+        ),
+    ]

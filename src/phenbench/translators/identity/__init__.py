@@ -1,0 +1,1 @@
+"""The identity translator: the copy-source null baseline of every comparison."""
