@@ -55,6 +55,9 @@ class FitOptions:
     checkpoint_dir: Path | None = None
     checkpoint_every: int | None = None
     progress: bool = True
+    # The (source, target) condition-index pairs the run will translate; None means all pairs.
+    # Pairwise methods (CycleGAN) train one model per pair they are asked for.
+    pairs: tuple[tuple[int, int], ...] | None = None
 
 
 @dataclass
@@ -115,6 +118,19 @@ class Translator(ABC):
     @abstractmethod
     def translate(self, images: torch.Tensor, source: ConditionArg, target: ConditionArg) -> TranslationResult:
         """Map images from condition `source` to condition `target` (per image or one for all)."""
+
+    def translate_to_each(
+        self, images: torch.Tensor, source: ConditionArg, targets: Sequence[int | str]
+    ) -> dict[int, TranslationResult]:
+        """Translate the same images to several targets (target index -> result).
+
+        Translators with an expensive inversion override this to invert once and reuse the latent.
+        """
+        results = {}
+        for target in targets:
+            index = self.condition_indices(target, 1).item()
+            results[index] = self.translate(images, source, index)
+        return results
 
     def reconstruct(self, images: torch.Tensor, source: ConditionArg) -> TranslationResult:
         """Invert then regenerate under the same condition: translate with target = source."""
