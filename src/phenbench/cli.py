@@ -1,0 +1,146 @@
+"""The `phenbench` command line: a thin shell over library functions.
+
+The group is built by `build_cli`, fresh for each invocation, so that plugins' `register_commands`
+hooks add their commands to a new group every time (and tests can build one with their own plugins).
+Importing this module imports no torch: `phenbench --help` and `phenbench list` start instantly.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import pluggy
+
+from phenbench import __version__
+from phenbench.core.errors import PhenbenchError
+from phenbench.core.plugins import collect_registries, make_plugin_manager
+
+LIST_KINDS = ("translators", "datasets", "metrics", "plugins")
+
+
+class UserError(click.ClickException):
+    """A PhenbenchError shown as one line, exit status 2, no traceback."""
+
+    exit_code = 2
+
+
+class PhenbenchGroup(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except PhenbenchError as exc:
+            raise UserError(str(exc)) from None
+
+
+def build_cli(pm: pluggy.PluginManager | None = None) -> click.Group:
+    """A new `phenbench` command group wired to the plugin manager `pm` (built if not given)."""
+
+    @click.group(cls=PhenbenchGroup, context_settings={"help_option_names": ["-h", "--help"]})
+    @click.version_option(__version__, prog_name="phenbench")
+    @click.pass_context
+    def cli(ctx: click.Context) -> None:
+        """Train, run and compare phenotype translators for cell microscopy."""
+        ctx.obj = ctx.obj or {}
+
+    def registries():
+        nonlocal pm
+        if pm is None:
+            pm = make_plugin_manager()
+        return collect_registries(pm)
+
+    @cli.command("run")
+    @click.option("--translator", "-t", help="Translator name (see `phenbench list translators`). [default: identity]")
+    @click.option("--dataset", "-d", help="Dataset name (see `phenbench list datasets`). [default: synthetic]")
+    @click.option("--data", type=click.Path(), help="Where the dataset's files are (its root).")
+    @click.option("--preset", "-p", help="Translator preset: quick, small or paper.")
+    @click.option("--config", "config_path", type=click.Path(), help="Run config YAML; flags override it.")
+    @click.option("--store", type=click.Path(), help="HDF5 results store. [default: results.h5]")
+    @click.option("--seed", type=int, help="Random seed for data order, initialisation and sampling.")
+    @click.option("--pairs", type=click.Choice(["all", "from-control"]), help="Which source -> target pairs to translate.")
+    @click.option("--metrics", help="Comma-separated metrics (default: those the dataset supports).")
+    @click.option("--checkpoint", type=click.Path(), help="Load this trained translator instead of fitting.")
+    @click.option("--device", help="cpu, cuda, cuda:1 or auto. [default: auto]")
+    @click.option("--max-test-per-condition", type=int, help="Translate at most this many test images per source.")
+    @click.option("--work-dir", type=click.Path(), help="Where checkpoints and trained models go. [default: runs]")
+    @click.option("--fresh", is_flag=True, help="Ignore checkpoints of an earlier, interrupted fit.")
+    @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+    def run_command(config_path, fresh, quiet, **options) -> None:
+        """Fit (or load) a translator, translate the test split, score it and store the run."""
+        from phenbench.core.compare import comparison_table, format_table
+        from phenbench.core.run_config import load_run_config
+        from phenbench.core.runner import run_benchmark
+        from phenbench.core.store import ResultsStore
+
+        if fresh:
+            options["resume"] = False
+        if quiet:
+            options["progress"] = False
+        config = load_run_config(config_path, **options)
+        outcome = run_benchmark(config, registries())
+        record = outcome.record
+        click.echo(f"\nRun {record.run_id} stored in {config.store}")
+        if outcome.model_dir is not None:
+            click.echo(f"Trained model: {outcome.model_dir / 'model'}")
+        table = comparison_table(ResultsStore(config.store), dataset=record.dataset)
+        click.echo(format_table(table, "markdown"))
+
+    @cli.command("list")
+    @click.argument("kind", type=click.Choice(LIST_KINDS), required=False)
+    def list_command(kind: str | None) -> None:
+        """List registered translators, datasets, metrics or plugins."""
+        found = registries()
+        for section in [kind] if kind else LIST_KINDS:
+            click.echo(f"{section}:")
+            if section == "plugins":
+                for name, version in sorted(found.plugins.items()):
+                    click.echo(f"  {name:<40} {version}")
+            else:
+                registry = getattr(found, section)
+                for entry in registry:
+                    origin = registry.origin(entry.name)
+                    source = "" if origin.startswith("phenbench.") else f"  [{origin}]"
+                    click.echo(f"  {entry.name:<18} {entry.summary}{source}")
+            click.echo("")
+
+    @cli.command("compare")
+    @click.option("--store", type=click.Path(), default="results.h5", show_default=True)
+    @click.option("--format", "fmt", type=click.Choice(["markdown", "csv", "latex"]), default="markdown", show_default=True)
+    @click.option("--dataset", help="Only runs on this dataset.")
+    @click.option("--metrics", help="Comma-separated metrics to show (default: all).")
+    def compare_command(store: str, fmt: str, dataset: str | None, metrics: str | None) -> None:
+        """The comparison table across methods: a row per method, a column per metric and condition."""
+        from phenbench.core.compare import comparison_table, format_table
+        from phenbench.core.store import ResultsStore
+
+        chosen = [m.strip() for m in metrics.split(",")] if metrics else None
+        click.echo(format_table(comparison_table(ResultsStore(store), dataset=dataset, metrics=chosen), fmt))
+
+    @cli.command("show")
+    @click.argument("run_id")
+    @click.option("--store", type=click.Path(), default="results.h5", show_default=True)
+    def show_command(run_id: str, store: str) -> None:
+        """Everything stored about one run."""
+        from phenbench.core.compare import describe_run
+        from phenbench.core.store import ResultsStore
+
+        click.echo(describe_run(ResultsStore(store).read(run_id)))
+
+    plugin_manager = pm if pm is not None else make_plugin_manager()
+    pm = plugin_manager
+    plugin_manager.hook.register_commands(cli=cli)
+    return cli
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    try:
+        cli = build_cli()
+    except PhenbenchError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    cli.main(args=argv, prog_name="phenbench")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Where a run came from: library versions, the git commit of the code, timestamps, device."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import sys
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+TRACKED_LIBRARIES = ("torch", "diffusers", "accelerate", "torch-fidelity", "numpy", "h5py", "cp-measure", "scikit-image")
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def library_versions(plugins: dict[str, str] | None = None) -> dict[str, str]:
+    """phenbench, Python, the main libraries, and each loaded plugin's version."""
+    from phenbench import __version__
+
+    versions = {"phenbench": __version__, "python": platform.python_version()}
+    for name in TRACKED_LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    for plugin, version in (plugins or {}).items():
+        versions[f"plugin:{plugin}"] = version
+    return versions
+
+
+def git_hash() -> str | None:
+    """The commit of the phenbench source tree (with `-dirty` if modified), when it is a git checkout."""
+    source = Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
+        )
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            ["git", "-C", str(source), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, timeout=10,
+        )
+        return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def resolve_device(requested: str) -> str:
+    """`auto` picks CUDA when torch sees a GPU, else the CPU."""
+    if requested != "auto":
+        return requested
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def command_line() -> str:
+    return " ".join(Path(sys.argv[0]).name if i == 0 else a for i, a in enumerate(sys.argv))

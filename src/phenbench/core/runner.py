@@ -1,0 +1,256 @@
+"""The runner: prepare -> fit or load -> translate the test split -> score -> write, once.
+
+The CLI's `phenbench run` is a thin shell over `run_benchmark`. The runner owns seeds, devices,
+progress bars and provenance; the store is the only thing that writes results.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from phenbench.core.config import config_from_dict, config_to_dict
+from phenbench.core.errors import ConfigError, PhenbenchError
+from phenbench.core.plugins import Registries, load_registries
+from phenbench.core.provenance import git_hash, library_versions, resolve_device, utc_now
+from phenbench.core.run_config import RunConfig
+
+# Metrics computed when a run names none: each is used where the dataset can supply its needs.
+DEFAULT_METRICS = (
+    "counterfactual",
+    "phenotype-shift",
+    "reconstruction",
+    "fid",
+    "kid",
+    "fd-cellprofiler",
+    "effect",
+)
+
+
+@dataclass
+class RunOutcome:
+    """What `run_benchmark` returns: the stored record and where the trained model went."""
+
+    record: Any  # phenbench.core.store.RunRecord
+    model_dir: Path | None
+
+
+def seed_everything(seed: int) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def open_dataset(registries: Registries, name: str, data: str | None, overrides: dict[str, Any]):
+    """Build a dataset adapter from its registered class, its config and `--data`."""
+    adapter = registries.datasets.load(name)
+    values = dict(overrides)
+    if data is not None:
+        fields = getattr(adapter.config_class, "__dataclass_fields__", {})
+        if "root" not in fields:
+            raise ConfigError(f"The dataset '{name}' reads no files, so --data is not used; leave it out.")
+        values["root"] = data
+    config = config_from_dict(adapter.config_class, values, where=f"{name} dataset config")
+    return adapter(config), config
+
+
+def choose_metrics(registries: Registries, config: RunConfig, dataset) -> dict[str, Any]:
+    """Instantiate the chosen metrics (name -> metric); defaults skip what the data cannot supply."""
+    from phenbench.core.metric import Need
+
+    names = list(config.metrics) if config.metrics is not None else [
+        m for m in DEFAULT_METRICS if m in registries.metrics
+    ]
+    chosen = {}
+    for name in names:
+        cls = registries.metrics.load(name)
+        if config.metrics is None and Need.COUNTERFACTUAL in cls.needs and not dataset.has_counterfactuals:
+            continue
+        options = config.metric_options.get(name, {})
+        try:
+            chosen[name] = cls(**options)
+        except TypeError as exc:
+            raise ConfigError(f"Bad options for metric '{name}': {exc}") from None
+    unknown_options = set(config.metric_options) - set(names)
+    if unknown_options:
+        raise ConfigError(f"metric_options names metrics that are not computed: {', '.join(sorted(unknown_options))}.")
+    return chosen
+
+
+def model_directory(config: RunConfig) -> Path:
+    """Where a fit keeps its checkpoints and final model: stable, so a killed run can resume."""
+    preset = config.preset or "default"
+    return Path(config.work_dir) / f"{config.translator}-{config.dataset}-{preset}-seed{config.seed}"
+
+
+def run_benchmark(config: RunConfig, registries: Registries | None = None) -> RunOutcome:
+    """Walk the whole flow once and write one complete record to the store.
+
+    A run that fails with an error is recorded with status "failed" and the error; a run that is
+    killed leaves nothing (the store writes whole records only).
+    """
+    from phenbench.core.store import ResultsStore, RunRecord, make_run_id
+
+    run_id = make_run_id(config.translator, config.dataset)
+    started = utc_now()
+    try:
+        return _run(config, registries or load_registries(), run_id, started)
+    except (PhenbenchError, KeyboardInterrupt):
+        raise  # bad input or an interrupt: nothing ran worth recording
+    except Exception as exc:
+        failed = RunRecord(
+            run_id=run_id, translator=config.translator, dataset=config.dataset, status="failed",
+            seed=config.seed, started=started, ended=utc_now(), configs={"run": config_to_dict(config)},
+            versions=library_versions(), git_hash=git_hash(), dataset_hash="", metrics=[], samples={},
+            timings={}, error=f"{type(exc).__name__}: {exc}", preset=config.preset,
+        )
+        try:
+            ResultsStore(config.store).write(failed)
+        except Exception:
+            pass  # the original error matters more than the record of it
+        raise
+
+
+def _run(config: RunConfig, registries: Registries, run_id: str, started: str) -> RunOutcome:
+    from phenbench.core.evaluation_builder import build_evaluation, resolve_pairs
+    from phenbench.core.metric import Need
+    from phenbench.core.store import ResultsStore, RunRecord, make_run_id
+    from phenbench.core.translator import FitOptions
+
+    translator_cls = registries.translators.load(config.translator)  # fail fast on a bad name
+    store = ResultsStore(config.store)
+    seed_everything(config.seed)
+    device = resolve_device(config.device)
+    dataset, dataset_config = open_dataset(registries, config.dataset, config.data, config.dataset_config)
+    metrics = choose_metrics(registries, config, dataset)
+    needs = set().union(*(m.needs for m in metrics.values())) if metrics else set()
+    pairs = resolve_pairs(config.pairs, dataset)
+
+    timings: dict[str, float] = {}
+    model_dir: Path | None = None
+    if config.checkpoint:
+        from phenbench.core.translator import read_manifest
+
+        saved = read_manifest(config.checkpoint)["translator"]
+        if saved != config.translator:
+            raise ConfigError(f"--checkpoint {config.checkpoint} holds a '{saved}' translator, not '{config.translator}'.")
+        translator = translator_cls.load(config.checkpoint, device=device)
+        if translator.spec.conditions != dataset.conditions or translator.spec.channels != dataset.spec.channels:
+            raise ConfigError(
+                f"The translator in {config.checkpoint} was trained on conditions {list(translator.spec.conditions)} "
+                f"and channels {list(translator.spec.channels)}, which differ from the dataset's. "
+                "Use the same dataset (and selection) it was trained on."
+            )
+        translator_config = translator.config
+    else:
+        translator_config = translator_cls.config_for(config.preset, config.translator_config)
+        translator = translator_cls(translator_config, dataset.spec).to(device)
+        model_dir = model_directory(config)
+        checkpoints = model_dir / "checkpoints"
+        if not config.resume and checkpoints.exists():
+            import shutil
+
+            shutil.rmtree(checkpoints)
+        begin = time.perf_counter()
+        report = translator.fit(
+            dataset,
+            FitOptions(
+                seed=config.seed,
+                device=device,
+                checkpoint_dir=checkpoints,
+                checkpoint_every=config.checkpoint_every,
+                progress=config.progress,
+                pairs=tuple(pairs),
+            ),
+        )
+        timings["fit_seconds"] = time.perf_counter() - begin
+        timings["fit_steps"] = float(report.steps)
+        if report.images_per_second:
+            timings["fit_images_per_second"] = report.images_per_second
+        translator.save(model_dir / "model")
+
+    evaluation, cost = build_evaluation(
+        translator, dataset, pairs, needs | {Need.TRANSLATED},
+        batch_size=config.batch_size, limit=config.max_test_per_condition,
+        seed=config.seed, progress=config.progress,
+    )
+    evaluation.options["device"] = device
+    timings.update(
+        translate_seconds=cost.seconds,
+        translated_images=float(cost.images),
+        nfe_per_image=float(cost.nfe),
+    )
+    if cost.images_per_second:
+        timings["translate_images_per_second"] = cost.images_per_second
+    if cost.reconstruction_seconds:
+        timings["reconstruct_seconds"] = cost.reconstruction_seconds
+
+    results = []
+    for name, metric in metrics.items():
+        results.extend(score_metric(name, metric, evaluation, progress=config.progress))
+
+    record = RunRecord(
+        run_id=run_id,
+        translator=config.translator,
+        dataset=config.dataset,
+        status="complete",
+        seed=config.seed,
+        started=started,
+        ended=utc_now(),
+        configs={
+            "run": config_to_dict(config),
+            "translator": config_to_dict(translator_config),
+            "dataset": config_to_dict(dataset_config),
+            "data_spec": dataset.spec.to_dict(),
+        },
+        versions=library_versions(registries.plugins),
+        git_hash=git_hash(),
+        dataset_hash=evaluation.dataset_hash,
+        metrics=results,
+        samples=collect_samples(evaluation, config.samples_per_condition),
+        timings=timings,
+        preset=config.preset,
+    )
+    store.write(record)
+    return RunOutcome(record=record, model_dir=model_dir)
+
+
+def score_metric(name: str, metric, evaluation, *, progress: bool) -> list:
+    """Run one metric; an error becomes a missing value with its reason, never a lost run."""
+    from phenbench.core.metric import MetricResult, MetricValue
+
+    try:
+        return metric.compute(evaluation)
+    except PhenbenchError as exc:
+        reason = str(exc)
+    except Exception as exc:  # a metric bug must not throw away a trained model's scores
+        reason = f"metric failed: {type(exc).__name__}: {exc}"
+    if progress:
+        print(f"warning: metric '{name}' is missing: {reason}")
+    missing = {c: MetricValue.absent(reason) for c in evaluation.bundles}
+    return [MetricResult(name=name, higher_is_better=metric.higher_is_better, per_condition=missing,
+                         pooled=MetricValue.absent(reason))]
+
+
+def collect_samples(evaluation, count: int) -> dict[str, dict[str, Any]]:
+    """A few images per target condition (float16), for reports."""
+    samples = {}
+    for name, bundle in evaluation.bundles.items():
+        entry = {
+            "source": bundle.sources[:count].half().numpy(),
+            "translated": bundle.translated[:count].half().numpy(),
+        }
+        if bundle.real is not None:
+            entry["real"] = bundle.real[:count].half().numpy()
+        if bundle.reconstructions is not None:
+            entry["reconstruction"] = bundle.reconstructions[:count].half().numpy()
+        if bundle.counterfactuals is not None:
+            entry["counterfactual"] = bundle.counterfactuals[:count].half().numpy()
+        samples[name] = entry
+    return samples
