@@ -5,3 +5,7 @@ that need them, so that `phenbench --help` and `phenbench list` start instantly.
 """
 
 __version__ = "0.1.0"
+
+from phenbench.hookspecs import hookimpl  # noqa: E402  (plugins write `from phenbench import hookimpl`)
+
+__all__ = ["__version__", "hookimpl"]

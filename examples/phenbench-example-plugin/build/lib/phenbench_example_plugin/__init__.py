@@ -1,0 +1,3 @@
+"""An example phenbench plugin registering the `channel-shift` translator."""
+
+__version__ = "0.1.0"
