@@ -12,4 +12,9 @@ def register_translators() -> list[Registration]:
             "phenbench.translators.identity.translator:IdentityTranslator",
             "Copy-source null baseline: returns the source image unchanged.",
         ),
+        Registration(
+            "stargan",
+            "phenbench.translators.stargan.translator:StarGANTranslator",
+            "StarGAN (Choi et al., 2018): one generator conditioned on the target condition.",
+        ),
     ]

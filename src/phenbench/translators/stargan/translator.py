@@ -1,0 +1,218 @@
+"""The StarGAN translator: fit on all conditions at once, translate with one generator pass.
+
+StarGAN has no latent space: `invert` returns the images themselves (InversionResult kind
+"image", 0 network evaluations), and reconstruction is translation to the source condition,
+G(x, c_source), one generator pass.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
+
+from phenbench.core.config import config_to_dict
+from phenbench.core.dataset import PreparedDataset
+from phenbench.core.errors import DataError, PhenbenchError
+from phenbench.core.translator import (
+    ConditionArg,
+    FitOptions,
+    FitReport,
+    InversionResult,
+    TranslationResult,
+    Translator,
+)
+from phenbench.translators.stargan.checkpoint import load_checkpoint, save_checkpoint
+from phenbench.translators.stargan.config import PRESETS, StarGANConfig
+from phenbench.translators.stargan.networks import (
+    Discriminator,
+    Generator,
+    check_image_size,
+    discriminator_depth,
+)
+from phenbench.translators.stargan.training import Batch, critic_step, generator_step, set_learning_rate
+
+WEIGHTS_FILE = "stargan-generator.safetensors"
+
+
+class StarGANTranslator(Translator):
+    """StarGAN (Choi et al., 2018) adapted to any channel count and image size."""
+
+    name = "stargan"
+    config_class = StarGANConfig
+    presets = PRESETS
+    has_latent_space = False
+
+    def __init__(self, config: StarGANConfig, spec) -> None:
+        super().__init__(config, spec)
+        check_image_size(spec.image_size)
+        self.generator = self._new_generator()
+        self._trained = False
+
+    def _new_generator(self) -> Generator:
+        c = self.config
+        return Generator(self.spec.num_channels, len(self.spec.conditions), c.generator_filters, c.residual_blocks)
+
+    def _new_discriminator(self) -> Discriminator:
+        c = self.config
+        depth = discriminator_depth(self.spec.image_size, c.discriminator_layers)
+        return Discriminator(
+            self.spec.num_channels, len(self.spec.conditions), self.spec.image_size, c.discriminator_filters, depth
+        )
+
+    # --- fit ---------------------------------------------------------------------------------
+
+    def fit(self, dataset: PreparedDataset, options: FitOptions = FitOptions()) -> FitReport:
+        labels = self._training_labels(dataset)
+        config, device = self.config, torch.device(options.device)
+        # Weights are initialised from the seed without disturbing the caller's global RNG.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(options.seed)
+            generator, discriminator = self._new_generator(), self._new_discriminator()
+        generator.to(device).train()
+        discriminator.to(device).train()
+        betas = (config.beta1, config.beta2)
+        g_optimizer = torch.optim.Adam(generator.parameters(), config.generator_lr, betas=betas)
+        d_optimizer = torch.optim.Adam(discriminator.parameters(), config.discriminator_lr, betas=betas)
+        rng = torch.Generator().manual_seed(options.seed)
+
+        config_dict, spec_dict = config_to_dict(config), self.spec.to_dict()
+        state = load_checkpoint(options.checkpoint_dir, config_dict, spec_dict)
+        start, d_losses, g_losses, seconds_before = 0, [], [], 0.0
+        if state is not None:
+            generator.load_state_dict(state["generator"])
+            discriminator.load_state_dict(state["discriminator"])
+            g_optimizer.load_state_dict(state["generator_optimizer"])
+            d_optimizer.load_state_dict(state["discriminator_optimizer"])
+            rng.set_state(state["rng"])
+            start, d_losses, g_losses = state["step"], list(state["d_losses"]), list(state["g_losses"])
+            seconds_before = state["seconds"]
+
+        def checkpoint(step: int, seconds: float) -> None:
+            save_checkpoint(options.checkpoint_dir, {
+                "generator": generator.state_dict(),
+                "discriminator": discriminator.state_dict(),
+                "generator_optimizer": g_optimizer.state_dict(),
+                "discriminator_optimizer": d_optimizer.state_dict(),
+                "rng": rng.get_state(),
+                "step": step,
+                "d_losses": d_losses,
+                "g_losses": g_losses,
+                "seconds": seconds,
+                "config": config_dict,
+                "spec": spec_dict,
+            })
+
+        began = time.perf_counter()
+        bar = tqdm(total=config.steps, initial=min(start, config.steps), desc="stargan", disable=not options.progress)
+        for step in range(start, config.steps):
+            set_learning_rate(g_optimizer, config.learning_rate(config.generator_lr, step))
+            set_learning_rate(d_optimizer, config.learning_rate(config.discriminator_lr, step))
+            batch = self._draw_batch(dataset, labels, rng, device)
+            d_losses.append(critic_step(generator, discriminator, d_optimizer, batch, config))
+            if (step + 1) % config.critic_steps == 0:
+                g_losses.append(generator_step(generator, discriminator, g_optimizer, batch, config))
+            bar.update(1)
+            bar.set_postfix(d_loss=f"{d_losses[-1]:.3f}", g_loss=f"{g_losses[-1]:.3f}" if g_losses else "-")
+            done = step + 1
+            if options.checkpoint_dir is not None and (
+                done == config.steps or (options.checkpoint_every and done % options.checkpoint_every == 0)
+            ):
+                checkpoint(done, seconds_before + time.perf_counter() - began)
+        bar.close()
+        seconds_now = time.perf_counter() - began
+        steps_now = max(0, config.steps - start)
+
+        self.generator = generator.eval()
+        self._trained = True
+        return FitReport(
+            steps=config.steps,
+            seconds=seconds_before + seconds_now,
+            images_per_second=steps_now * config.batch_size / seconds_now if steps_now and seconds_now > 0 else None,
+            losses=d_losses[: config.steps],
+            extra={
+                "loss": "discriminator (WGAN-GP critic) loss per iteration",
+                "generator_losses": g_losses,
+                "resumed_from_step": start,
+                "discriminator_layers": discriminator_depth(self.spec.image_size, config.discriminator_layers),
+            },
+        )
+
+    def _training_labels(self, dataset: PreparedDataset) -> np.ndarray:
+        if dataset.spec != self.spec:
+            raise DataError(
+                f"The dataset '{dataset.name}' does not match this StarGAN's data (channels, size or conditions); "
+                "build the translator from dataset.spec."
+            )
+        if "train" not in dataset.splits():
+            raise DataError(f"StarGAN trains on a 'train' split; the dataset '{dataset.name}' has {dataset.splits()}.")
+        labels = dataset.labels("train")
+        if len(labels) == 0:
+            raise DataError(f"The 'train' split of '{dataset.name}' is empty: StarGAN has nothing to learn from.")
+        return labels
+
+    def _draw_batch(self, dataset: PreparedDataset, labels: np.ndarray, rng: torch.Generator, device: torch.device) -> Batch:
+        """Rows drawn uniformly with replacement; the target conditions are the batch's shuffled."""
+        size = self.config.batch_size
+        rows = torch.randint(len(labels), (size,), generator=rng).numpy()
+        target_order = torch.randperm(size, generator=rng)
+        mix = torch.rand(size, 1, 1, 1, generator=rng)
+        # Read each row once, in increasing order (what on-disk adapters read fastest).
+        unique, inverse = np.unique(rows, return_inverse=True)
+        real = dataset.read("train", unique)[torch.as_tensor(inverse)]
+        source = torch.as_tensor(labels[rows], dtype=torch.long)
+        return Batch(real=real.to(device), source=source.to(device), target=source[target_order].to(device), mix=mix.to(device))
+
+    # --- invert, translate -------------------------------------------------------------------
+
+    def invert(self, images: torch.Tensor, source: ConditionArg) -> InversionResult:
+        """StarGAN has no latent space: the latent of an image is the image itself."""
+        self.check_images(images)
+        self.condition_indices(source, len(images))
+        return InversionResult(latents=images.clone(), kind="image", nfe=0)
+
+    def translate(self, images: torch.Tensor, source: ConditionArg, target: ConditionArg) -> TranslationResult:
+        """G(x, c_target): one generator pass; the source condition is not an input of StarGAN's G."""
+        began = time.perf_counter()
+        self._require_trained()
+        self.check_images(images)
+        self.condition_indices(source, len(images))
+        targets = self.condition_indices(target, len(images))
+        model_device = next(self.generator.parameters()).device
+        outputs = []
+        with torch.no_grad():
+            for chunk in range(0, len(images), self.config.translate_batch_size):
+                part = slice(chunk, chunk + self.config.translate_batch_size)
+                outputs.append(self.generator(images[part].to(model_device), targets[part].to(model_device)))
+        translated = torch.cat(outputs).clamp(-1, 1).float().to(images.device)
+        return TranslationResult(images=translated, nfe=1, seconds=time.perf_counter() - began)
+
+    def to(self, device: str | torch.device) -> "StarGANTranslator":
+        super().to(device)
+        self.generator.to(self.device)
+        return self
+
+    def _require_trained(self) -> None:
+        if not self._trained:
+            raise PhenbenchError("This StarGAN has not been trained: call fit(dataset) or StarGANTranslator.load(dir).")
+
+    # --- persistence -------------------------------------------------------------------------
+
+    def _save_weights(self, directory: Path) -> None:
+        self._require_trained()
+        state = {k: v.detach().cpu().contiguous() for k, v in self.generator.state_dict().items()}
+        tmp = directory / (WEIGHTS_FILE + ".tmp")
+        save_file(state, str(tmp))
+        tmp.replace(directory / WEIGHTS_FILE)
+
+    def _load_weights(self, directory: Path) -> None:
+        path = directory / WEIGHTS_FILE
+        if not path.exists():
+            raise PhenbenchError(f"{path} is missing: {directory} is not a complete StarGAN save.")
+        self.generator.load_state_dict(load_file(str(path)))
+        self.generator.eval()
+        self._trained = True
