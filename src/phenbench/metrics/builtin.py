@@ -17,4 +17,8 @@ def register_metrics() -> list[Registration]:
             "phenbench.metrics.phenotype_shift:PhenotypeShift",
             "Share of the true phenotype shift a translation achieves, measured on images (synthetic).",
         ),
+        Registration("fid", "phenbench.metrics.fidelity:FID",
+                     "Fréchet Inception Distance (torch-fidelity) per target condition and pooled."),
+        Registration("kid", "phenbench.metrics.fidelity:KID",
+                     "Kernel Inception Distance (torch-fidelity), with its std over subsets."),
     ]

@@ -1,0 +1,89 @@
+"""Small builders shared by the metric tests: evaluations from tensors, a tiny feature extractor."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from phenbench.core.conditions import ConditionSet
+from phenbench.core.metric import ConditionBundle, Evaluation
+from phenbench.core.torch_compat import ensure_torchvision_importable
+
+TINY_EXTRACTOR = "phenbench-test-tiny"
+
+
+def make_evaluation(
+    real: dict[str, torch.Tensor],
+    translated: dict[str, torch.Tensor],
+    sources: dict[str, torch.Tensor] | None = None,
+    *,
+    source_condition: str = "DMSO",
+    conditions: list[str] | None = None,
+    reconstructions: dict[str, torch.Tensor] | None = None,
+    real_train: dict[str, torch.Tensor] | None = None,
+    seed: int = 0,
+    dataset_hash: str = "",
+) -> Evaluation:
+    """One bundle per key of `translated`; sources default to the real images of the source condition."""
+    names = conditions or list(dict.fromkeys([source_condition, *real, *translated]))
+    bundles = {}
+    for target, images in translated.items():
+        src = (sources or {}).get(target, real.get(source_condition, images))
+        bundles[target] = ConditionBundle(
+            target=target, translated=images, sources=src, source_conditions=[source_condition] * len(src),
+            real=real.get(target), reconstructions=(reconstructions or {}).get(target),
+        )
+    channels = next(iter(translated.values())).shape[1]
+    return Evaluation(
+        conditions=ConditionSet(names), channels=tuple(f"ch{i}" for i in range(channels)), bundles=bundles,
+        real_train=real_train, seed=seed, dataset_hash=dataset_hash,
+    )
+
+
+def register_tiny_extractor() -> str:
+    """A torch-fidelity extractor (average-pool to 4x4, fixed random projection to 12 dims)."""
+    ensure_torchvision_importable()
+    from torch_fidelity.feature_extractor_base import FeatureExtractorBase
+    from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
+
+    class TinyExtractor(FeatureExtractorBase):
+        def __init__(self, name, features_list, **kwargs):
+            super().__init__(name, features_list)
+            generator = torch.Generator().manual_seed(7)
+            self.register_buffer("weights", 0.2 * torch.randn(48, 12, generator=generator))
+
+        @staticmethod
+        def get_provided_features_list():
+            return ("tiny",)
+
+        @staticmethod
+        def get_default_feature_layer_for_metric(metric):
+            return "tiny"
+
+        @staticmethod
+        def can_be_compiled():
+            return False
+
+        @staticmethod
+        def get_dummy_input_for_compile():
+            return None
+
+        def forward(self, x):
+            pooled = torch.nn.functional.adaptive_avg_pool2d(x.float() / 255.0, 4).flatten(1)
+            return (torch.tanh(pooled @ self.weights),)
+
+    if TINY_EXTRACTOR not in FEATURE_EXTRACTORS_REGISTRY:
+        register_feature_extractor(TINY_EXTRACTOR, TinyExtractor)
+    return TINY_EXTRACTOR
+
+
+def blobs(n: int, channels: int = 3, size: int = 16, brightness: float = 0.0, seed: int = 0) -> torch.Tensor:
+    """Smooth random images in [-1, 1] whose mean level is shifted by `brightness`."""
+    generator = torch.Generator().manual_seed(seed)
+    coarse = torch.randn(n, channels, 4, 4, generator=generator)
+    images = torch.nn.functional.interpolate(coarse, size=size, mode="bilinear", align_corners=False)
+    return (0.4 * images + brightness).clamp(-1, 1)
+
+
+def gaussian_features(mu: np.ndarray, cov: np.ndarray, n: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).multivariate_normal(mu, cov, size=n)

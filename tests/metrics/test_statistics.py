@@ -1,0 +1,65 @@
+"""The Fréchet distance against its closed form, bootstrap intervals, and the channel projection."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from phenbench.metrics.projection import projection_matrix, to_rgb_uint8
+from phenbench.metrics.statistics import bootstrap_ci, frechet_distance, frechet_distance_of_features
+
+
+def test_frechet_distance_matches_the_closed_form_for_diagonal_gaussians():
+    mu1, mu2 = np.array([0.0, 1.0, 2.0]), np.array([1.0, 1.0, 0.0])
+    var1, var2 = np.array([1.0, 4.0, 0.25]), np.array([2.0, 1.0, 1.0])
+    expected = np.sum((mu1 - mu2) ** 2) + np.sum(var1 + var2 - 2 * np.sqrt(var1 * var2))
+    got = frechet_distance({"mu": mu1, "sigma": np.diag(var1)}, {"mu": mu2, "sigma": np.diag(var2)})
+    assert got == pytest.approx(expected, rel=1e-9)
+
+
+def test_frechet_distance_matches_the_closed_form_for_commuting_full_covariances():
+    rotation, _ = np.linalg.qr(np.random.default_rng(0).normal(size=(4, 4)))
+    eig1, eig2 = np.array([1.0, 2.0, 3.0, 0.5]), np.array([4.0, 1.0, 0.1, 2.0])
+    sigma1, sigma2 = rotation @ np.diag(eig1) @ rotation.T, rotation @ np.diag(eig2) @ rotation.T
+    expected = 4.0 + np.sum(eig1 + eig2 - 2 * np.sqrt(eig1 * eig2))
+    got = frechet_distance({"mu": np.zeros(4), "sigma": sigma1}, {"mu": np.full(4, 1.0), "sigma": sigma2})
+    assert got == pytest.approx(expected, rel=1e-8)
+
+
+def test_frechet_distance_of_samples_converges_to_the_population_value():
+    rng = np.random.default_rng(1)
+    a = rng.normal(0.0, 1.0, size=(20000, 2))
+    b = rng.normal([3.0, 0.0], [2.0, 1.0], size=(20000, 2))
+    expected = 9.0 + (1 + 4 - 2 * 2)  # mean term + variance term of the first axis
+    assert frechet_distance_of_features(a, b) == pytest.approx(expected, rel=0.03)
+
+
+def test_bootstrap_interval_of_a_mean_matches_the_normal_approximation():
+    sample = np.random.default_rng(2).normal(5.0, 2.0, size=400)
+    low, high = bootstrap_ci(lambda x: float(np.mean(x)), [sample], n_boot=400, seed=0)
+    half_width = 1.96 * sample.std() / np.sqrt(len(sample))
+    assert low == pytest.approx(sample.mean() - half_width, abs=0.05)
+    assert high == pytest.approx(sample.mean() + half_width, abs=0.05)
+
+
+def test_bootstrap_is_seeded():
+    sample = np.arange(50.0)
+    first = bootstrap_ci(np.mean, [sample], n_boot=50, seed=3)
+    assert first == bootstrap_ci(np.mean, [sample], n_boot=50, seed=3)
+    assert first != bootstrap_ci(np.mean, [sample], n_boot=50, seed=4)
+    assert bootstrap_ci(np.mean, [sample], n_boot=0, seed=3) == (None, None)
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4, 5, 6])
+def test_projection_keeps_white_white_and_black_black(channels):
+    white = torch.ones(1, channels, 4, 4)
+    assert (to_rgb_uint8(white) == 255).all()
+    assert (to_rgb_uint8(-white) == 0).all()
+    assert projection_matrix(channels).shape == (3, channels)
+
+
+def test_projection_of_three_channels_is_the_identity():
+    images = torch.linspace(-1, 1, 48).reshape(1, 3, 4, 4)
+    expected = ((images + 1) / 2 * 255).round().to(torch.uint8)
+    assert torch.equal(to_rgb_uint8(images), expected)
