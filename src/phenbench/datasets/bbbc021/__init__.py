@@ -1,0 +1,1 @@
+"""BBBC021: the raw release, its metadata, crop tables, preparation and download."""

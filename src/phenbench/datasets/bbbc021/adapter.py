@@ -1,0 +1,152 @@
+"""The `bbbc021` dataset adapter: BBBC021 single cells from a prepared cache or a crop table.
+
+`root` (the CLI's `--data`) may be:
+- a prepared cache file (`*.h5`, written by `phenbench data prepare bbbc021`): opened directly;
+- a crop-table directory (`manifest.csv` + npz/npy arrays): converted once into a cache under
+  `cache_dir` ($PHENBENCH_CACHE_DIR or ~/.cache/phenbench/datasets), then reused;
+- a raw release (the folder with `BBBC021_v1_image.csv` and the Week folders): not read directly,
+  because segmenting 13,200 fields takes hours; the error says the `prepare` command to run.
+
+Conditions are `compound@concentration` and `DMSO`, ordered DMSO first, then by compound with
+increasing dose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from phenbench.core.conditions import ConditionSet
+from phenbench.core.errors import ConfigError, DataError
+from phenbench.datasets.bbbc021.crop_table import cache_key, convert_crop_table, is_crop_table
+from phenbench.datasets.bbbc021.metadata import CONTROL, IMAGE_CSV, MOA_CSV, Selection, attach_moa, read_moa_table
+from phenbench.datasets.cached_dataset import (
+    CachedCropDataset,
+    ReadOptions,
+    default_cache_dir,
+    options_identity,
+    ordered_conditions,
+)
+from phenbench.datasets.h5cache import CacheReader
+
+DEFAULT_SPLIT = {"by": "well", "test_fraction": 0.2, "seed": 0}
+
+
+@dataclass(frozen=True)
+class Bbbc021Config(ReadOptions):
+    """Where the data is, which cells to use, and how to read them."""
+
+    root: str = ""
+    cache_dir: str | None = None
+    image_size: int | None = 64  # None: the cache's own crop size (68 for the shared crops, 96 prepared)
+    normalization: str = "dmso"  # against the plate's DMSO, so a drug's brightening stays visible
+    # Selection (empty = everything in the data):
+    subset: str | None = None  # "latrunculin-b" or "paper-25"
+    compounds: tuple[str, ...] = ()
+    concentrations: tuple[float, ...] = ()
+    plates: tuple[str, ...] = ()
+    moas: tuple[str, ...] = ()
+    moa_csv: str | None = None  # default: BBBC021_v1_moa.csv beside root, or in ../metadata
+    # Split (applied when a crop table is converted; a prepared cache keeps the split it was made
+    # with, and asking for another one is an error). None: well, 0.2, seed 0.
+    split_by: str | None = None
+    test_fraction: float | None = None
+    split_seed: int | None = None
+    channels: tuple[str, ...] | None = None  # crop tables only; default DAPI, ch1, ch2, ...
+
+
+class Bbbc021Dataset(CachedCropDataset):
+    """BBBC021 (MCF-7 cells, compound x concentration), streamed from a prepared crop cache."""
+
+    name = "bbbc021"
+    config_class = Bbbc021Config
+
+    def __init__(self, config: Bbbc021Config):
+        if not isinstance(config, Bbbc021Config):
+            raise ConfigError(f"bbbc021 needs a Bbbc021Config, got {type(config).__name__}")
+        self.config = config
+        reader = CacheReader(self._resolve_cache(config))
+        self._check_split_matches(reader)
+        meta = reader.meta
+        if config.moas and "moa" not in meta.columns:
+            meta = attach_moa(meta, self._moa_table(config))
+        selection = Selection(
+            subset=config.subset,
+            compounds=config.compounds,
+            concentrations=config.concentrations,
+            plates=config.plates,
+            moas=config.moas,
+        )
+        mask = selection.mask(meta)
+        names = ordered_conditions(list(meta["condition"][mask].unique()), control=CONTROL)
+        super().__init__(
+            reader,
+            conditions=ConditionSet(names, control=CONTROL),
+            mask=mask,
+            options=config,
+            identity=options_identity(config),
+        )
+
+    @staticmethod
+    def _resolve_cache(config: Bbbc021Config) -> Path:
+        if not config.root:
+            raise ConfigError("bbbc021 needs --data: a prepared .h5 cache, a crop-table folder, or see docs/datasets.md.")
+        root = Path(config.root).expanduser()
+        if root.is_file():
+            return root
+        if is_crop_table(root):
+            options = {
+                "channels": config.channels,
+                "crop_size": None,
+                "resize": config.resize,
+                "split_by": config.split_by or DEFAULT_SPLIT["by"],
+                "test_fraction": config.test_fraction or DEFAULT_SPLIT["test_fraction"],
+                "split_seed": DEFAULT_SPLIT["seed"] if config.split_seed is None else config.split_seed,
+            }
+            cache = Path(config.cache_dir or default_cache_dir()) / f"bbbc021-crops-{cache_key(root, options)}.h5"
+            if not cache.is_file():
+                convert_crop_table(root, cache, **options)
+            return cache
+        if (root / IMAGE_CSV).is_file() or (root / "metadata" / IMAGE_CSV).is_file():
+            raise DataError(
+                f"{root} is a raw BBBC021 release: prepare it once with "
+                f"`phenbench data prepare bbbc021 --root {root} --out bbbc021.h5`, then pass --data bbbc021.h5."
+            )
+        if not root.exists():
+            raise DataError(f"The BBBC021 data path {root} does not exist; check --data.")
+        raise DataError(
+            f"{root} is neither a prepared .h5 cache, nor a crop table (no manifest.csv), nor a raw release "
+            f"(no {IMAGE_CSV}); see docs/datasets.md for the accepted layouts."
+        )
+
+    def _check_split_matches(self, reader: CacheReader) -> None:
+        stored = reader.attrs.get("split", {})
+        wanted = {"by": self.config.split_by, "test_fraction": self.config.test_fraction, "seed": self.config.split_seed}
+        differs = {k: (stored.get(k), v) for k, v in wanted.items() if v is not None and stored.get(k) != v}
+        if differs:
+            detail = ", ".join(f"{k}={old} (asked {new})" for k, (old, new) in differs.items())
+            raise ConfigError(
+                f"The cache {reader.path} was split with {detail}; prepare it again with the split you want "
+                "or drop these options."
+            )
+
+    @staticmethod
+    def _moa_table(config: Bbbc021Config):
+        if config.moa_csv:
+            return read_moa_table(config.moa_csv)
+        root = Path(config.root).expanduser()
+        base = root.parent if root.is_file() else root
+        for candidate in (base / MOA_CSV, base / "metadata" / MOA_CSV, base.parent / "metadata" / MOA_CSV):
+            if candidate.is_file():
+                return read_moa_table(candidate)
+        raise ConfigError(f"Selecting by MoA needs {MOA_CSV}: set moa_csv in the bbbc021 config.")
+
+    def counts_table(self) -> dict[str, dict[str, int]]:
+        """Cells per condition and split."""
+        return {split: self.counts(split) for split in self.splits()}
+
+    def wells(self, split: str) -> np.ndarray:
+        meta = self.metadata(split)
+        return (meta["plate"].astype(str) + "/" + meta["well"].astype(str)).to_numpy()
