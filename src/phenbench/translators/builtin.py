@@ -17,4 +17,9 @@ def register_translators() -> list[Registration]:
             "phenbench.translators.stargan.translator:StarGANTranslator",
             "StarGAN (Choi et al., 2018): one generator conditioned on the target condition.",
         ),
+        Registration(
+            "cyclegan",
+            "phenbench.translators.cyclegan.translator:CycleGANTranslator",
+            "CycleGAN (Zhu et al., 2017): one two-domain model per pair of conditions a run needs.",
+        ),
     ]

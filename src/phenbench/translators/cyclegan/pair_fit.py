@@ -1,0 +1,129 @@
+"""Fit one CycleGAN pair model, with checkpoints and resume.
+
+Each pair model has its own seed (derived from the run's seed and the pair) and its own checkpoint
+folder, so the models of a run do not depend on the order in which they are trained, and a resumed
+run continues each model's loss curve exactly.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from phenbench.core.dataset import PreparedDataset
+from phenbench.translators.cyclegan.checkpoint import load_checkpoint, save_checkpoint
+from phenbench.translators.cyclegan.config import CycleGANConfig
+from phenbench.translators.cyclegan.image_pool import ImagePool
+from phenbench.translators.cyclegan.losses import CycleGANPair, set_learning_rate, train_iteration
+
+
+@dataclass
+class PairFit:
+    """What fitting one pair model did; seconds include the time before a resume."""
+
+    model: CycleGANPair
+    generator_losses: list[float] = field(default_factory=list)
+    discriminator_losses: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    seconds_now: float = 0.0
+    steps_now: int = 0
+    resumed_from: int = 0
+
+
+def pair_seed(seed: int, pair: tuple[int, int]) -> int:
+    """A seed per pair model that does not depend on which other pairs a run trains."""
+    return (seed * 1_000_003 + pair[0] * 1_009 + pair[1]) % (2**63)
+
+
+def fit_pair(
+    pair: tuple[int, int],
+    rows: tuple[np.ndarray, np.ndarray],
+    dataset: PreparedDataset,
+    config: CycleGANConfig,
+    *,
+    channels: int,
+    blocks: int,
+    discriminator_layers: int,
+    seed: int,
+    device: torch.device,
+    checkpoint_dir: Path | None,
+    checkpoint_every: int | None,
+    progress: bool,
+    identity: dict,
+    label: str,
+) -> PairFit:
+    """Train the model of `pair` (domain A = pair[0], B = pair[1]) on the training rows of each."""
+    seed = pair_seed(seed, pair)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = CycleGANPair(channels, config, blocks, discriminator_layers, train=True)
+    model.to(device).train()
+    betas = (config.beta1, config.beta2)
+    g_optimizer = torch.optim.Adam(model.generators(), config.lr, betas=betas)
+    d_optimizer = torch.optim.Adam(model.discriminators(), config.lr, betas=betas)
+    pools = (ImagePool(config.pool_size), ImagePool(config.pool_size))
+    rng = torch.Generator().manual_seed(seed)
+    result = PairFit(model=model)
+
+    state = load_checkpoint(checkpoint_dir, identity["config"], identity["spec"])
+    start = 0
+    if state is not None:
+        model.load_state_dict(state["model"])
+        g_optimizer.load_state_dict(state["generator_optimizer"])
+        d_optimizer.load_state_dict(state["discriminator_optimizer"])
+        for pool, saved in zip(pools, state["pools"]):
+            pool.load_state_dict(saved, device)
+        rng.set_state(state["rng"])
+        start = result.resumed_from = state["step"]
+        result.generator_losses = list(state["g_losses"])
+        result.discriminator_losses = list(state["d_losses"])
+        result.seconds = state["seconds"]
+
+    def checkpoint(step: int, seconds: float) -> None:
+        save_checkpoint(checkpoint_dir, {
+            "model": model.state_dict(),
+            "generator_optimizer": g_optimizer.state_dict(),
+            "discriminator_optimizer": d_optimizer.state_dict(),
+            "pools": [pool.state_dict() for pool in pools],
+            "rng": rng.get_state(),
+            "step": step,
+            "g_losses": result.generator_losses,
+            "d_losses": result.discriminator_losses,
+            "seconds": seconds,
+            **identity,
+        })
+
+    began = time.perf_counter()
+    bar = tqdm(total=config.steps, initial=min(start, config.steps), desc=label, disable=not progress)
+    for step in range(start, config.steps):
+        set_learning_rate(g_optimizer, config.learning_rate(step))
+        set_learning_rate(d_optimizer, config.learning_rate(step))
+        real_a = draw(dataset, rows[0], config.batch_size, rng).to(device)
+        real_b = draw(dataset, rows[1], config.batch_size, rng).to(device)
+        g_loss, d_loss = train_iteration(model, g_optimizer, d_optimizer, real_a, real_b, pools, rng, config)
+        result.generator_losses.append(g_loss)
+        result.discriminator_losses.append(d_loss)
+        bar.update(1)
+        bar.set_postfix(g_loss=f"{g_loss:.3f}", d_loss=f"{d_loss:.3f}")
+        done = step + 1
+        if checkpoint_dir is not None and (done == config.steps or (checkpoint_every and done % checkpoint_every == 0)):
+            checkpoint(done, result.seconds + time.perf_counter() - began)
+    bar.close()
+    result.seconds_now = time.perf_counter() - began
+    result.seconds += result.seconds_now
+    result.steps_now = max(0, config.steps - start)
+    model.eval()
+    return result
+
+
+def draw(dataset: PreparedDataset, rows: np.ndarray, size: int, rng: torch.Generator) -> torch.Tensor:
+    """`size` training images of one domain, drawn uniformly with replacement."""
+    chosen = rows[torch.randint(len(rows), (size,), generator=rng).numpy()]
+    # Read each row once, in increasing order (what on-disk adapters read fastest).
+    unique, inverse = np.unique(chosen, return_inverse=True)
+    return dataset.read("train", unique)[torch.as_tensor(inverse)]
