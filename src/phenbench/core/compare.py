@@ -1,0 +1,181 @@
+"""The comparison table across methods, read from the results store (the store is never written).
+
+`comparison_table` returns a data frame with a row per method and a column per (metric,
+condition), pooled first; values are floats (NaN where missing). What a reader needs beyond the
+numbers (direction, N, confidence intervals, reasons for missing values, the best of each column,
+the real-vs-real floor row, failed runs left out) travels in `table.attrs["phenbench"]`, which
+`format_table` (compare_format.py) turns into markdown, CSV or LaTeX. `describe_run` is the text of
+`phenbench show RUN_ID`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+from phenbench.core.compare_format import format_table
+from phenbench.core.compare_show import describe_run
+from phenbench.core.errors import PhenbenchError, UnknownNameError
+from phenbench.core.store import ResultsStore
+from phenbench.core.store_schema import POOLED
+
+__all__ = ["comparison_table", "comparison_text", "describe_run", "format_table", "FLOOR_ROW", "BASELINE"]
+
+FLOOR_ROW = "real vs real (floor)"
+BASELINE = "identity"  # the do-nothing translator: always shown, as the bar every method must clear
+
+
+def comparison_table(
+    store: ResultsStore,
+    *,
+    dataset: str | None = None,
+    metrics: list[str] | None = None,
+    latest_only: bool = True,
+) -> pd.DataFrame:
+    """A row per method on `dataset`, a column per (metric, condition); see the module docstring.
+
+    With `latest_only`, each (translator, preset) contributes its latest complete run; otherwise
+    every complete run is a row. Failed runs are never rows; they are listed in the notes.
+    """
+    runs = store.runs_frame()
+    if runs.empty:
+        raise PhenbenchError(f"Results store {store.path} holds no runs yet; run `phenbench run` first.")
+    dataset = _choose_dataset(runs, dataset, store)
+    on_dataset = runs[runs["dataset"] == dataset]
+    complete = on_dataset[on_dataset["status"] == "complete"]
+    failed = on_dataset[on_dataset["status"] != "complete"]
+    if complete.empty:
+        raise PhenbenchError(
+            f"No complete run on dataset '{dataset}' in {store.path} ({len(failed)} failed); "
+            f"see `phenbench show {failed['run_id'].iloc[-1]}` for why."
+        )
+    labels = _row_labels(complete, latest_only)  # run_id -> row label, in row order
+
+    values = store.metrics_frame()
+    values = values[values["run_id"].isin(list(labels))]
+    known_metrics = list(dict.fromkeys(values["metric"]))
+    for name in metrics or []:
+        if name not in known_metrics:
+            raise UnknownNameError(f"metric in the runs on '{dataset}'", name, known_metrics)
+    chosen_metrics = list(metrics) if metrics else known_metrics
+    values = values[values["metric"].isin(chosen_metrics)]
+
+    columns = _column_order(values, chosen_metrics)
+    rows = list(dict.fromkeys(labels.values()))
+    table = pd.DataFrame(math.nan, index=pd.Index(rows, name="method"), columns=pd.MultiIndex.from_tuples(columns, names=["metric", "condition"]))
+    cells: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for row in values[~values["is_floor"]].itertuples(index=False):
+        _put(table, cells, labels[row.run_id], row)
+
+    floor_row = None
+    floors = values[values["is_floor"]]
+    if not floors.empty:
+        floor_row = FLOOR_ROW
+        table.loc[FLOOR_ROW] = math.nan
+        for row in floors.itertuples(index=False):  # start-time order: the latest run's floor wins
+            if (row.metric, row.condition) in table.columns:
+                _put(table, cells, FLOOR_ROW, row)
+
+    direction = {m: bool(values.loc[values["metric"] == m, "higher_is_better"].iloc[0]) for m in chosen_metrics}
+    units = {m: str(values.loc[values["metric"] == m, "unit"].iloc[0]) for m in chosen_metrics}
+    method_rows = [r for r in table.index if r != floor_row]
+    table.attrs["phenbench"] = {
+        "dataset": dataset,
+        "store": str(store.path),
+        "higher_is_better": direction,
+        "units": units,
+        "cells": cells,
+        "best": _best_cells(table, method_rows, direction),
+        "floor_row": floor_row,
+        "runs": {label: run_id for run_id, label in labels.items()},
+        "failed": [(r.run_id, r.translator, r.error or "") for r in failed.itertuples(index=False)],
+    }
+    return table
+
+
+def comparison_text(
+    store: ResultsStore,
+    fmt: str = "markdown",
+    *,
+    dataset: str | None = None,
+    metrics: list[str] | None = None,
+    conditions: str | list[str] = "all",
+    latest_only: bool = True,
+) -> str:
+    """What `phenbench compare` prints: one formatted table per dataset (or only `dataset`)."""
+    if dataset is not None:
+        datasets = [dataset]
+    else:
+        datasets = list(dict.fromkeys(store.runs_frame()["dataset"]))
+        if not datasets:
+            raise PhenbenchError(f"Results store {store.path} holds no runs yet; run `phenbench run` first.")
+    parts = []
+    for name in datasets:
+        table = comparison_table(store, dataset=name, metrics=metrics, latest_only=latest_only)
+        parts.append(format_table(table, fmt, conditions=conditions))
+    return "\n".join(parts)
+
+
+def _choose_dataset(runs: pd.DataFrame, dataset: str | None, store: ResultsStore) -> str:
+    present = list(dict.fromkeys(runs["dataset"]))
+    if dataset is None:
+        if len(present) > 1:
+            raise PhenbenchError(
+                f"{store.path} holds runs on several datasets ({', '.join(present)}); choose one "
+                "(dataset=... / --dataset), since their conditions differ."
+            )
+        return present[0]
+    if dataset not in present:
+        raise UnknownNameError(f"dataset in {store.path}", dataset, present)
+    return dataset
+
+
+def _row_labels(complete: pd.DataFrame, latest_only: bool) -> dict[str, str]:
+    """run_id -> row label; rows sorted by translator with the identity baseline last."""
+    presets_of = complete.groupby("translator")["preset"].agg(lambda p: len(set(p.fillna("\0"))))
+    labels: dict[str, str] = {}
+    order = sorted(complete["translator"].unique(), key=lambda t: (t == BASELINE, t))
+    for translator in order:
+        mine = complete[complete["translator"] == translator]
+        for preset, group in mine.groupby(mine["preset"].fillna(""), sort=True):
+            label = translator if presets_of[translator] == 1 else f"{translator} ({preset or 'default'})"
+            chosen = group.iloc[[-1]] if latest_only else group  # frames come in start-time order
+            for run_id in chosen["run_id"]:
+                labels[run_id] = label if latest_only else f"{label} @ {run_id}"
+    return labels
+
+
+def _column_order(values: pd.DataFrame, metrics: list[str]) -> list[tuple[str, str]]:
+    columns = []
+    for metric in metrics:
+        conditions = list(dict.fromkeys(values.loc[values["metric"] == metric, "condition"]))
+        if POOLED in conditions:
+            conditions.remove(POOLED)
+            conditions.insert(0, POOLED)
+        columns += [(metric, condition) for condition in conditions]
+    return columns
+
+
+def _put(table: pd.DataFrame, cells: dict, label: str, row: Any) -> None:
+    present = not pd.isna(row.value)
+    table.loc[label, (row.metric, row.condition)] = float(row.value) if present else math.nan
+    cells[(label, row.metric, row.condition)] = {
+        "n": int(row.n),
+        "ci_low": None if pd.isna(row.ci_low) else float(row.ci_low),
+        "ci_high": None if pd.isna(row.ci_high) else float(row.ci_high),
+        "missing": None if present else (row.missing if isinstance(row.missing, str) else "no reason stored"),
+    }
+
+
+def _best_cells(table: pd.DataFrame, rows: list[str], direction: dict[str, bool]) -> list[tuple[str, str, str]]:
+    """(row, metric, condition) of the best method value of each column; ties all count."""
+    best = []
+    for metric, condition in table.columns:
+        column = table.loc[rows, (metric, condition)].dropna()
+        if column.empty:
+            continue
+        target = column.max() if direction[metric] else column.min()
+        best += [(row, metric, condition) for row, value in column.items() if value == target]
+    return best

@@ -1,0 +1,186 @@
+"""Markdown, CSV and LaTeX renderings of a comparison table (from `compare.comparison_table`).
+
+Every format shows the same things: the metric's direction (↑ higher is better, ↓ lower is better)
+and N in each column header; "value [lo, hi]" where a confidence interval is stored; the best
+method value of each column marked (bold in markdown and LaTeX, a trailing `*` in CSV); "—" for a
+missing value, with a numbered note giving the reason; the real-vs-real floor as its own row; and
+runs that failed, which are not rows, listed in the notes.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import pandas as pd
+
+from phenbench.core.errors import PhenbenchError
+from phenbench.core.store_schema import POOLED
+
+FORMATS = ("markdown", "csv", "latex")
+MISSING = "—"
+LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "—": "---", "–": "--", "↑": r"$\uparrow$", "↓": r"$\downarrow$",
+}  # fmt: skip
+
+
+def format_table(table: pd.DataFrame, fmt: str, conditions: str | list[str] = "all") -> str:
+    """The table as text. `conditions`: "all", "pooled" (one column per metric), or a list of names."""
+    if fmt not in FORMATS:
+        raise PhenbenchError(f"Unknown table format '{fmt}'; use one of {', '.join(FORMATS)}.")
+    meta = table.attrs.get("phenbench")
+    if meta is None:
+        raise PhenbenchError("format_table needs a table made by comparison_table (its attrs are missing).")
+    columns = _select_columns(table, conditions)
+    notes = _Notes()
+    best = set(meta["best"])
+    body = {
+        column: [_cell(meta, notes, fmt, row, column, best, table.loc[row, column]) for row in table.index]
+        for column in columns
+    }
+    headers = [_header(table, meta, column) for column in columns]
+    if fmt == "markdown":
+        return _markdown(table, meta, columns, headers, body, notes)
+    if fmt == "csv":
+        return _csv(table, meta, columns, headers, body, notes)
+    return _latex(table, meta, columns, body, notes)
+
+
+def _select_columns(table: pd.DataFrame, conditions: str | list[str]) -> list[tuple[str, str]]:
+    all_columns = list(table.columns)
+    if conditions == "all":
+        return all_columns
+    wanted = [POOLED] if conditions == "pooled" else list(conditions)
+    known = {c for _, c in all_columns}
+    unknown = [c for c in wanted if c not in known]
+    if unknown:
+        raise PhenbenchError(
+            f"Condition(s) {', '.join(unknown)} not in the table; known: {', '.join(sorted(known))} "
+            '(or conditions="all" / "pooled").'
+        )
+    return [c for c in all_columns if c[1] in wanted]
+
+
+class _Notes:
+    """Numbered notes, one per distinct reason a value is missing."""
+
+    def __init__(self) -> None:
+        self.reasons: dict[str, int] = {}
+
+    def number(self, reason: str) -> int:
+        return self.reasons.setdefault(reason, len(self.reasons) + 1)
+
+
+def _cell(meta: dict, notes: _Notes, fmt: str, row: str, column: tuple, best: set, value: float) -> str:
+    info = meta["cells"].get((row, *column))
+    if info is None or info["missing"] is not None or math.isnan(value):
+        if row == meta["floor_row"] and info is None:
+            return ""  # no floor defined for this column: nothing is missing
+        reason = info["missing"] if info and info["missing"] else "not computed in this run"
+        mark = notes.number(reason)
+        return f"{MISSING}\\textsuperscript{{{mark}}}" if fmt == "latex" else f"{MISSING} [{mark}]"
+    text = _number(value)
+    if info["ci_low"] is not None and info["ci_high"] is not None:
+        text += f" [{_number(info['ci_low'])}, {_number(info['ci_high'])}]"
+    if (row, *column) in best:
+        text = {"markdown": f"**{text}**", "csv": f"{text}*", "latex": f"\\textbf{{{text}}}"}[fmt]
+    return text
+
+
+def _number(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def _n_text(table: pd.DataFrame, meta: dict, column: tuple) -> str:
+    rows = [r for r in table.index if r != meta["floor_row"] and (r, *column) in meta["cells"]]
+    ns = sorted({meta["cells"][(r, *column)]["n"] for r in rows} - {0})
+    if not ns:
+        return ""
+    return f"N={ns[0]}" if len(ns) == 1 else f"N={ns[0]}–{ns[-1]}"
+
+
+def _arrow(meta: dict, metric: str) -> str:
+    return "↑" if meta["higher_is_better"][metric] else "↓"
+
+
+def _unit(meta: dict, metric: str) -> str:
+    return f" ({meta['units'][metric]})" if meta["units"].get(metric) else ""
+
+
+def _header(table: pd.DataFrame, meta: dict, column: tuple) -> str:
+    metric, condition = column
+    n = _n_text(table, meta, column)
+    return f"{metric}{_unit(meta, metric)} {_arrow(meta, metric)} · {condition}" + (f" · {n}" if n else "")
+
+
+def _note_lines(meta: dict, notes: _Notes) -> list[str]:
+    lines = [f"[{number}] {reason}" for reason, number in notes.reasons.items()]
+    for run_id, translator, error in meta["failed"]:
+        lines.append(f"Failed run not shown: {run_id} ({translator}): {error}")
+    return lines
+
+
+def _legend(meta: dict) -> str:
+    floor = f"; '{meta['floor_row']}' compares real images with real images" if meta["floor_row"] else ""
+    return (
+        f"Dataset {meta['dataset']}. ↑ higher is better, ↓ lower is better; best of each column "
+        f"marked; value [lo, hi] is a confidence interval; — missing (see notes){floor}."
+    )
+
+
+def _markdown(table, meta, columns, headers, body, notes) -> str:
+    def row_text(cells: list[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    lines = [f"### {meta['dataset']}", "", _legend(meta), ""]
+    lines.append(row_text(["method", *headers]))
+    lines.append("| --- |" + " ---: |" * len(columns))
+    for index, row in enumerate(table.index):
+        lines.append(row_text([str(row), *(body[c][index] for c in columns)]))
+    notes_text = _note_lines(meta, notes)
+    if notes_text:
+        lines += [""] + [f"- {line}" for line in notes_text]
+    return "\n".join(lines) + "\n"
+
+
+def _csv(table, meta, columns, headers, body, notes) -> str:
+    frame = pd.DataFrame({header: body[c] for header, c in zip(headers, columns)}, index=table.index)
+    out = io.StringIO()
+    frame.to_csv(out, index_label="method", lineterminator="\n")
+    # Notes as comment lines: pandas.read_csv(..., comment="#") still reads the table.
+    for line in [_legend(meta), *_note_lines(meta, notes)]:
+        out.write(f"# {line}\n")
+    return out.getvalue()
+
+
+def _latex(table, meta, columns, body, notes) -> str:
+    escaped_columns = pd.MultiIndex.from_tuples(
+        [
+            (_escape(f"{m}{_unit(meta, m)} {_arrow(meta, m)}"), _escape(c + (f" ({n})" if (n := _n_text(table, meta, (m, c))) else "")))
+            for m, c in columns
+        ]
+    )
+    frame = pd.DataFrame(
+        {new: [_escape_cell(text) for text in body[old]] for new, old in zip(escaped_columns, columns)},
+        index=[_escape(str(r)) for r in table.index],
+    )
+    frame.columns = escaped_columns
+    latex = frame.to_latex(escape=False, multicolumn=True, multicolumn_format="c", column_format="l" + "r" * len(columns))
+    lines = [_escape(_legend(meta)), *(_escape(line) for line in _note_lines(meta, notes))]
+    return latex + "".join(f"% {line}\n" for line in lines[:1]) + "".join(f"\\par\\noindent{{\\footnotesize {line}}}\n" for line in lines[1:])
+
+
+def _escape(text: str) -> str:
+    return "".join(LATEX_SPECIAL.get(ch, ch) for ch in text)
+
+
+def _escape_cell(text: str) -> str:
+    """Escape a cell that may already hold our own LaTeX markup (\\textbf, \\textsuperscript)."""
+    if text.startswith("\\textbf{") and text.endswith("}"):
+        return "\\textbf{" + _escape(text[len("\\textbf{") : -1]) + "}"
+    if "\\textsuperscript" in text:
+        head, _, tail = text.partition("\\textsuperscript")
+        return _escape(head) + "\\textsuperscript" + tail
+    return _escape(text)
+
