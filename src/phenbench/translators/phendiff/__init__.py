@@ -1,0 +1,1 @@
+"""PhenDiff: a class-conditional DDIM that inverts under the source condition and regenerates under the target."""

@@ -1,0 +1,116 @@
+"""PhenDiff's configuration: every hyper-parameter of the published model, and the presets.
+
+The `paper` preset is the configuration of the PhenDiff paper (Bourou et al., 2024). The model is
+built for the data's image size and channel count (the paper trained on 128 x 128 RGB crops).
+`small` sits between `paper` and `quick`; `quick` learns the synthetic 64 x 64 set on a 2-core CPU
+in a few minutes and translates its test split quickly (20 DDIM steps each way).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+SAMPLERS = ("ddim", "edict")
+MIXED_PRECISION = ("no", "fp16", "bf16")
+SPACINGS = ("leading", "trailing")
+
+
+@dataclass(frozen=True)
+class PhenDiffConfig:
+    """Model, noise schedule, optimiser, EMA, training and sampling settings of PhenDiff."""
+
+    # --- model: a pixel-space class-conditional UNet2DModel ---------------------------------
+    block_out_channels: tuple[int, ...] = (128, 256, 512)
+    layers_per_block: int = 2
+    # Self-attention only at the lowest resolution: the last down block, the mid block, the first up block.
+    attention_at_lowest_resolution_only: bool = True
+    norm_num_groups: int = 32
+    # --- noise schedule (one alpha table, shared by training, inversion and generation) ------
+    num_train_timesteps: int = 3000
+    beta_schedule: str = "scaled_linear"
+    beta_start: float = 1e-4
+    beta_end: float = 0.02
+    rescale_betas_zero_snr: bool = True
+    prediction_type: str = "v_prediction"
+    clip_sample: bool = True  # predicted x0 clipped to [-1, 1]
+    timestep_spacing: str = "leading"
+    # --- optimiser and schedule (lengths in optimizer steps, whatever the number of processes) --
+    learning_rate: float = 1e-4
+    adam_beta1: float = 0.95
+    adam_beta2: float = 0.999
+    weight_decay: float = 1e-6
+    adam_epsilon: float = 1e-8
+    lr_warmup_steps: int = 500
+    max_grad_norm: float = 1.0
+    # --- EMA (a separate copy, used for evaluation and saving) -------------------------------
+    ema_max_decay: float = 0.9999
+    ema_inv_gamma: float = 1.0
+    ema_power: float = 0.75
+    # --- training ----------------------------------------------------------------------------
+    steps: int = 100_000  # optimizer steps
+    batch_size: int = 32  # images per process per step
+    unconditional_probability: float = 0.1  # a whole batch trained with the null class
+    random_flips: bool = True  # random horizontal and vertical flips
+    mixed_precision: str = "no"  # "no" | "fp16" | "bf16" (fp16/bf16 on GPU)
+    # --- translation -------------------------------------------------------------------------
+    inversion_steps: int = 100
+    inference_steps: int = 100
+    guidance_scale: float = 1.0  # 1.0: no classifier-free guidance (the paper's translation)
+    sampler: str = "ddim"  # "ddim" | "edict" (exactly invertible)
+    edict_mix: float = 0.93  # EDICT's mixing weight p
+    translate_batch_size: int = 64  # images per UNet call when translating
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.sampler in SAMPLERS, f"sampler must be one of {SAMPLERS}, got {self.sampler!r}"),
+            (self.mixed_precision in MIXED_PRECISION,
+             f"mixed_precision must be one of {MIXED_PRECISION}, got {self.mixed_precision!r}"),
+            (self.timestep_spacing in SPACINGS, f"timestep_spacing must be one of {SPACINGS}"),
+            (self.steps >= 0 and self.batch_size >= 1, "steps must be >= 0 and batch_size >= 1"),
+            (self.inversion_steps >= 1 and self.inference_steps >= 1,
+             "inversion_steps and inference_steps must be >= 1"),
+            (0.0 <= self.unconditional_probability <= 1.0, "unconditional_probability must be in [0, 1]"),
+            (0.0 < self.edict_mix < 1.0, "edict_mix must be in (0, 1)"),
+            (len(self.block_out_channels) >= 1, "block_out_channels needs at least one level"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+        if self.inversion_steps != self.inference_steps:
+            raise ValueError(
+                f"inversion_steps ({self.inversion_steps}) must equal inference_steps ({self.inference_steps}): "
+                "inversion and generation walk one timestep grid, so the noise level the inversion ends at is "
+                "the one generation starts from"
+            )
+        for steps in (self.inversion_steps, self.inference_steps):
+            if self.num_train_timesteps % steps:
+                raise ValueError(
+                    f"{steps} sampling steps do not divide num_train_timesteps={self.num_train_timesteps}: "
+                    "choose a divisor so inversion and generation share one uniform timestep grid"
+                )
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {},
+    "small": {
+        "block_out_channels": (64, 128, 256),
+        "layers_per_block": 2,
+        "steps": 20_000,
+        "batch_size": 32,
+        "inversion_steps": 50,
+        "inference_steps": 50,
+    },
+    "quick": {
+        "block_out_channels": (32, 64, 64),
+        "layers_per_block": 1,
+        "norm_num_groups": 16,
+        "learning_rate": 1e-3,
+        "lr_warmup_steps": 30,
+        "ema_power": 0.75,
+        "steps": 400,
+        "batch_size": 16,
+        "inversion_steps": 20,
+        "inference_steps": 20,
+    },
+}

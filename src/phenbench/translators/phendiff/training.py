@@ -1,0 +1,198 @@
+"""PhenDiff's training loop: accelerate, AdamW, a cosine LR schedule, EMA and exact resume.
+
+Three defects of the research code are avoided on purpose:
+- the EMA weights live in their own `EMAModel`; they are copied into a separate evaluation UNet,
+  never onto the live model, so training continues from the live weights;
+- the LR schedule is not handed to `accelerator.prepare` (which would step it once per process per
+  optimizer step): it is stepped once per optimizer step, so its length is in optimizer steps
+  whatever the number of processes;
+- training, inversion and generation share one scheduler config (see `model.py`, `sampling.py`).
+
+Randomness that shapes a step (its batch, flips, noise, timesteps, unconditional draw) is a pure
+function of (seed, step, rank), so a resumed run replays exactly what an uninterrupted one does;
+the global RNG states are checkpointed as well, for anything else that draws from them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from phenbench.core.config import config_to_dict
+from phenbench.core.dataset import DataSpec, PreparedDataset
+from phenbench.core.errors import ConfigError, DataError
+from phenbench.core.translator import FitOptions, FitReport
+from phenbench.translators.phendiff.checkpoint import (
+    load_latest_checkpoint,
+    restore_rng_states,
+    rng_states,
+    save_checkpoint,
+)
+from phenbench.translators.phendiff.config import PhenDiffConfig
+from phenbench.translators.phendiff.model import UNet2DModel, build_scheduler, null_class
+
+
+def derived_seed(*parts: int) -> int:
+    """A 63-bit seed from integers, decorrelated (numpy's SeedSequence)."""
+    words = np.random.SeedSequence([int(p) for p in parts]).generate_state(2, dtype=np.uint32)
+    return int(words[0]) << 31 ^ int(words[1])
+
+
+@dataclass
+class BatchPlan:
+    """Which training rows each process reads at each step: epochs of seeded permutations."""
+
+    rows: int
+    per_process: int
+    processes: int
+    seed: int
+    _cache: dict[int, torch.Tensor] = field(default_factory=dict)
+
+    def permutation(self, epoch: int) -> torch.Tensor:
+        if epoch not in self._cache:
+            generator = torch.Generator().manual_seed(derived_seed(self.seed, 1, epoch))
+            self._cache = {epoch: torch.randperm(self.rows, generator=generator)}
+        return self._cache[epoch]
+
+    def rows_for(self, step: int, rank: int) -> np.ndarray:
+        start = (step * self.processes + rank) * self.per_process
+        positions = range(start, start + self.per_process)
+        return np.array([int(self.permutation(p // self.rows)[p % self.rows]) for p in positions])
+
+
+def _model_fingerprint(config: PhenDiffConfig, spec: DataSpec) -> dict:
+    """What must match for a checkpoint to be resumable (everything but the run's length)."""
+    data = config_to_dict(config)
+    data.pop("steps")
+    return {"config": data, "spec": spec.to_dict()}
+
+
+def train(config: PhenDiffConfig, spec: DataSpec, dataset: PreparedDataset, options: FitOptions,
+          live: UNet2DModel, evaluation: UNet2DModel) -> FitReport:
+    """Train `live` in place and copy its EMA weights into `evaluation`; return the report."""
+    from accelerate import Accelerator
+    from diffusers.optimization import get_cosine_schedule_with_warmup
+    from diffusers.training_utils import EMAModel
+
+    labels = torch.as_tensor(dataset.labels("train"), dtype=torch.long)
+    if len(labels) == 0:
+        raise DataError(f"The dataset '{dataset.name}' has no training images; PhenDiff needs some to fit.")
+    accelerator = Accelerator(
+        cpu=str(options.device) == "cpu",
+        mixed_precision=config.mixed_precision,
+        step_scheduler_with_optimizer=False,
+    )
+    noise_scheduler = build_scheduler(config)
+    optimizer = torch.optim.AdamW(
+        live.parameters(), lr=config.learning_rate, betas=(config.adam_beta1, config.adam_beta2),
+        weight_decay=config.weight_decay, eps=config.adam_epsilon,
+    )
+    lr_schedule = get_cosine_schedule_with_warmup(optimizer, config.lr_warmup_steps, max(config.steps, 1))
+    ema = EMAModel(
+        live.parameters(), decay=config.ema_max_decay, use_ema_warmup=True,
+        inv_gamma=config.ema_inv_gamma, power=config.ema_power,
+    )
+    start, losses, learning_rates = 0, [], []
+    state = load_latest_checkpoint(options.checkpoint_dir)
+    if state is not None:
+        if state["fingerprint"] != _model_fingerprint(config, spec):
+            raise ConfigError(
+                f"The checkpoint in {options.checkpoint_dir} was written for another model or data "
+                "(only `steps` may change on resume); use a fresh checkpoint_dir."
+            )
+        live.load_state_dict(state["live"])
+        optimizer.load_state_dict(state["optimizer"])
+        lr_schedule.load_state_dict(state["lr_schedule"])
+        ema.load_state_dict(state["ema"])
+        restore_rng_states(state["rng"])
+        start, losses, learning_rates = state["step"], list(state["losses"]), list(state["learning_rates"])
+        # The schedule's length may have changed (a longer run): take the LR of the new schedule.
+        for group, base, factor in zip(optimizer.param_groups, lr_schedule.base_lrs, lr_schedule.lr_lambdas):
+            group["lr"] = base * factor(lr_schedule.last_epoch)
+    model, optimizer = accelerator.prepare(live, optimizer)
+    ema.to(accelerator.device)
+    plan = BatchPlan(len(labels), config.batch_size, accelerator.num_processes, options.seed)
+    null = null_class(spec)
+    timesteps = config.num_train_timesteps
+
+    bar = tqdm(total=config.steps, initial=min(start, config.steps), unit="step",
+               disable=not (options.progress and accelerator.is_main_process))
+    began = time.perf_counter()
+    model.train()
+    for step in range(start, config.steps):
+        generator = torch.Generator().manual_seed(derived_seed(options.seed, 2, step, accelerator.process_index))
+        rows = plan.rows_for(step, accelerator.process_index)
+        order = np.argsort(rows, kind="stable")  # read in row order (friendlier to on-disk caches)
+        images = dataset.read("train", rows[order])[torch.as_tensor(np.argsort(order))]
+        classes = labels[torch.as_tensor(rows)]
+        if config.random_flips:
+            flip_h, flip_v = torch.rand(2, len(rows), generator=generator) < 0.5
+            images = torch.where(flip_h[:, None, None, None], images.flip(-1), images)
+            images = torch.where(flip_v[:, None, None, None], images.flip(-2), images)
+        # The draw is shared by every process (same seed, rank 0) so a whole global batch goes unconditional.
+        unconditional_draw = torch.Generator().manual_seed(derived_seed(options.seed, 3, step))
+        if torch.rand(1, generator=unconditional_draw).item() < config.unconditional_probability:
+            classes = torch.full_like(classes, null)
+        noise = torch.randn(images.shape, generator=generator)
+        t = torch.randint(0, timesteps, (len(rows),), generator=generator)
+        noisy = noise_scheduler.add_noise(images, noise, t)
+        target = noise_scheduler.get_velocity(images, noise, t)
+        device = accelerator.device
+        with accelerator.autocast():
+            prediction = model(noisy.to(device), t.to(device), class_labels=classes.to(device)).sample
+        loss = F.mse_loss(prediction.float(), target.to(device))
+        accelerator.backward(loss)
+        if accelerator.sync_gradients:
+            accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+        learning_rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        lr_schedule.step()  # once per optimizer step, in every process
+        optimizer.zero_grad(set_to_none=True)
+        ema.step(accelerator.unwrap_model(model).parameters())
+        losses.append(float(accelerator.reduce(loss.detach(), reduction="mean").item()))
+        done = step + 1
+        seconds = time.perf_counter() - began
+        bar.update(1)
+        bar.set_postfix(loss=f"{losses[-1]:.4f}",
+                        img_s=f"{(done - start) * len(rows) * accelerator.num_processes / seconds:.1f}")
+        if options.checkpoint_dir is not None and options.checkpoint_every and done % options.checkpoint_every == 0:
+            _checkpoint(accelerator, options, config, spec, done, model, optimizer, lr_schedule, ema,
+                        losses, learning_rates)
+    bar.close()
+    seconds = time.perf_counter() - began
+    trained = max(config.steps - start, 0)
+    if options.checkpoint_dir is not None and trained:
+        _checkpoint(accelerator, options, config, spec, config.steps, model, optimizer, lr_schedule, ema,
+                    losses, learning_rates)
+    accelerator.wait_for_everyone()
+    ema.copy_to(evaluation.parameters())  # the evaluation copy, never the live model
+    images_per_second = trained * config.batch_size * accelerator.num_processes / seconds if trained else None
+    return FitReport(
+        steps=config.steps, seconds=seconds, images_per_second=images_per_second, losses=losses,
+        extra={"learning_rates": learning_rates, "resumed_from_step": start,
+               "processes": accelerator.num_processes, "ema_decay": float(ema.cur_decay_value or 0.0)},
+    )
+
+
+def _checkpoint(accelerator, options, config, spec, step, model, optimizer, lr_schedule, ema,
+                losses, learning_rates) -> None:
+    if accelerator.is_main_process:
+        state = {
+            "step": step,
+            "live": accelerator.unwrap_model(model).state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "lr_schedule": lr_schedule.state_dict(),
+            "ema": ema.state_dict(),
+            "rng": rng_states(),
+            "losses": list(losses),
+            "learning_rates": list(learning_rates),
+            "fingerprint": _model_fingerprint(config, spec),
+            "processes": accelerator.num_processes,
+        }
+        save_checkpoint(options.checkpoint_dir, step, state)
+    accelerator.wait_for_everyone()
