@@ -1,0 +1,161 @@
+"""CellProfiler features of images: scikit-image segmentation, cp-measure measurements, a memo.
+
+Each image is one single-cell crop (N x C x H x W in [-1, 1], mapped to [0, 1]). Segmentation:
+the nucleus is the Otsu foreground of the smoothed nucleus channel (channel 0 by default), the
+object nearest the crop centre; the cell is the watershed region grown from that nucleus over the
+Otsu foreground of the channel mean. Measurements (cp-measure, the CellProfiler modules as a
+library) on the nucleus and the cell: size and shape; intensity of every channel; Haralick texture
+and granularity of every channel on the cell; Pearson correlation of every channel pair on the
+cell. An image where segmentation finds nothing (e.g. a flat image) gets a row of NaN; metrics
+drop such rows and report how many remain.
+
+Features are memoised per Evaluation by a digest of the image bytes, so `cellprofiler`,
+`fd-cellprofiler`, `classifier`, `effect` and `dose-response` in one run measure each image set
+once; real images are also cached on disk (`cache.py`), as they are the same for every method.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+import torch
+
+from phenbench.core.metric import Evaluation
+from phenbench.metrics.base import to_unit
+from phenbench.metrics.cache import FeatureCache, cache_key, images_digest
+
+MEMO_KEY = "phenbench.metrics.cp_features"
+EXTRACTOR_VERSION = "cp1"
+# Positions and orientation depend on where the crop was cut, not on the phenotype.
+_NUISANCE = re.compile(r"Location|Center|Orientation|BoundingBox")  # bump when the feature set changes: it is part of the disk-cache key
+
+
+@dataclass(frozen=True)
+class FeatureTable:
+    """Per-image features: `values` is N x K float64, NaN rows where segmentation failed."""
+
+    names: tuple[str, ...]
+    values: np.ndarray
+
+    def valid_rows(self) -> np.ndarray:
+        return np.isfinite(self.values).all(axis=1)
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "", name) or "ch"
+
+
+def segment(image: np.ndarray, nucleus_channel: int = 0) -> tuple[np.ndarray, np.ndarray] | None:
+    """(nucleus mask, cell mask) as int32 label images with label 1, or None if nothing is found."""
+    from scipy import ndimage
+    from skimage.filters import gaussian, threshold_otsu
+    from skimage.measure import label
+    from skimage.segmentation import watershed
+
+    nucleus_plane = gaussian(image[nucleus_channel], sigma=1.0)
+    if np.ptp(nucleus_plane) < 1e-6:
+        return None
+    nuclei = label(ndimage.binary_fill_holes(nucleus_plane > threshold_otsu(nucleus_plane)))
+    if nuclei.max() == 0:
+        return None
+    centre = np.array(image.shape[1:]) / 2.0
+    centroids = ndimage.center_of_mass(nuclei > 0, nuclei, range(1, nuclei.max() + 1))
+    nearest = 1 + int(np.argmin([np.hypot(*(np.array(c) - centre)) for c in centroids]))
+    nucleus = nuclei == nearest
+    whole = gaussian(image.mean(axis=0), sigma=1.0)
+    foreground = whole > threshold_otsu(whole) if np.ptp(whole) > 1e-6 else np.ones_like(nucleus)
+    foreground |= nucleus
+    cell = watershed(-whole, markers=nucleus.astype(np.int32), mask=foreground) == 1
+    cell = ndimage.binary_fill_holes(cell | nucleus)
+    return nucleus.astype(np.int32), cell.astype(np.int32)
+
+
+def measure(image: np.ndarray, channels: tuple[str, ...], nucleus_channel: int = 0) -> dict[str, float] | None:
+    """CellProfiler features of one C x H x W image in [0, 1] (None if segmentation fails)."""
+    masks = segment(image, nucleus_channel)
+    return None if masks is None else measure_objects(image, masks[0], masks[1], channels)
+
+
+def measure_objects(image: np.ndarray, nucleus: np.ndarray, cell: np.ndarray, channels: tuple[str, ...]) -> dict[str, float]:
+    """cp-measure features of a nucleus and a cell mask (label 1) in one C x H x W image in [0, 1]."""
+    from cp_measure.bulk import get_core_measurements, get_correlation_measurements
+
+    masks = (nucleus.astype(np.int32), cell.astype(np.int32))
+    core = get_core_measurements()
+    pearson = get_correlation_measurements()["pearson"]
+    features: dict[str, float] = {}
+
+    def add(prefix: str, values: dict, channel: str = "") -> None:
+        for key, value in values.items():
+            if not _NUISANCE.search(key):
+                name = f"{prefix}_{key}" + (f"_{channel}" if channel else "")
+                features[name] = float(np.asarray(value, dtype=np.float64).reshape(-1)[0])
+
+    names = [_safe(c) for c in channels]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # degenerate objects warn (e.g. a 1-pixel texture); values stay finite or NaN
+        for obj, mask in (("Nuclei", masks[0]), ("Cells", masks[1])):
+            add(f"{obj}_AreaShape", core["sizeshape"](mask, None, calculate_advanced=False))
+            for c, channel in enumerate(names):
+                add(obj, core["intensity"](mask, image[c]), channel)
+        cell = masks[1]
+        for c, channel in enumerate(names):
+            add("Cells", core["texture"](cell, image[c]), channel)
+            add("Cells", core["granularity"](cell, image[c]), channel)
+        for a, b in combinations(range(len(names)), 2):
+            add("Cells", pearson(image[a], image[b], cell), f"{names[a]}_{names[b]}")
+    return features
+
+
+def extract(images: torch.Tensor, channels: tuple[str, ...], nucleus_channel: int = 0) -> FeatureTable:
+    """Features of a batch; rows where segmentation fails are NaN."""
+    unit = to_unit(images).numpy().astype(np.float64)
+    rows = [measure(image, channels, nucleus_channel) for image in unit]
+    names: tuple[str, ...] = ()
+    for row in rows:
+        if row is not None:
+            names = tuple(row)
+            break
+    values = np.full((len(rows), len(names)), np.nan)
+    for i, row in enumerate(rows):
+        if row is not None:
+            values[i] = [row.get(name, np.nan) for name in names]
+    return FeatureTable(names=names, values=values)
+
+
+class FeatureExtractor:
+    """CellProfiler features with a per-Evaluation memo and a disk cache for real images."""
+
+    def __init__(self, evaluation: Evaluation, *, nucleus_channel: int = 0, disk_cache: bool = True):
+        self.evaluation = evaluation
+        self.nucleus_channel = nucleus_channel
+        self.memo: dict[tuple, FeatureTable] = evaluation.options.setdefault(MEMO_KEY, {})
+        self.cache = FeatureCache(enabled=disk_cache)
+
+    def features(self, images: torch.Tensor, *, real_condition: str | None = None, split: str = "test") -> FeatureTable:
+        """Features of `images`; give `real_condition` for real images so they are cached on disk."""
+        digest = images_digest(images)
+        key = (digest, self.nucleus_channel, self.evaluation.channels)
+        if key not in self.memo:
+            self.memo[key] = self._compute(images, digest, real_condition, split)
+        return self.memo[key]
+
+    def _compute(self, images: torch.Tensor, digest: str, real_condition: str | None, split: str) -> FeatureTable:
+        channels = tuple(self.evaluation.channels) or tuple(f"ch{i}" for i in range(images.shape[1]))
+        if real_condition is None:
+            return extract(images, channels, self.nucleus_channel)
+        key = cache_key(
+            dataset_hash=self.evaluation.dataset_hash, split=split, condition=real_condition,
+            extractor=f"cellprofiler-{EXTRACTOR_VERSION}-nuc{self.nucleus_channel}", n_images=len(images), digest=digest,
+        )
+
+        def compute() -> dict[str, np.ndarray]:
+            table = extract(images, channels, self.nucleus_channel)
+            return {"values": table.values, "names": np.array(table.names, dtype=str)}
+
+        stored = self.cache.get_or_compute(key, compute)
+        return FeatureTable(names=tuple(str(n) for n in stored["names"]), values=stored["values"])
