@@ -90,8 +90,9 @@ def publish_changed_copy(path: Path, change: Callable[[Path, bool], None]) -> No
     try:
         if existed:
             shutil.copyfile(path, temp)
-            shutil.copymode(path, temp)
         change(temp, existed)
+        if existed:  # after the change, so that a read-only store still gets its mode back
+            shutil.copymode(path, temp)
         _fsync_file(temp)
         os.replace(temp, path)
         _fsync_directory(path.parent)
