@@ -17,4 +17,21 @@ def register_datasets() -> list[Registration]:
             "phenbench.datasets.bbbc021.adapter:Bbbc021Dataset",
             "BBBC021 MCF-7 single cells (compound@concentration): a prepared cache or a crop table.",
         ),
+        Registration(
+            "golgi",
+            "phenbench.datasets.golgi:GolgiDataset",
+            "PhenDiff's Golgi layout: class-per-folder PNGs, folder names mapped to conditions.",
+        ),
+        Registration(
+            "imagefolder",
+            "phenbench.datasets.imagefolder:ImageFolderDataset",
+            "Any class-per-folder set of PNG/TIFF images (8/16 bit, 1 to N channels).",
+        ),
     ]
+
+
+@hookimpl
+def register_commands(cli) -> None:
+    from phenbench.datasets.commands import add_data_commands
+
+    add_data_commands(cli)

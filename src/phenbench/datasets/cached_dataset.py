@@ -141,6 +141,10 @@ class CachedCropDataset(PreparedDataset):
         """
         return self.scale.denormalize(images, self._plates[self.global_rows(split, rows)])
 
+    def counts_table(self) -> dict[str, dict[str, int]]:
+        """Cells per condition, per split."""
+        return {split: self.counts(split) for split in self.splits()}
+
     def split_levels(self) -> dict[str, str]:
         """The level (plate/well/field/cell) each condition was split at, as stored with the cache."""
         return dict(self.reader.attrs.get("split", {}).get("levels", {}))
@@ -164,6 +168,23 @@ def fit_to_size(images: torch.Tensor, size: int, mode: str) -> torch.Tensor:
         ..., src_top : src_top + ch, src_left : src_left + cw
     ]
     return out
+
+
+def fit_raw_to_size(crops: np.ndarray, size: int, mode: str) -> np.ndarray:
+    """Bring raw N x C x H x W crops to size x size in their own dtype (resized in float, rounded).
+
+    Padding fills with 0, the darkest value: background for fluorescence images.
+    """
+    if crops.shape[-2:] == (size, size):
+        return crops
+    dtype = crops.dtype
+    values = torch.from_numpy(crops.astype(np.float32))
+    top = float(np.iinfo(dtype).max) if np.issubdtype(dtype, np.integer) else max(float(values.max()), 1e-6)
+    scaled = values / top * 2 - 1  # fit_to_size works in [-1, 1] and pads with -1
+    fitted = ((fit_to_size(scaled, size, mode) + 1) / 2 * top).numpy()
+    if np.issubdtype(dtype, np.integer):
+        fitted = np.rint(fitted)
+    return fitted.astype(dtype)
 
 
 def ordered_conditions(names: Sequence[str], control: str | None = "DMSO") -> list[str]:

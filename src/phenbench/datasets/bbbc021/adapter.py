@@ -143,10 +143,6 @@ class Bbbc021Dataset(CachedCropDataset):
                 return read_moa_table(candidate)
         raise ConfigError(f"Selecting by MoA needs {MOA_CSV}: set moa_csv in the bbbc021 config.")
 
-    def counts_table(self) -> dict[str, dict[str, int]]:
-        """Cells per condition and split."""
-        return {split: self.counts(split) for split in self.splits()}
-
     def wells(self, split: str) -> np.ndarray:
         meta = self.metadata(split)
         return (meta["plate"].astype(str) + "/" + meta["well"].astype(str)).to_numpy()

@@ -20,11 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from phenbench.core.errors import DataError
 from phenbench.datasets.bbbc021.metadata import CONTROL, read_csv_any_newline, require_columns, to_condition
-from phenbench.datasets.cached_dataset import fit_to_size
+from phenbench.datasets.cached_dataset import fit_raw_to_size
 from phenbench.datasets.h5cache import FORMAT, CacheWriter
 from phenbench.datasets.splits import assign_splits
 
@@ -127,7 +126,7 @@ def convert_crop_table(
                 raise DataError(
                     f"The manifest points at row {index.max()} of {root / name}, which has {len(array)} crops."
                 )
-            writer.append(_fit_raw(array[index], size, resize), rows[keep])
+            writer.append(fit_raw_to_size(array[index], size, resize), rows[keep])
         writer.close(attrs={
             "prepare": {"kind": "crop-table", "root": str(root), "crop_size": size, "resize": resize},
             "split": {"by": split_by, "test_fraction": test_fraction, "seed": split_seed, "levels": split.levels},
@@ -135,16 +134,3 @@ def convert_crop_table(
         })
     return out
 
-
-def _fit_raw(crops: np.ndarray, size: int, mode: str) -> np.ndarray:
-    """Bring raw crops to size x size in their own dtype (resized in float, then rounded)."""
-    if crops.shape[-2:] == (size, size):
-        return crops
-    dtype = crops.dtype
-    values = torch.from_numpy(crops.astype(np.float32))
-    top = float(np.iinfo(dtype).max) if np.issubdtype(dtype, np.integer) else float(values.max())
-    scaled = values / top * 2 - 1  # fit_to_size works in [-1, 1] and pads with -1
-    fitted = ((fit_to_size(scaled, size, mode) + 1) / 2 * top).numpy()
-    if np.issubdtype(dtype, np.integer):
-        fitted = np.rint(fitted)
-    return fitted.astype(dtype)
