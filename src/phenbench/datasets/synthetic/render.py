@@ -31,6 +31,7 @@ PUNCTUM_BRIGHTNESS = 0.5
 ORGANELLE_GAP = 2.2  # distance of the compact organelle from the nuclear border
 ORGANELLE_ARC = 0.35  # angular spread (radians) of the compact organelle's puncta along the nucleus
 ORGANELLE_DEPTH = 0.6  # their radial spread (reference pixels)
+WINDOW_MARGIN = 4.5  # reference pixels rendered around each cell's outline
 TUBULIN_OVER_NUCLEUS = 0.4  # tubulin left where the nucleus sits (the nucleus excludes fibres)
 
 
@@ -48,11 +49,20 @@ def render_field(config: SyntheticConfig, identity: FieldIdentity, params: dict[
     x, y = pixel_grid(size)
     chromatin = gaussian_filter(identity.chromatin, CHROMATIN_GRAIN * scale, mode="wrap")
     chromatin /= chromatin.std() + 1e-8
-    dna, tubulin, actin, puncta = (np.zeros((size, size)) for _ in range(4))
+    dna, tubulin, actin = (np.zeros((size, size)) for _ in range(3))
+    puncta_x, puncta_y = [], []
     for i in range(identity.num_cells):
-        cell = _render_cell(identity, params, i, x, y, chromatin, texture)
-        dna, tubulin, actin = np.maximum(dna, cell[0]), np.maximum(tubulin, cell[1]), np.maximum(actin, cell[2])
-        puncta += cell[3]
+        # Only the cell's neighbourhood: beyond WINDOW_MARGIN its layers are below the read noise.
+        reach = params["cytoplasm_radius"][i] * (1.0 + np.abs(identity.outline_amplitudes[i]).sum()) + WINDOW_MARGIN
+        (cx, cy), low = identity.centers[i], lambda v: max(0, int(np.floor((v - reach) * scale)))
+        high = lambda v: min(size, int(np.ceil((v + reach) * scale)) + 1)
+        window = (slice(low(cy), high(cy)), slice(low(cx), high(cx)))
+        layers = _render_cell(identity, params, i, x[window], y[window], chromatin[window], texture)
+        for canvas, layer in zip((dna, tubulin, actin), layers):
+            np.maximum(canvas[window], layer, out=canvas[window])
+        puncta_x.append(layers[3][0])
+        puncta_y.append(layers[3][1])
+    puncta = splat_puncta(np.concatenate(puncta_x), np.concatenate(puncta_y), size) if puncta_x else 0.0
     image = np.stack([dna, tubulin + puncta, actin]) + config.noise.background
     if config.noise.blur > 0:  # the microscope's point-spread function
         for channel in image:
@@ -69,8 +79,8 @@ def _render_cell(
     y: np.ndarray,
     chromatin: np.ndarray,
     texture: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """DNA, tubulin, actin and organelle-puncta layers of cell `i`."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """DNA, tubulin and actin layers of cell `i`, and its puncta positions (reference pixels)."""
     cx, cy = identity.centers[i]
     dx, dy = x - cx, y - cy
     distance, angle = np.hypot(dx, dy), np.arctan2(dy, dx)
@@ -112,10 +122,7 @@ def _render_cell(
     cables = np.cos(2.0 * np.pi * along / CABLE_PERIOD + cable_phase)
     actin = cytoplasm * params["actin_intensity"][i] * (0.2 + 0.8 * rim) * (1.0 + 0.15 * texture * cables)
 
-    px, py = organelle_puncta(identity, params, i, (nx, ny))
-    squared = (x[None] - px[:, None, None]) ** 2 + (y[None] - py[:, None, None]) ** 2
-    puncta = PUNCTUM_BRIGHTNESS * np.exp(-squared / (2.0 * PUNCTUM_SIGMA**2)).sum(axis=0)
-    return dna, tubulin, actin, puncta
+    return dna, tubulin, actin, organelle_puncta(identity, params, i, (nx, ny))
 
 
 def organelle_puncta(
@@ -148,3 +155,21 @@ def organelle_puncta(
         (1.0 - dispersion) * compact_x + dispersion * scattered_x,
         (1.0 - dispersion) * compact_y + dispersion * scattered_y,
     )
+
+
+def splat_puncta(px: np.ndarray, py: np.ndarray, size: int) -> np.ndarray:
+    """Gaussian puncta of peak `PUNCTUM_BRIGHTNESS` at (px, py), reference pixels.
+
+    Each punctum is spread bilinearly onto its four nearest pixels and the canvas is blurred once:
+    the same picture as summing a Gaussian per punctum, at a fraction of the cost.
+    """
+    scale = size / REFERENCE_SIZE
+    u, v = px * scale - 0.5, py * scale - 0.5  # pixel-centre coordinates
+    canvas = np.zeros((size + 2, size + 2))  # one pixel of padding on each side for the corners
+    u0, v0 = np.floor(u).astype(np.int64), np.floor(v).astype(np.int64)
+    fu, fv = u - u0, v - v0
+    for du, dv, weight in ((0, 0, (1 - fu) * (1 - fv)), (1, 0, fu * (1 - fv)), (0, 1, (1 - fu) * fv), (1, 1, fu * fv)):
+        np.add.at(canvas, (np.clip(v0 + dv + 1, 0, size + 1), np.clip(u0 + du + 1, 0, size + 1)), weight)
+    sigma = PUNCTUM_SIGMA * scale
+    blurred = gaussian_filter(canvas, sigma, mode="constant")[1:-1, 1:-1]
+    return PUNCTUM_BRIGHTNESS * 2.0 * np.pi * sigma**2 * blurred
