@@ -1,0 +1,216 @@
+"""The StyleGAN2-ADA training loop: phases, lazy regularisation, EMA, ADA, checkpoints and resume.
+
+Each step runs the phases of stylegan2-ada-pytorch's loop: G main, G path-length (every
+`pl_interval` steps), D main, D R1 (every `r1_interval` steps). Regularised phases run less often
+with their weight scaled by the interval ("lazy regularisation"), and Adam's lr and betas are
+adjusted for the extra optimiser steps as in the original. One `torch.Generator` drives every random
+draw (rows, z, noise, augmentation), so a run resumed from a checkpoint continues the same curve.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from phenbench.core.config import config_to_dict
+from phenbench.core.dataset import DataSpec, PreparedDataset
+from phenbench.core.errors import DataError, PhenbenchError
+from phenbench.core.translator import FitOptions
+from phenbench.translators.phenexplain.augment import AdaptiveAugment
+from phenbench.translators.phenexplain.config import PhenexplainConfig, Resolved
+from phenbench.translators.phenexplain.discriminator import Discriminator
+from phenbench.translators.phenexplain.generator import Generator
+from phenbench.translators.phenexplain.losses import PathLength, discriminator_loss, generator_loss, r1_penalty
+
+STATE_FILE = "phenexplain_training.pt"
+# Fields that do not change the networks or the training: a checkpoint stays valid across them.
+NOT_TRAINING_FIELDS = {
+    "steps", "centre_samples", "projection_steps", "projection_batch_size", "projection_lr", "lr_rampup",
+    "lr_rampdown", "initial_noise_factor", "noise_ramp", "noise_regularization", "mse_weight",
+    "perceptual_weight", "vgg16_weights", "projection_seed",
+}
+
+
+def build_networks(config: PhenexplainConfig, hp: Resolved, spec: DataSpec) -> tuple[Generator, Discriminator]:
+    channels = {2**i: hp.channels_at(2**i, config.channel_max) for i in range(2, int(np.log2(hp.resolution)) + 1)}
+    generator = Generator(
+        config.z_dim, config.w_dim, len(spec.conditions), config.mapping_layers, hp.resolution,
+        spec.num_channels, channels, config.architecture_g,
+    )
+    discriminator = Discriminator(
+        len(spec.conditions), hp.resolution, spec.num_channels, channels, config.architecture_d,
+        hp.mbstd_group_size, config.d_mapping_layers,
+    )
+    return generator, discriminator
+
+
+def _lazy_adam(params, lr: float, interval: int) -> torch.optim.Adam:
+    """Adam with lr and betas scaled for the extra steps that lazy regularisation takes."""
+    ratio = interval / (interval + 1)
+    return torch.optim.Adam(params, lr=lr * ratio, betas=(0.0, 0.99**ratio), eps=1e-8)
+
+
+@dataclass
+class TrainingState:
+    """Everything a resumed run needs to continue the same curve."""
+
+    step: int = 0
+    losses: list[float] = field(default_factory=list)
+    g_losses: list[float] = field(default_factory=list)
+    d_losses: list[float] = field(default_factory=list)
+    ada_p: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class Trainer:
+    """Trains a Generator/Discriminator pair on a prepared dataset's training split."""
+
+    def __init__(self, config: PhenexplainConfig, hp: Resolved, generator: Generator,
+                 discriminator: Discriminator, device: torch.device):
+        self.config, self.hp, self.device = config, hp, device
+        self.G, self.D = generator.to(device), discriminator.to(device)
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.opt_g = _lazy_adam(self.G.parameters(), hp.learning_rate, config.pl_interval)
+        self.opt_d = _lazy_adam(self.D.parameters(), hp.learning_rate, config.r1_interval)
+        self.augment = AdaptiveAugment(config.ada_target, config.ada_interval, config.ada_kimg, hp.batch_size)
+        self.path_length = PathLength(config.pl_decay)
+        self.state = TrainingState()
+        self.resumed_from_step = 0
+
+    # --- one step --------------------------------------------------------------------------------
+
+    def _generate(self, z: torch.Tensor, conditions: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+        ws = self.G.ws(z, conditions)
+        # Style mixing: from a random layer on, take w of another z (always drawn, for a fixed RNG stream).
+        cutoff = int(torch.randint(1, self.G.num_ws, (), generator=rng)) if self.G.num_ws > 1 else 1
+        other = torch.randn(z.shape, generator=rng).to(z)
+        if float(torch.rand((), generator=rng)) < self.config.style_mixing_prob:
+            ws = torch.cat([ws[:, :cutoff], self.G.ws(other, conditions)[:, cutoff:]], dim=1)
+        return self.G.synthesis(ws, generator=rng)
+
+    def _discriminate(self, images: torch.Tensor, conditions: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+        if self.config.augment:
+            images = self.augment(images, rng)
+        return self.D(images, conditions)
+
+    def step(self, real: torch.Tensor, real_c: torch.Tensor, labels: np.ndarray, rng: torch.Generator) -> tuple[float, float]:
+        config, hp, step = self.config, self.hp, self.state.step
+        n = len(real)
+        gen_c = torch.as_tensor(labels[torch.randint(len(labels), (n,), generator=rng).numpy()]).to(self.device)
+        z = torch.randn(n, self.config.z_dim, generator=rng).to(self.device)
+
+        # G main: make D call the fakes real.
+        self.D.requires_grad_(False)
+        loss_g = generator_loss(self._discriminate(self._generate(z, gen_c, rng), gen_c, rng))
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        if config.pl_weight > 0 and step % config.pl_interval == 0:
+            half = max(1, n // 2)  # the original's pl_batch_shrink = 2
+            penalty = self.path_length.penalty(self.G, z[:half], gen_c[:half], rng)
+            self.opt_g.zero_grad(set_to_none=True)
+            (penalty * config.pl_weight * config.pl_interval).backward()
+            self.opt_g.step()
+        self.D.requires_grad_(True)
+
+        # D main: real vs fake.
+        with torch.no_grad():
+            fake = self._generate(z, gen_c, rng)
+        real_logits = self._discriminate(real, real_c, rng)
+        loss_d = discriminator_loss(real_logits, self._discriminate(fake, gen_c, rng))
+        self.augment.observe(real_logits)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+        if hp.r1_gamma > 0 and step % config.r1_interval == 0:
+            real_tmp = real.detach().requires_grad_(True)
+            penalty = r1_penalty(real_tmp, self._discriminate(real_tmp, real_c, rng)).mean()
+            self.opt_d.zero_grad(set_to_none=True)
+            (penalty * (hp.r1_gamma / 2) * config.r1_interval).backward()
+            self.opt_d.step()
+
+        self._update_ema(step)
+        if config.augment and (step + 1) % config.ada_interval == 0:
+            self.augment.adjust()
+        return float(loss_g.detach()), float(loss_d.detach())
+
+    @torch.no_grad()
+    def _update_ema(self, step: int) -> None:
+        batch = self.hp.batch_size
+        ema_nimg = self.hp.ema_kimg * 1000
+        if self.config.ema_rampup is not None:
+            ema_nimg = min(ema_nimg, (step + 1) * batch * self.config.ema_rampup)
+        beta = 0.5 ** (batch / max(ema_nimg, 1e-8))
+        for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters()):
+            p_ema.copy_(p.detach().lerp(p_ema, beta))
+        for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers()):
+            b_ema.copy_(b)
+
+    # --- the loop ----------------------------------------------------------------------------------
+
+    def train(self, dataset: PreparedDataset, options: FitOptions, rng: torch.Generator) -> TrainingState:
+        labels = dataset.labels("train")
+        if len(labels) == 0:
+            raise DataError(f"The dataset '{dataset.name}' has no training images; Phenexplain needs some.")
+        checkpoint = Path(options.checkpoint_dir) if options.checkpoint_dir else None
+        if checkpoint is not None and (checkpoint / STATE_FILE).exists():
+            self._load_checkpoint(checkpoint / STATE_FILE, dataset, rng)
+            self.resumed_from_step = self.state.step
+        start = time.perf_counter()
+        seconds_before = self.state.seconds
+        self.G.train()
+        while self.state.step < self.hp.steps:
+            rows = torch.randint(len(labels), (self.hp.batch_size,), generator=rng).numpy()
+            real = dataset.read("train", rows).to(self.device)
+            real_c = torch.as_tensor(labels[rows]).to(self.device)
+            loss_g, loss_d = self.step(real, real_c, labels, rng)
+            self.state.step += 1
+            self.state.g_losses.append(loss_g)
+            self.state.d_losses.append(loss_d)
+            self.state.losses.append(loss_g + loss_d)
+            self.state.ada_p.append(self.augment.p)
+            self.state.seconds = seconds_before + time.perf_counter() - start
+            every = options.checkpoint_every
+            if checkpoint is not None and every and (self.state.step % every == 0 or self.state.step == self.hp.steps):
+                self._save_checkpoint(checkpoint, dataset, rng)
+        return self.state
+
+    def _identity(self, dataset: PreparedDataset) -> dict[str, Any]:
+        config = {k: v for k, v in config_to_dict(self.config).items() if k not in NOT_TRAINING_FIELDS}
+        return {"config": config, "dataset": dataset.content_hash()}
+
+    def _save_checkpoint(self, directory: Path, dataset: PreparedDataset, rng: torch.Generator) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "identity": self._identity(dataset),
+            "G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
+            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+            "augment": self.augment.state_dict(), "pl_mean": self.path_length.mean,
+            "rng": rng.get_state(), "state": self.state.__dict__,
+        }
+        tmp = directory / (STATE_FILE + ".tmp")
+        torch.save(payload, tmp)
+        tmp.replace(directory / STATE_FILE)  # atomic: a crash never leaves half a checkpoint
+
+    def _load_checkpoint(self, path: Path, dataset: PreparedDataset, rng: torch.Generator) -> None:
+        payload = torch.load(path, map_location=self.device, weights_only=False)
+        if payload["identity"] != self._identity(dataset):
+            raise PhenbenchError(
+                f"{path} was written by a Phenexplain run with another config or dataset; "
+                "give a new --checkpoint directory or delete that file to start over."
+            )
+        self.G.load_state_dict(payload["G"])
+        self.D.load_state_dict(payload["D"])
+        self.G_ema.load_state_dict(payload["G_ema"])
+        self.opt_g.load_state_dict(payload["opt_g"])
+        self.opt_d.load_state_dict(payload["opt_d"])
+        self.augment.load_state_dict(payload["augment"])
+        self.path_length.mean = payload["pl_mean"]
+        rng.set_state(payload["rng"])
+        self.state = TrainingState(**payload["state"])

@@ -1,0 +1,206 @@
+"""The two Phenexplain translators, `phenex-w` and `phenex-wplus`: one model, two projection spaces.
+
+Translation of a real image: project it (starting from its condition's centre in W), add
+(centre of target - centre of source) to the projected latent, and synthesise with the projected
+noise. The two translators differ only in the space of the projection.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import ClassVar
+
+import torch
+
+from phenbench.core.dataset import PreparedDataset
+from phenbench.core.errors import DataError, PhenbenchError
+from phenbench.core.translator import (
+    ConditionArg,
+    FitOptions,
+    FitReport,
+    InversionResult,
+    TranslationResult,
+    Translator,
+)
+from phenbench.translators.phenexplain.config import PRESETS, PhenexplainConfig, resolve
+from phenbench.translators.phenexplain.latent_ops import condition_centres
+from phenbench.translators.phenexplain.perceptual import VGGPerceptualDistance
+from phenbench.translators.phenexplain.projection import Projection, concatenate, project
+from phenbench.translators.phenexplain.training import Trainer, build_networks
+
+WEIGHTS_FILE = "phenexplain.pt"
+
+
+class PhenexplainTranslator(Translator):
+    """Conditional StyleGAN2; real images enter its latent space by projection (`space`: "w" or "w+")."""
+
+    config_class = PhenexplainConfig
+    presets = PRESETS
+    has_latent_space = True
+    space: ClassVar[str] = "w"
+
+    def __init__(self, config: PhenexplainConfig, spec):
+        super().__init__(config, spec)
+        self.hp = resolve(config, spec.image_size)
+        self.G, self.D = self._build(seed=0)
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.centres: torch.Tensor | None = None  # K x w_dim, mean of mapping(z, c) per condition
+        self.spreads: torch.Tensor | None = None  # K, RMS distance of W samples from their centre
+        self.last_projection: Projection | None = None
+        self._perceptual: VGGPerceptualDistance | None = None
+
+    def _build(self, seed: int):
+        # Network initialisation draws from the global RNG: fork it so fits are seeded and side-effect free.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return build_networks(self.config, self.hp, self.spec)
+
+    # --- fit ---------------------------------------------------------------------------------------
+
+    def fit(self, dataset: PreparedDataset, options: FitOptions = FitOptions()) -> FitReport:
+        spec = dataset.spec
+        if spec.num_channels != self.spec.num_channels or spec.image_size != self.spec.image_size:
+            raise DataError(
+                f"{self.name} was built for {self.spec.num_channels} channel(s) at {self.spec.image_size} px "
+                f"but the dataset '{dataset.name}' has {spec.num_channels} at {spec.image_size} px."
+            )
+        device = torch.device(options.device)
+        generator, discriminator = self._build(options.seed)
+        trainer = Trainer(self.config, self.hp, generator, discriminator, device)
+        rng = torch.Generator().manual_seed(options.seed)
+        state = trainer.train(dataset, options, rng)
+        self.G, self.D, self.G_ema = trainer.G, trainer.D, trainer.G_ema
+        self.device = device
+        began = time.perf_counter()
+        self.centres, self.spreads = condition_centres(self.G_ema, self.config.centre_samples, self.config.projection_seed)
+        centre_seconds = time.perf_counter() - began
+        return FitReport(
+            steps=state.step,
+            seconds=state.seconds + centre_seconds,
+            images_per_second=state.step * self.hp.batch_size / state.seconds if state.seconds > 0 else None,
+            losses=list(state.losses),
+            extra={
+                "g_losses": list(state.g_losses),
+                "d_losses": list(state.d_losses),
+                "ada_p": state.ada_p[-1] if state.ada_p else 0.0,
+                "batch_size": self.hp.batch_size,
+                "r1_gamma": self.hp.r1_gamma,
+                "learning_rate": self.hp.learning_rate,
+                "ema_kimg": self.hp.ema_kimg,
+                "num_ws": self.G.num_ws,
+                "centre_seconds": centre_seconds,
+                "resumed_from_step": trainer.resumed_from_step,
+            },
+        )
+
+    # --- projection, inversion, translation ----------------------------------------------------------
+
+    def _require_fitted(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.centres is None or self.spreads is None:
+            raise PhenbenchError(f"{self.name} is not trained: call fit, or load a saved model with --checkpoint.")
+        return self.centres.to(self.device), self.spreads.to(self.device)
+
+    def _perceptual_distance(self) -> VGGPerceptualDistance | None:
+        if self.config.perceptual_weight <= 0:
+            return None
+        if self._perceptual is None:
+            self._perceptual = VGGPerceptualDistance(self.config.vgg16_weights)
+        return self._perceptual.to(self.device)
+
+    def project(self, images: torch.Tensor, source: ConditionArg) -> Projection:
+        """Project real images of `source` into this translator's space, in batches."""
+        images = self.check_images(images).float().to(self.device)
+        sources = self.condition_indices(source, len(images)).to(self.device)
+        centres, spreads = self._require_fitted()
+        perceptual = self._perceptual_distance()
+        rng = torch.Generator().manual_seed(self.config.projection_seed)
+        size = self.config.projection_batch_size
+        parts = [
+            project(self.G_ema.to(self.device), images[i : i + size], centres[sources[i : i + size]],
+                    spreads[sources[i : i + size]], self.space, self.config, perceptual, rng)
+            for i in range(0, len(images), size)
+        ]
+        self.last_projection = concatenate(parts)
+        return self.last_projection
+
+    def invert(self, images: torch.Tensor, source: ConditionArg) -> InversionResult:
+        projection = self.project(images, source)
+        return InversionResult(
+            latents=projection.latents, kind=self.space, nfe=projection.steps + 1, seconds=projection.seconds
+        )
+
+    @torch.no_grad()
+    def _synthesise(self, projection: Projection, shift: torch.Tensor) -> torch.Tensor:
+        """Images from projected latents moved by `shift` (N x w_dim), with the projected noise."""
+        ws = projection.ws(self.G_ema.num_ws) + shift.unsqueeze(1)
+        return self.G_ema.synthesis(ws, noise=projection.noise).clamp(-1, 1).float()
+
+    def _translate_projected(
+        self, projection: Projection, sources: torch.Tensor, target: ConditionArg, share_of_projection: float
+    ) -> TranslationResult:
+        began = time.perf_counter()
+        centres, _ = self._require_fitted()
+        targets = self.condition_indices(target, len(sources)).to(self.device)
+        images = self._synthesise(projection, centres[targets] - centres[sources])
+        return TranslationResult(
+            images=images.cpu(),
+            nfe=projection.steps + 2,  # projection steps, its final render, and the translated render
+            seconds=share_of_projection + time.perf_counter() - began,
+            latents=InversionResult(projection.latents, self.space, projection.steps + 1, projection.seconds),
+        )
+
+    def translate(self, images: torch.Tensor, source: ConditionArg, target: ConditionArg) -> TranslationResult:
+        self.condition_indices(target, len(images))  # a bad target fails before the costly projection
+        projection = self.project(images, source)
+        sources = self.condition_indices(source, len(images)).to(self.device)
+        return self._translate_projected(projection, sources, target, projection.seconds)
+
+    def translate_to_each(
+        self, images: torch.Tensor, source: ConditionArg, targets: Sequence[int | str]
+    ) -> dict[int, TranslationResult]:
+        """Project once and move the latent to every target; each result carries a share of the projection time."""
+        indices = [int(self.condition_indices(t, 1).item()) for t in targets]
+        projection = self.project(images, source)
+        sources = self.condition_indices(source, len(images)).to(self.device)
+        share = projection.seconds / max(1, len(indices))
+        return {index: self._translate_projected(projection, sources, index, share) for index in indices}
+
+    def to(self, device: str | torch.device) -> "PhenexplainTranslator":
+        super().to(device)
+        self.G_ema.to(self.device)
+        return self
+
+    # --- persistence ---------------------------------------------------------------------------------
+
+    def _save_weights(self, directory: Path) -> None:
+        self._require_fitted()
+        payload = {
+            "G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
+            "centres": self.centres.cpu(), "spreads": self.spreads.cpu(),
+        }
+        tmp = directory / (WEIGHTS_FILE + ".tmp")
+        torch.save(payload, tmp)
+        tmp.replace(directory / WEIGHTS_FILE)
+
+    def _load_weights(self, directory: Path) -> None:
+        path = directory / WEIGHTS_FILE
+        if not path.exists():
+            raise PhenbenchError(f"{path} is missing: the Phenexplain save in {directory} is incomplete; re-run fit.")
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        self.G.load_state_dict(payload["G"])
+        self.D.load_state_dict(payload["D"])
+        self.G_ema.load_state_dict(payload["G_ema"])
+        self.centres, self.spreads = payload["centres"], payload["spreads"]
+
+
+class PhenexWTranslator(PhenexplainTranslator):
+    name = "phenex-w"
+    space = "w"
+
+
+class PhenexWPlusTranslator(PhenexplainTranslator):
+    name = "phenex-wplus"
+    space = "w+"
