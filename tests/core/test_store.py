@@ -257,6 +257,17 @@ def test_the_next_writer_removes_copies_left_by_a_killed_writer(store: ResultsSt
     assert sorted(store.run_ids()) == ["run-0", "run-a"]
 
 
+def test_a_held_lock_times_out_with_a_clear_error(tmp_path: Path) -> None:
+    import fcntl
+
+    store = ResultsStore(tmp_path / "results.h5", lock_timeout=0.2)
+    with open(store_file.lock_path_for(store.path), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another open file description: conflicts even in-process
+        with pytest.raises(PhenbenchError, match=r"results.h5.lock for over 0 s; wait for its write"):
+            store.write(record_for("run-a"))
+    assert not store.path.exists()
+
+
 def test_samples_are_stored_as_float16_whatever_they_came_as(store: ResultsStore) -> None:
     images = np.linspace(-1, 1, 2 * 4 * 8 * 8, dtype=np.float32).reshape(2, 4, 8, 8)
     store.write(dataclasses.replace(record_for("run-a"), samples={"DMSO": {"translated": images}}))
