@@ -21,4 +21,8 @@ def register_metrics() -> list[Registration]:
                      "Fréchet Inception Distance (torch-fidelity) per target condition and pooled."),
         Registration("kid", "phenbench.metrics.fidelity:KID",
                      "Kernel Inception Distance (torch-fidelity), with its std over subsets."),
+        Registration("fd-cellprofiler", "phenbench.metrics.fd_cellprofiler:FDCellProfiler",
+                     "Fréchet distance in standardised CellProfiler features (no pretrained weights)."),
+        Registration("classifier", "phenbench.metrics.classifier:ConditionClassifier",
+                     "Share of translated images a real-trained condition classifier assigns to the target."),
     ]
