@@ -100,7 +100,6 @@ class Bbbc021Dataset(CachedCropDataset):
             options = {
                 "channels": config.channels,
                 "crop_size": None,
-                "resize": config.resize,
                 "split_by": config.split_by or DEFAULT_SPLIT["by"],
                 "test_fraction": config.test_fraction or DEFAULT_SPLIT["test_fraction"],
                 "split_seed": DEFAULT_SPLIT["seed"] if config.split_seed is None else config.split_seed,

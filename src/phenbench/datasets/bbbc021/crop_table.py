@@ -8,7 +8,9 @@ array); arrays are N x H x W x C or N x C x H x W (the channel axis is the short
 
 Conversion reads one array file at a time, so memory stays at one file's crops. The cache is keyed
 by the manifest's bytes, the array files' sizes and times, and the conversion options, so a changed
-table is converted again and an unchanged one is reused.
+table is converted again and an unchanged one is reused. The cache keeps the crops as they are
+(raw values, the first file's crop size; crops of other sizes are centre-padded or centre-cropped
+to it, never resampled); resizing to the configured image size happens when reading.
 """
 
 from __future__ import annotations
@@ -96,7 +98,6 @@ def convert_crop_table(
     *,
     channels: tuple[str, ...] | None,
     crop_size: int | None,
-    resize: str,
     split_by: str,
     test_fraction: float,
     split_seed: int,
@@ -126,9 +127,9 @@ def convert_crop_table(
                 raise DataError(
                     f"The manifest points at row {index.max()} of {root / name}, which has {len(array)} crops."
                 )
-            writer.append(fit_raw_to_size(array[index], size, resize), rows[keep])
+            writer.append(fit_raw_to_size(array[index], size, "pad"), rows[keep])
         writer.close(attrs={
-            "prepare": {"kind": "crop-table", "root": str(root), "crop_size": size, "resize": resize},
+            "prepare": {"kind": "crop-table", "root": str(root), "crop_size": size},
             "split": {"by": split_by, "test_fraction": test_fraction, "seed": split_seed, "levels": split.levels},
             "control": CONTROL,
         })
