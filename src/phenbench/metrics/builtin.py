@@ -21,6 +21,8 @@ def register_metrics() -> list[Registration]:
                      "Fréchet Inception Distance (torch-fidelity) per target condition and pooled."),
         Registration("kid", "phenbench.metrics.fidelity:KID",
                      "Kernel Inception Distance (torch-fidelity), with its std over subsets."),
+        Registration("reconstruction", "phenbench.metrics.reconstruction:Reconstruction",
+                     "Invert then regenerate under the same condition: MSE, PSNR, L2 (0-255)."),
         Registration("fd-cellprofiler", "phenbench.metrics.fd_cellprofiler:FDCellProfiler",
                      "Fréchet distance in standardised CellProfiler features (no pretrained weights)."),
         Registration("classifier", "phenbench.metrics.classifier:ConditionClassifier",
