@@ -177,7 +177,8 @@ class Trainer:
             self.state.ada_p.append(self.augment.p)
             self.state.seconds = seconds_before + time.perf_counter() - start
             every = options.checkpoint_every
-            if checkpoint is not None and every and (self.state.step % every == 0 or self.state.step == self.hp.steps):
+            # Always at the end (a finished fit is not repeated), and every `every` steps when asked.
+            if checkpoint is not None and (self.state.step == self.hp.steps or (every and self.state.step % every == 0)):
                 self._save_checkpoint(checkpoint, dataset, rng)
         return self.state
 

@@ -8,7 +8,9 @@ noise. The two translators differ only in the space of the projection.
 from __future__ import annotations
 
 import copy
+import hashlib
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
@@ -32,6 +34,13 @@ from phenbench.translators.phenexplain.projection import Projection, concatenate
 from phenbench.translators.phenexplain.training import Trainer, build_networks
 
 WEIGHTS_FILE = "phenexplain.pt"
+PROJECTION_CACHE_BATCHES = 64  # bounded: noise maps of a 128 px batch take megabytes
+
+
+def _batch_key(images: torch.Tensor, sources: torch.Tensor) -> str:
+    digest = hashlib.sha256(images.detach().float().cpu().contiguous().numpy().tobytes())
+    digest.update(sources.cpu().numpy().tobytes())
+    return digest.hexdigest()
 
 
 class PhenexplainTranslator(Translator):
@@ -51,6 +60,7 @@ class PhenexplainTranslator(Translator):
         self.spreads: torch.Tensor | None = None  # K, RMS distance of W samples from their centre
         self.last_projection: Projection | None = None
         self._perceptual: VGGPerceptualDistance | None = None
+        self._projections: OrderedDict[str, Projection] = OrderedDict()  # recent batches, see `project`
 
     def _build(self, seed: int):
         # Network initialisation draws from the global RNG: fork it so fits are seeded and side-effect free.
@@ -73,6 +83,7 @@ class PhenexplainTranslator(Translator):
         rng = torch.Generator().manual_seed(options.seed)
         state = trainer.train(dataset, options, rng)
         self.G, self.D, self.G_ema = trainer.G, trainer.D, trainer.G_ema
+        self._projections.clear()
         self.device = device
         began = time.perf_counter()
         self.centres, self.spreads = condition_centres(self.G_ema, self.config.centre_samples, self.config.projection_seed)
@@ -111,19 +122,37 @@ class PhenexplainTranslator(Translator):
         return self._perceptual.to(self.device)
 
     def project(self, images: torch.Tensor, source: ConditionArg) -> Projection:
-        """Project real images of `source` into this translator's space, in batches."""
-        images = self.check_images(images).float().to(self.device)
-        sources = self.condition_indices(source, len(images)).to(self.device)
+        """Project real images of `source` into this translator's space, in batches.
+
+        Projection is deterministic (seeded by `projection_seed`), so the result of a batch is
+        remembered: the runner's reconstruction of the same real images reuses it instead of
+        paying for a second, identical optimisation.
+        """
+        images = self.check_images(images)
+        sources = self.condition_indices(source, len(images))
         centres, spreads = self._require_fitted()
+        key = _batch_key(images, sources)
+        if key in self._projections:
+            self._projections.move_to_end(key)
+            self.last_projection = self._projections[key]
+            return self.last_projection
         perceptual = self._perceptual_distance()
         rng = torch.Generator().manual_seed(self.config.projection_seed)
         size = self.config.projection_batch_size
-        parts = [
-            project(self.G_ema.to(self.device), images[i : i + size], centres[sources[i : i + size]],
-                    spreads[sources[i : i + size]], self.space, self.config, perceptual, rng)
-            for i in range(0, len(images), size)
-        ]
+        # Projection optimises by gradient descent, also when called under torch.inference_mode()
+        # (as the runner does); clone() turns inference tensors into ordinary ones autograd accepts.
+        with torch.inference_mode(False), torch.enable_grad():
+            images = images.clone().float().to(self.device)
+            sources = sources.clone().to(self.device)
+            parts = [
+                project(self.G_ema.to(self.device), images[i : i + size], centres[sources[i : i + size]].clone(),
+                        spreads[sources[i : i + size]].clone(), self.space, self.config, perceptual, rng)
+                for i in range(0, len(images), size)
+            ]
         self.last_projection = concatenate(parts)
+        self._projections[key] = self.last_projection
+        while len(self._projections) > PROJECTION_CACHE_BATCHES:
+            self._projections.popitem(last=False)
         return self.last_projection
 
     def invert(self, images: torch.Tensor, source: ConditionArg) -> InversionResult:
@@ -194,6 +223,7 @@ class PhenexplainTranslator(Translator):
         self.D.load_state_dict(payload["D"])
         self.G_ema.load_state_dict(payload["G_ema"])
         self.centres, self.spreads = payload["centres"], payload["spreads"]
+        self._projections.clear()
 
 
 class PhenexWTranslator(PhenexplainTranslator):
