@@ -93,8 +93,9 @@ def _number(x: float) -> str:
 
 
 def _n_text(table: pd.DataFrame, meta: dict, column: tuple) -> str:
-    rows = [r for r in table.index if r != meta["floor_row"] and (r, *column) in meta["cells"]]
-    ns = sorted({meta["cells"][(r, *column)]["n"] for r in rows} - {0})
+    # The N behind the values shown: method rows with a value (a missing value's N is in no cell).
+    cells = [meta["cells"].get((r, *column)) for r in table.index if r != meta["floor_row"]]
+    ns = sorted({c["n"] for c in cells if c is not None and c["missing"] is None} - {0})
     if not ns:
         return ""
     return f"N={ns[0]}" if len(ns) == 1 else f"N={ns[0]}–{ns[-1]}"
