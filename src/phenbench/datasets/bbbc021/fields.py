@@ -56,6 +56,8 @@ def read_field(files: tuple[str, ...]) -> np.ndarray:
                 "corrupt TIFF", f"{path} cannot be read as a TIFF ({type(exc).__name__}: {exc}); download it again."
             ) from None
         plane = np.squeeze(plane)
+        if plane.size == 0:  # tifffile reads a TIFF with a broken header as an empty array
+            raise FieldSkipped("corrupt TIFF", f"{path} holds no image data (a damaged TIFF); download it again.")
         if plane.ndim != 2:
             raise FieldSkipped("not a 2-D image", f"{path} holds an image of shape {plane.shape}, not one 2-D plane.")
         planes.append(plane)
