@@ -23,6 +23,8 @@ def register_metrics() -> list[Registration]:
                      "Kernel Inception Distance (torch-fidelity), with its std over subsets."),
         Registration("reconstruction", "phenbench.metrics.reconstruction:Reconstruction",
                      "Invert then regenerate under the same condition: MSE, PSNR, L2 (0-255)."),
+        Registration("cellprofiler", "phenbench.metrics.cellprofiler:CellProfilerCorrelation",
+                     "Per compound, Pearson r of real vs translated CellProfiler means across doses."),
         Registration("fd-cellprofiler", "phenbench.metrics.fd_cellprofiler:FDCellProfiler",
                      "Fréchet distance in standardised CellProfiler features (no pretrained weights)."),
         Registration("classifier", "phenbench.metrics.classifier:ConditionClassifier",
