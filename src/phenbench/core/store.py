@@ -65,7 +65,8 @@ class RunRecord:
     git_hash: str | None
     dataset_hash: str
     metrics: list[MetricResult] = field(default_factory=list)
-    # condition -> {"source": N x C x H x W, "translated": ..., "reconstruction"?: ...}; float16 on disk
+    # condition -> {"source": N x C x H x W, "translated": ..., and optionally "reconstruction", "real",
+    # "counterfactual"}; float16 on disk
     samples: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     error: str | None = None

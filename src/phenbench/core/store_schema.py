@@ -30,7 +30,7 @@ FORMAT_NAME = "phenbench-results"
 SCHEMA_VERSION = 1
 RUNS_GROUP = "runs"
 POOLED = "pooled"  # the condition name of pooled values in tables and frames
-SAMPLE_KINDS = ("source", "translated", "reconstruction")
+SAMPLE_KINDS = ("source", "translated", "reconstruction", "real", "counterfactual")
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+=-]{0,199}$")
 
 STRING = h5py.string_dtype("utf-8")
@@ -99,7 +99,8 @@ SCHEMA: tuple[Entry, ...] = (
         "/runs/<run_id>/samples/<k>/<kind>",
         "dataset",
         "float16 N x C x H x W",
-        "kind is source, translated or reconstruction; images in [-1, 1], gzip-compressed.",
+        "kind is source, translated, reconstruction, real (real images of the condition) or "
+        "counterfactual (the true one, synthetic worlds); images in [-1, 1], gzip-compressed.",
     ),
 )
 

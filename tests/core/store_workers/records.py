@@ -47,6 +47,8 @@ def record_for(run_id: str, image_size: int = 8, n_samples: int = 2, translator:
         for c in CONDITIONS[1:]
     }
     samples["taxol@1"]["reconstruction"] = rng.uniform(-1, 1, size=shape).astype(np.float16)
+    samples["taxol@1"]["real"] = rng.uniform(-1, 1, size=shape).astype(np.float16)
+    samples["taxol@0.3"]["counterfactual"] = rng.uniform(-1, 1, size=shape).astype(np.float16)
     return RunRecord(
         run_id=run_id,
         translator=translator,
