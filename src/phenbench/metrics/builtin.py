@@ -25,6 +25,8 @@ def register_metrics() -> list[Registration]:
                      "Invert then regenerate under the same condition: MSE, PSNR, L2 (0-255)."),
         Registration("cellprofiler", "phenbench.metrics.cellprofiler:CellProfilerCorrelation",
                      "Per compound, Pearson r of real vs translated CellProfiler means across doses."),
+        Registration("effect", "phenbench.metrics.effect:Effect",
+                     "Feature shift source -> translated against the real shift (cosine, magnitude ratio)."),
         Registration("fd-cellprofiler", "phenbench.metrics.fd_cellprofiler:FDCellProfiler",
                      "Fréchet distance in standardised CellProfiler features (no pretrained weights)."),
         Registration("classifier", "phenbench.metrics.classifier:ConditionClassifier",

@@ -77,6 +77,10 @@ class CellFeatureSpace:
         images = subsample(images, self.options.max_images, condition_seed(self.evaluation, condition, "train"))
         return self.extractor.features(images, real_condition=condition, split="train")
 
+    def of(self, images: torch.Tensor, what: str, condition: str, *, real: bool) -> np.ndarray:
+        """Standardised features of any image set (`what` and `condition` name it for seeds and caches)."""
+        return self.standardise(self._table(images, what, condition, real=real))
+
     # --- the standardised space -------------------------------------------------------------
 
     def _fit(self) -> None:
