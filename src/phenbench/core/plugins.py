@@ -20,6 +20,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "phenbench.translators.builtin",
     "phenbench.datasets.builtin",
     "phenbench.metrics.builtin",
+    "phenbench.report.plugin",
 )
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT

@@ -1,0 +1,155 @@
+"""Assembling the HTML comparison report: `build_report(store, out_dir)` writes `out_dir/index.html`.
+
+The page is one self-contained file (images and plots are PNG data URIs, the style is inline, there
+is no script), written atomically: a temporary file renamed over the old report.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from html import escape
+from pathlib import Path
+
+import numpy as np
+
+from phenbench.core.errors import ConfigError, DataError
+from phenbench.core.store import ResultsStore
+from phenbench.report.data import ReportData, load_report_data
+from phenbench.report.grids import build_grids
+from phenbench.report.images import ChannelDisplay, default_colours
+from phenbench.report.plot_data import correlation_sets, metric_dose_series, sample_dose_series
+from phenbench.report.sections import (
+    TileRenderer,
+    absent_html,
+    correlation_html,
+    dose_response_html,
+    method_section,
+)
+from phenbench.report.table_html import comparison_table_html
+from phenbench.report.template import page
+
+REPORT_FILE = "index.html"
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """What the report shows and how."""
+
+    dataset: str | None = None  # the store's only dataset when None
+    sources: int = 6  # source images per method grid (rows)
+    real_per_condition: int = 3  # real reference images per condition (with their reconstructions)
+    colours: dict[str, str] = field(default_factory=dict)  # channel name -> colour name or #rrggbb
+    tile_px: int = 80  # displayed size of one image tile, in CSS pixels
+
+    def __post_init__(self) -> None:
+        for name in ("sources", "real_per_condition"):
+            if not 0 <= getattr(self, name) <= 64:
+                raise ConfigError(f"Report option {name} must be between 0 and 64, got {getattr(self, name)}.")
+        if not 16 <= self.tile_px <= 512:
+            raise ConfigError(f"Report option tile_px must be between 16 and 512, got {self.tile_px}.")
+
+
+def build_report(store: ResultsStore | str | Path, out_dir: str | Path, options: ReportOptions = ReportOptions()) -> Path:
+    """Write the report of `store` to `out_dir/index.html` and return that path."""
+    store = store if isinstance(store, ResultsStore) else ResultsStore(store)
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise DataError(f"Report folder {out_dir} is a file; pass --out with a folder name.")
+    data = load_report_data(store, options.dataset)
+    html = render_report(data, options)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / REPORT_FILE
+    handle, temp = tempfile.mkstemp(dir=out_dir, prefix=".index-", suffix=".html.tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(html)
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def render_report(data: ReportData, options: ReportOptions = ReportOptions()) -> str:
+    """The report's HTML text."""
+    columns = data.display_order()
+    grids = {m.label: build_grids(m.record.samples, columns, sources=options.sources,
+                                  real_per_condition=options.real_per_condition) for m in data.methods}
+    display = _channel_display(data, grids, options)
+    renderer = TileRenderer(display, options.tile_px)
+    labels = [m.label for m in data.methods]
+
+    body = [
+        '<section id="table"><h2>Comparison table</h2>',
+        comparison_table_html(data.table),
+        "</section>",
+        '<section id="plots"><h2>Dose response and feature correlations</h2>',
+        _dose_response(data, labels),
+        "<h3>Feature correlations</h3>",
+        _correlations(data, labels),
+        "</section>",
+        '<section id="methods"><h2>Images, per method</h2>',
+        f'<p class="legend">Columns are target conditions, control first, then each compound in increasing dose. '
+        f"Each channel has one display range for the whole report ({_ranges(display)}), so brightness can be "
+        "compared across methods and conditions. Use “Show” at the top for the composite or a single channel.</p>",
+        *(method_section(m, grids[m.label], renderer) for m in data.methods),
+        "</section>",
+    ]
+    nav = [("table", "table"), ("plots", "plots"), *((m.anchor, m.label) for m in data.methods)]
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    footer = f"phenbench report of {escape(str(data.store.path))}, dataset {escape(data.dataset)}, written {when}."
+    return page(title=f"phenbench report: {data.dataset}", display=display, nav=nav, body="".join(body), footer=footer)
+
+
+def _channel_display(data: ReportData, grids: dict, options: ReportOptions) -> ChannelDisplay:
+    """Display ranges from the real images shown (sources and references), difference ranges from
+    every difference shown, colours from the options and stain names."""
+    reference, differences = [], []
+    for method_grids in grids.values():
+        for row in method_grids.images:
+            reference += [t.image for t in [row.lead, *row.tiles] if t.image is not None and row.kind in ("translated", "real")]
+        for row in method_grids.differences:
+            differences += [t.difference_of[0].astype(np.float32) - t.difference_of[1] for t in row.tiles if t.difference_of]
+    if not reference:
+        reference = [img for m in data.methods for s in m.record.samples.values() for k, v in s.items() for img in v[:1]]
+    if not reference:
+        raise DataError(
+            f"The runs on '{data.dataset}' in {data.store.path} stored no sample images, so there is nothing to "
+            "show; re-run them with samples_per_condition above 0."
+        )
+    colours = default_colours(data.channels, options.colours)
+    return ChannelDisplay.fit(data.channels, np.stack(reference), np.stack(differences) if differences else None, colours=colours)
+
+
+def _ranges(display: ChannelDisplay) -> str:
+    return "; ".join(f"{n} {lo:.2f} to {hi:.2f}" for n, lo, hi in zip(display.channels, display.low, display.high))
+
+
+def _dose_response(data: ReportData, labels: list[str]) -> str:
+    if not data.conditions.compounds():
+        return absent_html("Dose-response plots", f"the conditions of '{data.dataset}' ({', '.join(data.conditions.names)}) "
+                           "have no doses (no compound@concentration names), so there is no dose axis.")
+    parts = []
+    from_metrics = metric_dose_series(data)
+    if from_metrics:
+        parts.append(dose_response_html(from_metrics, labels))
+    else:
+        parts.append(absent_html("Dose-response of measured features",
+                                 "no stored metric saved dose-response arrays (a metric named '*dose*' with "
+                                 "'real/<condition>' and 'translated/<condition>' arrays); run with such a metric to see them."))
+    from_samples = sample_dose_series(data)
+    if from_samples:
+        parts.append(dose_response_html(from_samples, labels))
+    return "".join(parts)
+
+
+def _correlations(data: ReportData, labels: list[str]) -> str:
+    sets = correlation_sets(data)
+    if sets:
+        return correlation_html(sets, labels)
+    return absent_html("Histogram of feature correlations",
+                       "no stored metric saved an array of per-feature correlations (an array whose name contains "
+                       "'correlation'); run with a metric that does (a CellProfiler dose-response metric) to see it.")

@@ -1,0 +1,137 @@
+"""HTML of the report's sections: each method's image and difference grids, and the plots.
+
+Every image tile carries one <img> per view (the composite, then each channel alone); the page's
+view switch (pure CSS, see `template.py`) shows one view at a time. Difference tiles show every
+channel side by side. All images are PNG data URIs: the page needs no other file and no network.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+import numpy as np
+
+from phenbench.report.data import MethodRun
+from phenbench.report.grids import GridRow, MethodGrids, Tile, image_key
+from phenbench.report.images import DIFFERENCE_COLORMAP, ChannelDisplay, css_colour, data_uri, png_bytes
+from phenbench.report.plot_data import CorrelationSet, DoseSeries
+from phenbench.report.plots import correlation_histogram_png, dose_response_png
+
+
+class TileRenderer:
+    """Turns tiles into HTML, encoding each distinct image once (sources recur in many rows)."""
+
+    def __init__(self, display: ChannelDisplay, tile_px: int):
+        self.display = display
+        self.tile_px = tile_px
+        self._views: dict[str, str] = {}
+        self._differences: dict[tuple[str, str], str] = {}
+
+    def tile(self, tile: Tile) -> str:
+        title = escape(tile.title)
+        if tile.image is not None:
+            return f'<td class="tile" title="{title}">{self._views_html(tile.image, title)}</td>'
+        if tile.difference_of is not None:
+            translated, source = tile.difference_of
+            key = (image_key(translated), image_key(source))
+            if key not in self._differences:
+                strip = self.display.difference(translated[None], source[None])[0]
+                self._differences[key] = data_uri(png_bytes(strip))
+            width = self.tile_px * len(self.display.channels)
+            return (f'<td class="tile" title="{title}"><img class="diff" width="{width}" '
+                    f'src="{self._differences[key]}" alt="{title}"></td>')
+        return f'<td class="tile empty"><span>{escape(tile.note)}</span></td>'
+
+    def _views_html(self, image: np.ndarray, title: str) -> str:
+        key = image_key(image)
+        if key not in self._views:
+            batch = np.asarray(image, dtype=np.float32)[None]
+            parts = [self._img("v-composite", self.display.composite(batch)[0], title)]
+            if len(self.display.channels) > 1:
+                parts += [self._img(f"v-c{c}", self.display.single(batch, c)[0], title)
+                          for c in range(len(self.display.channels))]
+            self._views[key] = "".join(parts)
+        return self._views[key]
+
+    def _img(self, view: str, pixels: np.ndarray, title: str) -> str:
+        return (f'<img class="v {view}" width="{self.tile_px}" height="{self.tile_px}" '
+                f'src="{data_uri(png_bytes(pixels))}" alt="{title}">')
+
+
+def method_section(method: MethodRun, grids: MethodGrids, renderer: TileRenderer) -> str:
+    """One method: its run, image grid, difference grid and any notes on what is not shown."""
+    record = method.record
+    preset = f", preset {escape(record.preset)}" if record.preset else ""
+    notes = "".join(f'<p class="note">{escape(n)}</p>' for n in grids.notes)
+    images = _grid_table(grids.columns, grids.images, renderer, f"grid-{method.anchor}", "image-grid")
+    differences = ""
+    if grids.differences:
+        differences = (
+            "<h4>Difference maps: translated minus source</h4>"
+            f'<p class="legend">Each cell shows every channel, left to right: {escape(", ".join(renderer.display.channels))}. '
+            f"{difference_legend(renderer.display)}</p>"
+            + _grid_table(grids.columns, grids.differences, renderer, f"diff-{method.anchor}", "difference-grid")
+        )
+    return (
+        f'<section class="method" id="{method.anchor}" data-method="{escape(method.label)}">'
+        f"<h3>{escape(method.label)}</h3>"
+        f'<p class="run">Run {escape(record.run_id)} (translator {escape(record.translator)}{preset}, seed {record.seed}).</p>'
+        f"{notes}<h4>Source images and their translations</h4>{images}{differences}</section>"
+    )
+
+
+def _grid_table(columns: list[str], rows: list[GridRow], renderer: TileRenderer, table_id: str, css: str) -> str:
+    head = "".join(f'<th scope="col">{escape(c)}</th>' for c in columns)
+    body = []
+    for row in rows:
+        cells = "".join(renderer.tile(t) for t in row.tiles)
+        body.append(f'<tr class="row-{row.kind}"><th scope="row">{escape(row.label)}</th>'
+                    f"{renderer.tile(row.lead)}{cells}</tr>")
+    return (f'<div class="grid-wrap"><table class="grid {css}" id="{escape(table_id)}">'
+            f'<thead><tr><th></th><th scope="col">source</th>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table></div>')
+
+
+def difference_legend(display: ChannelDisplay) -> str:
+    """A colour bar per channel: blue darker than the source, white unchanged, red brighter."""
+    from matplotlib import colormaps
+
+    stops = ", ".join(css_colour(colormaps[DIFFERENCE_COLORMAP](x)[:3]) for x in np.linspace(0, 1, 9))
+    bars = "".join(
+        f'<span class="bar-label">{escape(name)}: −{limit:.3g}</span>'
+        f'<span class="bar" style="background: linear-gradient(to right, {stops})"></span>'
+        f'<span class="bar-label">+{limit:.3g}</span>'
+        for name, limit in zip(display.channels, display.difference_limit)
+    )
+    return f'Scale in pixel units ([-1, 1] images), blue darker, white unchanged, red brighter: {bars}'
+
+
+def dose_response_html(series: list[DoseSeries], methods: list[str]) -> str:
+    """One figure per (compound, origin of the numbers)."""
+    groups: dict[tuple[str, str], list[DoseSeries]] = {}
+    for one in series:
+        groups.setdefault((one.compound, one.origin), []).append(one)
+    figures = []
+    for (compound, origin), members in groups.items():
+        n_text = f" {members[0].n_text}." if members[0].n_text else ""
+        figures.append(
+            f'<figure class="plot dose-response" data-compound="{escape(compound)}">'
+            f'<img src="{data_uri(dose_response_png(members, methods))}" alt="dose-response of {escape(compound)}">'
+            f"<figcaption>{escape(compound)}: real (black) against translated (dashed), from {escape(origin)}.{escape(n_text)}"
+            "</figcaption></figure>"
+        )
+    return "".join(figures)
+
+
+def correlation_html(sets: list[CorrelationSet], methods: list[str]) -> str:
+    return "".join(
+        f'<figure class="plot correlation-histogram">'
+        f'<img src="{data_uri(correlation_histogram_png(one, methods))}" alt="histogram of {escape(one.array)}">'
+        f"<figcaption>Histogram of per-feature {escape(one.array)}, stored by metric '{escape(one.metric)}'.</figcaption></figure>"
+        for one in sets
+    )
+
+
+def absent_html(what: str, reason: str) -> str:
+    """The box shown where a plot's data is not in the store: never an invented plot."""
+    return f'<div class="absent" data-absent="{escape(what)}"><strong>{escape(what)}: not shown.</strong> {escape(reason)}</div>'
