@@ -31,13 +31,13 @@ def small_config(**overrides) -> PhenexplainConfig:
     return PhenexplainConfig(**settings)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def brightness_data():
     """Three conditions whose images differ in mean brightness (-0.6, 0, 0.6), two channels."""
     return random_dataset(channels=2, image_size=8, per_condition=16)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def trained_pair(brightness_data):
     """A phenex-w and a phenex-wplus translator sharing one trained generator."""
     torch.set_num_threads(1)
