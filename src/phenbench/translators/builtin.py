@@ -22,4 +22,14 @@ def register_translators() -> list[Registration]:
             "phenbench.translators.cyclegan.translator:CycleGANTranslator",
             "CycleGAN (Zhu et al., 2017): one two-domain model per pair of conditions a run needs.",
         ),
+        Registration(
+            "phenex-w",
+            "phenbench.translators.phenexplain.translator:PhenexWTranslator",
+            "Phenexplain (Lamiable et al., 2023): conditional StyleGAN2, real images projected into W.",
+        ),
+        Registration(
+            "phenex-wplus",
+            "phenbench.translators.phenexplain.translator:PhenexWPlusTranslator",
+            "Phenexplain with projection into W+ (one latent per layer): closer reconstructions.",
+        ),
     ]
