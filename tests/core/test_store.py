@@ -224,9 +224,9 @@ def test_metric_problems_are_refused(store: ResultsStore) -> None:
     twice = record_for("run-a").metrics[:1] * 2
     with pytest.raises(PhenbenchError, match="appear twice"):
         store.write(dataclasses.replace(record_for("run-a"), metrics=twice))
-    strings = MetricResult("m", True, {}, MetricValue(1.0, 1), arrays={"names": np.array(["a"], dtype=object)})
-    with pytest.raises(PhenbenchError, match="numeric arrays only"):
-        store.write(dataclasses.replace(record_for("run-a"), metrics=[strings]))
+    objects = MetricResult("m", True, {}, MetricValue(1.0, 1), arrays={"mixed": np.array(["a", 1], dtype=object)})
+    with pytest.raises(PhenbenchError, match="arrays of numbers or strings only"):
+        store.write(dataclasses.replace(record_for("run-a"), metrics=[objects]))
     assert not store.path.exists()
 
 

@@ -92,7 +92,12 @@ SCHEMA: tuple[Entry, ...] = (
         "floor (real-vs-real); NaN value or bound means none; missing is the reason a value is absent.",
     ),
     Entry("/runs/<run_id>/metrics/<k>/arrays", "group", "", "Extra arrays of the measure (e.g. histograms)."),
-    Entry("/runs/<run_id>/metrics/<k>/arrays/<j>", "dataset", "numeric array", "One array; its @name attribute is its key."),
+    Entry(
+        "/runs/<run_id>/metrics/<k>/arrays/<j>",
+        "dataset",
+        "array of numbers or strings",
+        "One array; @name is its key; @text marks UTF-8 text (read back as numpy str).",
+    ),
     Entry("/runs/<run_id>/samples", "group", "", "A few images per target condition, for reports."),
     Entry("/runs/<run_id>/samples/<k>@condition", "attribute", "str", "The target condition of these samples."),
     Entry(
@@ -201,13 +206,29 @@ def _write_metric(group: h5py.Group, result: MetricResult) -> None:
     group.create_dataset("values", data=table)
     arrays = group.create_group("arrays")
     for index, (name, array) in enumerate(result.arrays.items()):
-        data = np.asarray(array)
-        if data.dtype.kind not in "biuf":
-            raise PhenbenchError(
-                f"Array {name!r} of metric {result.name!r} has dtype {data.dtype}; the store keeps "
-                "numeric arrays only (convert it, or drop it from MetricResult.arrays)."
-            )
-        arrays.create_dataset(f"{index:03d}", data=data).attrs["name"] = str(name)
+        _write_array(arrays, f"{index:03d}", str(name), _as_numpy(array), result.name)
+
+
+def _write_array(group: h5py.Group, key: str, name: str, data: np.ndarray, metric: str) -> None:
+    """Numbers and byte strings as they are; text as UTF-8 strings, marked so it reads back as text."""
+    text = data.dtype.kind == "U" or (data.dtype.kind == "O" and all(isinstance(x, str) for x in data.flat))
+    if text:
+        dataset = group.create_dataset(key, data=data.astype(object), dtype=STRING)
+        dataset.attrs["text"] = True
+    elif data.dtype.kind in "biufcS":
+        dataset = group.create_dataset(key, data=data)
+    else:
+        raise PhenbenchError(
+            f"Array {name!r} of metric {metric!r} has dtype {data.dtype}; the store keeps arrays of "
+            "numbers or strings only (convert it, or drop it from MetricResult.arrays)."
+        )
+    dataset.attrs["name"] = name
+
+
+def _read_array(dataset: h5py.Dataset) -> np.ndarray:
+    if dataset.attrs.get("text", False):
+        return np.asarray(dataset.asstr()[()], dtype=str)
+    return dataset[()]
 
 
 def _value_row(scope: str, condition: str, value: MetricValue) -> tuple:
@@ -286,7 +307,7 @@ def read_run_group(group: h5py.Group, samples: bool) -> dict[str, Any]:
                 pooled = value
             else:
                 floor[condition] = value
-        arrays = {_text(a.attrs["name"]): a[()] for _, a in sorted(metric["arrays"].items())}
+        arrays = {_text(a.attrs["name"]): _read_array(a) for _, a in sorted(metric["arrays"].items())}
         fields["metrics"].append(
             MetricResult(
                 name=_text(metric.attrs["name"]),

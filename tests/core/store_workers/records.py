@@ -29,7 +29,13 @@ def record_for(run_id: str, image_size: int = 8, n_samples: int = 2, translator:
             pooled=MetricValue.absent("missing for taxol@1", n=9),
             floor={"DMSO": MetricValue(float(rng.uniform(30, 40)), n=7), "pooled": MetricValue(35.5, n=21)},
             unit="dB",
-            arrays={"histogram": rng.integers(0, 100, size=10), "edges/bins": rng.normal(size=(2, 3))},
+            arrays={
+                "histogram": rng.integers(0, 100, size=10),
+                "edges/bins": rng.normal(size=(2, 3)),
+                "feature_names": np.array([b"Intensity_Mean", b"AreaShape_Area"]),
+                "labels": np.array(["DMSO", "taxol@1 µM"]),
+                "kept": np.array([True, False]),
+            },
         ),
         MetricResult(
             name="fid",
