@@ -27,6 +27,8 @@ def register_metrics() -> list[Registration]:
                      "Per compound, Pearson r of real vs translated CellProfiler means across doses."),
         Registration("effect", "phenbench.metrics.effect:Effect",
                      "Feature shift source -> translated against the real shift (cosine, magnitude ratio)."),
+        Registration("dose-response", "phenbench.metrics.dose_response:DoseResponse",
+                     "Spearman dose-response of the most responsive features and lowest effective dose."),
         Registration("fd-cellprofiler", "phenbench.metrics.fd_cellprofiler:FDCellProfiler",
                      "Fréchet distance in standardised CellProfiler features (no pretrained weights)."),
         Registration("classifier", "phenbench.metrics.classifier:ConditionClassifier",
