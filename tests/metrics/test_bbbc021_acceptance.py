@@ -66,7 +66,7 @@ def test_dose_response_finds_the_monotone_response_of_channel_2(crops):
     assert list(means.values()) == sorted(means.values())
     results = _dose_response(test, {d: test[d] for d in DOSES})  # real cells as translations
     arrays = results["dose-response/spearman-translated"].arrays
-    names = [n.decode() for n in arrays["feature_names"]]
+    names = [str(n) for n in arrays["feature_names"]]
     top = [names[i] for i in arrays["top-features/cyclohexamide"]]
     assert sum(name.endswith("_ch2") for name in top) >= len(top) // 2  # channel 2 dominates the response
     assert "Cells_Intensity_MeanIntensity_ch2" in top

@@ -58,7 +58,7 @@ def test_reversed_doses_anticorrelate_the_intensities(tmp_path, monkeypatch):
     monkeypatch.setenv("PHENBENCH_CACHE", str(tmp_path))
     reverse = {"drug@1": "drug@10", "drug@3": "drug@3", "drug@10": "drug@1"}
     [result] = CellProfilerCorrelation().compute(_evaluation(reverse.get))
-    names = [n.decode() for n in result.arrays["feature_names"]]
+    names = [str(n) for n in result.arrays["feature_names"]]
     r = dict(zip(names, result.arrays["r/drug"]))
     assert r["Cells_Intensity_MeanIntensity_ch1"] == pytest.approx(-1.0, abs=0.01)  # means ~evenly spaced
     assert r["Nuclei_Intensity_MeanIntensity_ch0"] == pytest.approx(-1.0, abs=0.01)

@@ -57,7 +57,7 @@ class CellProfilerCorrelation(OptionedMetric):
         space = CellFeatureSpace(evaluation, self.options)
         per_compound: dict[str, MetricValue] = {}
         floor: dict[str, MetricValue] = {}
-        arrays: dict[str, np.ndarray] = {"histogram_edges": HISTOGRAM_EDGES, "feature_names": np.array(space.names, dtype="S")}
+        arrays: dict[str, np.ndarray] = {"histogram_edges": HISTOGRAM_EDGES, "feature_names": np.array(space.names, dtype=str)}
         everything = []
         for compound in evaluation.conditions.compounds():
             doses = [c for c in evaluation.conditions.dose_series(compound) if c in evaluation.bundles]

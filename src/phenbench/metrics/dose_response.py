@@ -93,7 +93,7 @@ class DoseResponse(OptionedMetric):
         space = CellFeatureSpace(evaluation, self.options)
         values: dict[str, dict[str, MetricValue]] = {n: {} for n in self.NAMES}
         floor: dict[str, MetricValue] = {}
-        arrays: dict[str, np.ndarray] = {"feature_names": np.array(space.names, dtype="S")}
+        arrays: dict[str, np.ndarray] = {"feature_names": np.array(space.names, dtype=str)}
         control = evaluation.conditions.control
         for compound in evaluation.conditions.compounds():
             doses = [c for c in evaluation.conditions.dose_series(compound) if c in evaluation.bundles]

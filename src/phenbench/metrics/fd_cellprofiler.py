@@ -44,7 +44,7 @@ class FDCellProfiler(OptionedMetric):
         space = CellFeatureSpace(evaluation, self.options)
         per_condition: dict[str, MetricValue] = {}
         floor: dict[str, MetricValue] = {}
-        arrays: dict[str, np.ndarray] = {"feature_names": np.array(space.names, dtype="S")}
+        arrays: dict[str, np.ndarray] = {"feature_names": np.array(space.names, dtype=str)}
         pooled_t, pooled_r = [], []
         project = self._projection(space, evaluation)
         for bundle in bundles_in_order(evaluation):
