@@ -24,6 +24,7 @@ import torch
 from phenbench.core.metric import Evaluation, MetricResult, MetricValue, Need
 from phenbench.metrics.base import OptionedMetric, condition_seed, split_halves
 from phenbench.metrics.feature_space import CellFeatureSpace, FeatureOptions
+from phenbench.metrics.statistics import bootstrap_ci
 
 HISTOGRAM_EDGES = np.linspace(-1.0, 1.0, 21)
 MIN_CONCENTRATIONS = 3
@@ -44,6 +45,8 @@ def feature_correlations(real_means: np.ndarray, translated_means: np.ndarray) -
 @dataclass(frozen=True)
 class CellProfilerOptions(FeatureOptions):
     """Options of `cellprofiler`."""
+
+    bootstrap: int = 100  # resamples of the cells of every concentration for the 95% interval
 
 
 class CellProfilerCorrelation(OptionedMetric):
@@ -77,6 +80,9 @@ class CellProfilerCorrelation(OptionedMetric):
             arrays[f"histogram/{compound}"] = np.histogram(r[np.isfinite(r)], HISTOGRAM_EDGES)[0]
             arrays[f"undefined/{compound}"] = np.array([int(np.isnan(r).sum())])
             per_compound[compound] = self._median(r, n, "translated feature means do not vary across concentrations")
+            if per_compound[compound].value is not None:
+                per_compound[compound] = self._with_interval(per_compound[compound], real, translated,
+                                                             condition_seed(evaluation, compound, self.name))
             floor[compound] = self._floor(evaluation, compound, doses, real)
             everything.append(r)
         if everything:
@@ -93,6 +99,20 @@ class CellProfilerCorrelation(OptionedMetric):
         if len(finite) == 0:
             return MetricValue.absent(f"{why_missing} (e.g. the identity translator)", n=n)
         return MetricValue(value=float(np.median(finite)), n=n)
+
+    def _with_interval(self, value: MetricValue, real: list[np.ndarray], translated: list[np.ndarray],
+                       seed: int) -> MetricValue:
+        levels = len(real)
+
+        def median_r(*samples: np.ndarray) -> float:
+            r = feature_correlations(np.stack([x.mean(0) for x in samples[:levels]]),
+                                     np.stack([x.mean(0) for x in samples[levels:]]))
+            return float(np.nanmedian(r)) if np.isfinite(r).any() else float("nan")
+
+        low, high = bootstrap_ci(median_r, [*real, *translated], n_boot=self.options.bootstrap, seed=seed)
+        if low is not None:  # the bias shift (statistics.py) can push a bound past |r| = 1
+            low, high = max(low, -1.0), min(high, 1.0)
+        return MetricValue(value=value.value, n=value.n, ci_low=low, ci_high=high)
 
     def _floor(self, evaluation: Evaluation, compound: str, doses: list[str], real: list[np.ndarray]) -> MetricValue:
         halves = [split_halves(torch.from_numpy(x), condition_seed(evaluation, d, "cp-floor")) for x, d in zip(real, doses)]
