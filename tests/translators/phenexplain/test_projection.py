@@ -126,6 +126,8 @@ def test_perceptual_loss_without_weights_is_a_clear_error(brightness_data, tmp_p
     translator.centres, translator.spreads = torch.zeros(3, 16), torch.ones(3)
     with pytest.raises(MissingWeightsError, match="perceptual_weight: 0"):
         translator.invert(dmso_images(brightness_data, 2), "DMSO")
+    with pytest.raises(MissingWeightsError):  # before training, not after it
+        translator.fit(brightness_data)
     missing = PhenexWTranslator(small_config(perceptual_weight=1.0, vgg16_weights=str(tmp_path / "no.pth")),
                                 brightness_data.spec)
     missing.centres, missing.spreads = torch.zeros(3, 16), torch.ones(3)

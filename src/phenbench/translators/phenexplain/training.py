@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from phenbench.core.config import config_to_dict
 from phenbench.core.dataset import DataSpec, PreparedDataset
@@ -165,6 +166,8 @@ class Trainer:
         start = time.perf_counter()
         seconds_before = self.state.seconds
         self.G.train()
+        bar = tqdm(total=self.hp.steps, initial=self.state.step, desc="phenexplain fit", unit="step",
+                   disable=not options.progress)
         while self.state.step < self.hp.steps:
             rows = torch.randint(len(labels), (self.hp.batch_size,), generator=rng).numpy()
             real = dataset.read("train", rows).to(self.device)
@@ -176,10 +179,13 @@ class Trainer:
             self.state.losses.append(loss_g + loss_d)
             self.state.ada_p.append(self.augment.p)
             self.state.seconds = seconds_before + time.perf_counter() - start
+            bar.update(1)
+            bar.set_postfix(g=f"{loss_g:.3f}", d=f"{loss_d:.3f}", p=f"{self.augment.p:.2f}", refresh=False)
             every = options.checkpoint_every
             # Always at the end (a finished fit is not repeated), and every `every` steps when asked.
             if checkpoint is not None and (self.state.step == self.hp.steps or (every and self.state.step % every == 0)):
                 self._save_checkpoint(checkpoint, dataset, rng)
+        bar.close()
         return self.state
 
     def _identity(self, dataset: PreparedDataset) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from phenbench.core.translator import (
 )
 from phenbench.translators.phenexplain.config import PRESETS, PhenexplainConfig, resolve
 from phenbench.translators.phenexplain.latent_ops import condition_centres
-from phenbench.translators.phenexplain.perceptual import VGGPerceptualDistance
+from phenbench.translators.phenexplain.perceptual import VGGPerceptualDistance, find_vgg16_weights
 from phenbench.translators.phenexplain.projection import Projection, concatenate, project
 from phenbench.translators.phenexplain.training import Trainer, build_networks
 
@@ -77,6 +77,8 @@ class PhenexplainTranslator(Translator):
                 f"{self.name} was built for {self.spec.num_channels} channel(s) at {self.spec.image_size} px "
                 f"but the dataset '{dataset.name}' has {spec.num_channels} at {spec.image_size} px."
             )
+        if self.config.perceptual_weight > 0:
+            find_vgg16_weights(self.config.vgg16_weights)  # fail now, not after hours of training
         device = torch.device(options.device)
         generator, discriminator = self._build(options.seed)
         trainer = Trainer(self.config, self.hp, generator, discriminator, device)
