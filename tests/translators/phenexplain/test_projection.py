@@ -154,3 +154,17 @@ def test_perceptual_loss_runs_with_local_vgg16_weights(trained_pair, brightness_
     assert torch.allclose(distance(images, images), torch.zeros(2))
     assert (distance(images, -images) > 0).all()
     assert torch.isfinite(translator.invert(images, "DMSO").latents).all()
+
+
+def test_batched_projection_keeps_images_independent(trained_pair, brightness_data) -> None:
+    """Replacing one image of a batch leaves the other's projection unchanged (same random draws)."""
+    _, wplus, _ = trained_pair
+    images = dmso_images(brightness_data, 2)
+    other = images.clone()
+    other[1] = brightness_data.read("test", brightness_data.rows("test", "drug@10")[:1])[0]
+    first = wplus.project(images, "DMSO")
+    second = wplus.project(other, "DMSO")
+    torch.testing.assert_close(first.latents[0], second.latents[0], rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(first.latents[1], second.latents[1])
+    # W+ really uses its freedom: the layers' latents have moved apart from their common start.
+    assert (first.latents[0] - first.latents[0].mean(dim=0)).abs().max() > 1e-3
