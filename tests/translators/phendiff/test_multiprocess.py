@@ -1,0 +1,42 @@
+"""A 2-process fit on the CPU (torchrun; `accelerate launch` on GPUs) finishes with equal weights."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from phenbench.translators.phendiff.translator import PhenDiffTranslator
+
+SCRIPT = Path(__file__).with_name("two_process_fit.py")
+
+
+def test_two_process_fit_syncs_weights_and_keeps_the_schedule_in_optimizer_steps(tmp_path) -> None:
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or shutil.which("torchrun")
+    if torchrun is None:
+        pytest.skip("torchrun is not installed")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    root = Path(__file__).resolve().parents[3]
+    env["PYTHONPATH"] = os.pathsep.join([str(root), env.get("PYTHONPATH", "")])
+    completed = subprocess.run(
+        [torchrun, "--standalone", "--nproc_per_node", "2", str(SCRIPT), str(tmp_path), "4"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f"rank-{r}.json").read_text()) for r in (0, 1)]
+    assert [r["processes"] for r in ranks] == [2, 2]
+    assert ranks[0]["live"] == ranks[1]["live"] and ranks[0]["ema"] == ranks[1]["ema"]
+    assert ranks[0]["losses"] == ranks[1]["losses"]  # the reduced (mean over ranks) loss
+    # Warm-up 2 then cosine over 4 optimizer steps: two processes do not step it twice as fast.
+    expected = [0.0, 0.5e-3, 1e-3, 1e-3 * 0.5 * (1 + math.cos(math.pi * 1 / 2))]
+    assert ranks[0]["learning_rates"] == pytest.approx(expected, abs=1e-12)
+    loaded = PhenDiffTranslator.load(tmp_path / "model")
+    images = torch.rand(2, 2, 8, 8) * 2 - 1
+    assert torch.isfinite(loaded.translate(images, 0, 1).images).all()
