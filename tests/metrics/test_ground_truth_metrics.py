@@ -67,3 +67,16 @@ def test_phenotype_shift_is_missing_without_readouts() -> None:
     ev.readouts = None
     result = by_name(PhenotypeShift().compute(ev))["phenotype-shift"]
     assert result.pooled.value is None and "readouts" in result.per_condition["drug@1"].missing
+
+
+def test_undefined_readouts_are_left_out_not_propagated() -> None:
+    def readouts_with_a_gap(images):
+        names, values = channel_means(images)
+        values[0, 1] = np.nan  # one image where the second readout cannot be measured
+        return names, values
+
+    ev = evaluation(0.5)
+    ev.readouts = readouts_with_a_gap
+    result = by_name(PhenotypeShift().compute(ev))
+    assert result["phenotype-shift"].pooled.value == pytest.approx(0.5, abs=1e-6)
+    assert np.isfinite(result["phenotype-error"].pooled.value)

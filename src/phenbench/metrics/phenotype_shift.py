@@ -10,6 +10,9 @@ their spread among real images,
 is the fraction of the true shift achieved along its direction: 0 for the identity baseline, 1 for a
 perfect translator, negative for a shift the wrong way. `phenotype-error` is the root mean squared
 distance |t_i - c_i| in the same units (0 is perfect).
+
+A readout can be undefined on an image (an organelle spread with no puncta found): such entries
+are left out of both sums rather than letting one NaN void the whole condition.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ def readout_scale(evaluation: Evaluation) -> tuple[list[str], np.ndarray] | None
     if measured is None:
         return None
     names, values = measured
-    return names, values.std(axis=0)
+    return names, np.nanstd(values, axis=0)
 
 
 class PhenotypeShift(Metric):
@@ -51,12 +54,14 @@ class PhenotypeShift(Metric):
                 reason = "needs a dataset with ground-truth readouts and true counterfactuals (synthetic worlds)"
                 share[name] = error[name] = MetricValue.absent(reason)
                 continue
-            keep = scale[1] > 0
+            keep = np.isfinite(scale[1]) & (scale[1] > 0)
             s, t, c = (evaluation.readouts(x)[1][:, keep] / scale[1][keep]
                        for x in (bundle.sources, bundle.translated, bundle.counterfactuals))
-            achieved, true = t - s, c - s
+            defined = np.isfinite(s) & np.isfinite(t) & np.isfinite(c)
+            achieved = np.where(defined, t - s, 0.0)
+            true = np.where(defined, c - s, 0.0)
             dot, norm = float((achieved * true).sum()), float((true * true).sum())
-            sq_err = float(((t - c) ** 2).sum(axis=1).sum())
+            sq_err = float(np.where(defined, (t - c) ** 2, 0.0).sum())
             n = len(s)
             totals["dot"] += dot
             totals["norm"] += norm
