@@ -48,8 +48,10 @@ def test_data_download_lists_the_release() -> None:
 
 
 @requires_shared_bbbc021
-def test_run_identity_on_the_real_crops_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PHENBENCH_CACHE_DIR", str(tmp_path / "cache"))
+def test_run_identity_on_the_real_crops_end_to_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, crops_cache_dir: Path
+) -> None:
+    monkeypatch.setenv("PHENBENCH_CACHE_DIR", str(crops_cache_dir))
     monkeypatch.chdir(tmp_path)
     store = tmp_path / "results.h5"
     (tmp_path / "run.yaml").write_text("dataset_config:\n  image_size: 16\n")

@@ -66,9 +66,14 @@ class CachedCropDataset(PreparedDataset):
         self.reader = reader
         self.options = options
         meta = reader.meta
-        self._condition_of_row = np.array(
-            [conditions.index(c) if c in conditions else -1 for c in meta["condition"]], dtype=np.int64
-        )
+        # Vectorised (a cache may hold 500,000 rows): -1 marks conditions outside the selection.
+        names = pd.Index(list(conditions.names))
+        condition = meta["condition"]
+        if isinstance(condition.dtype, pd.CategoricalDtype):
+            lookup = names.get_indexer(condition.cat.categories.astype(str))
+            self._condition_of_row = lookup[condition.cat.codes.to_numpy()].astype(np.int64)
+        else:
+            self._condition_of_row = names.get_indexer(condition.astype(str)).astype(np.int64)
         mask = mask & (self._condition_of_row >= 0)
         self._rows = {s: np.flatnonzero(mask & (meta["split"].to_numpy() == s)) for s in ("train", "test")}
         self._spec = DataSpec(
@@ -76,7 +81,7 @@ class CachedCropDataset(PreparedDataset):
             image_size=int(options.image_size or reader.shape[-1]),
             conditions=conditions,
         )
-        self._plates = meta["plate"].astype(str).to_numpy() if "plate" in meta else np.full(len(meta), "")
+        self._plates = meta["plate"].to_numpy() if "plate" in meta else np.full(len(meta), "", dtype=object)
         self.scale: IntensityScale = intensity_scale(
             reader, options.normalization, options.low_percentile, options.high_percentile
         )
@@ -121,6 +126,9 @@ class CachedCropDataset(PreparedDataset):
 
     def metadata(self, split: str) -> pd.DataFrame:
         table = self.reader.meta.iloc[self._rows[self._check_split(split)]].reset_index(drop=True)
+        for column in table.columns:  # plain strings for callers (the reader keeps them encoded)
+            if isinstance(table[column].dtype, pd.CategoricalDtype):
+                table[column] = table[column].astype(str)
         return table
 
     # --- extras for metrics and reports ------------------------------------------------------

@@ -5,7 +5,8 @@ splitting, normalising and hashing are written once. Layout (format version 1):
 
     /images              N x C x H x W, the source's own dtype (uint8/uint16/float32), one chunk per
                          crop, so reading a few rows touches only those rows on disk
-    /meta/<column>       one 1-D dataset per metadata column (condition, plate, well, split, ...)
+    /meta/<column>       one 1-D dataset per metadata column (condition, plate, well, split, ...);
+                         text columns as int32 codes with their `categories` (JSON) as an attribute
     /intensity/groups    the normalisation groups: each plate ("" when the source has no plates),
                          then "__all__" for the whole cache
     /intensity/all       groups x C x 1001 percentiles (0, 0.1, ..., 100) of all crops of the group
@@ -139,8 +140,11 @@ class CacheWriter:
             if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
                 group.create_dataset(column, data=values.to_numpy())
             else:
-                group.create_dataset(column, data=values.astype(str).to_numpy().astype(object),
-                                     dtype=h5py.string_dtype())
+                # Dictionary-encoded: a 500,000-row table of plate/well/condition strings would
+                # otherwise cost hundreds of MB as Python strings in every reader.
+                categories, codes = np.unique(values.astype(str).to_numpy(dtype=object), return_inverse=True)
+                dataset = group.create_dataset(column, data=codes.astype(np.int32))
+                dataset.attrs["categories"] = json.dumps([str(c) for c in categories])
 
     def _write_intensity(self, meta: pd.DataFrame) -> None:
         plates = meta["plate"].astype(str) if "plate" in meta.columns else pd.Series([""] * len(meta))
@@ -231,9 +235,9 @@ class CacheReader:
         return state
 
 
-def _column(dataset: h5py.Dataset) -> np.ndarray:
-    if h5py.check_string_dtype(dataset.dtype) is not None:
-        return dataset.asstr()[:].astype(object)
+def _column(dataset: h5py.Dataset) -> np.ndarray | pd.Categorical:
+    if "categories" in dataset.attrs:
+        return pd.Categorical.from_codes(dataset[:], categories=json.loads(dataset.attrs["categories"]))
     return dataset[:]
 
 

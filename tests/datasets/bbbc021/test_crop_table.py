@@ -17,8 +17,8 @@ CONDITIONS = ["DMSO", "cyclohexamide@5", "cyclohexamide@15", "cyclohexamide@50"]
 
 
 @pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("bbbc021-cache")
+def cache_dir(crops_cache_dir: Path) -> Path:
+    return crops_cache_dir
 
 
 @pytest.fixture(scope="module")
@@ -90,10 +90,10 @@ def test_the_graded_dose_response_survives_normalisation(native: Bbbc021Dataset)
 
 @requires_shared_bbbc021
 def test_configured_size_hash_and_cache_reuse(native: Bbbc021Dataset, cache_dir: Path) -> None:
-    files = set(cache_dir.iterdir())
+    files = set(cache_dir.glob("bbbc021-crops-*.h5"))
     small = Bbbc021Dataset(Bbbc021Config(root=str(CROPS), cache_dir=str(cache_dir), image_size=32))
     padded = Bbbc021Dataset(Bbbc021Config(root=str(CROPS), cache_dir=str(cache_dir), image_size=96, resize="pad"))
-    assert set(cache_dir.iterdir()) == files  # read options do not convert again
+    assert set(cache_dir.glob("bbbc021-crops-*.h5")) == files  # read options do not convert again
     assert small.read("train", [0]).shape == (1, 3, 32, 32)
     big = padded.read("train", [0])
     assert big.shape == (1, 3, 96, 96) and (big[..., :14, :] == -1).all()
