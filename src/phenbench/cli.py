@@ -83,7 +83,8 @@ def build_cli(pm: pluggy.PluginManager | None = None) -> click.Group:
         if outcome.model_dir is not None:
             click.echo(f"Trained model: {outcome.model_dir / 'model'}")
         table = comparison_table(ResultsStore(config.store), dataset=record.dataset)
-        click.echo(format_table(table, "markdown"))
+        click.echo(format_table(table, "markdown", conditions="pooled"))
+        click.echo(f"\nPer condition: phenbench compare --store {config.store} --dataset {record.dataset}")
 
     @cli.command("list")
     @click.argument("kind", type=click.Choice(LIST_KINDS), required=False)
@@ -108,13 +109,17 @@ def build_cli(pm: pluggy.PluginManager | None = None) -> click.Group:
     @click.option("--format", "fmt", type=click.Choice(["markdown", "csv", "latex"]), default="markdown", show_default=True)
     @click.option("--dataset", help="Only runs on this dataset.")
     @click.option("--metrics", help="Comma-separated metrics to show (default: all).")
-    def compare_command(store: str, fmt: str, dataset: str | None, metrics: str | None) -> None:
+    @click.option("--conditions", default="all", show_default=True,
+                  help="'all', 'pooled' (one column per metric), or comma-separated condition names.")
+    def compare_command(store: str, fmt: str, dataset: str | None, metrics: str | None, conditions: str) -> None:
         """The comparison table across methods: a row per method, a column per metric and condition."""
         from phenbench.core.compare import comparison_table, format_table
         from phenbench.core.store import ResultsStore
 
         chosen = [m.strip() for m in metrics.split(",")] if metrics else None
-        click.echo(format_table(comparison_table(ResultsStore(store), dataset=dataset, metrics=chosen), fmt))
+        columns = conditions if conditions in ("all", "pooled") else [c.strip() for c in conditions.split(",")]
+        table = comparison_table(ResultsStore(store), dataset=dataset, metrics=chosen)
+        click.echo(format_table(table, fmt, conditions=columns))
 
     @cli.command("show")
     @click.argument("run_id")
