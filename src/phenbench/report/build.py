@@ -6,9 +6,10 @@ is no script), written atomically: a temporary file renamed over the old report.
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
@@ -43,11 +44,14 @@ class ReportOptions:
     real_per_condition: int = 3  # real reference images per condition (with their reconstructions)
     colours: dict[str, str] = field(default_factory=dict)  # channel name -> colour name or #rrggbb
     tile_px: int = 80  # displayed size of one image tile, in CSS pixels
+    max_megabytes: float = 20.0  # show fewer images per grid rather than write a larger page
 
     def __post_init__(self) -> None:
         for name in ("sources", "real_per_condition"):
             if not 0 <= getattr(self, name) <= 64:
                 raise ConfigError(f"Report option {name} must be between 0 and 64, got {getattr(self, name)}.")
+        if not self.max_megabytes > 0:
+            raise ConfigError(f"Report option max_megabytes must be positive, got {self.max_megabytes}.")
         if not 16 <= self.tile_px <= 512:
             raise ConfigError(f"Report option tile_px must be between 16 and 512, got {self.tile_px}.")
 
@@ -59,7 +63,7 @@ def build_report(store: ResultsStore | str | Path, out_dir: str | Path, options:
     if out_dir.exists() and not out_dir.is_dir():
         raise DataError(f"Report folder {out_dir} is a file; pass --out with a folder name.")
     data = load_report_data(store, options.dataset)
-    html = render_report(data, options)
+    html = render_within_budget(data, options)
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / REPORT_FILE
     handle, temp = tempfile.mkstemp(dir=out_dir, prefix=".index-", suffix=".html.tmp")
@@ -73,8 +77,31 @@ def build_report(store: ResultsStore | str | Path, out_dir: str | Path, options:
     return target
 
 
-def render_report(data: ReportData, options: ReportOptions = ReportOptions()) -> str:
-    """The report's HTML text."""
+def render_within_budget(data: ReportData, options: ReportOptions) -> str:
+    """The report, with fewer grid rows where all of them would pass `options.max_megabytes`.
+
+    Page size grows about linearly with the rows of the grids, so each retry scales the rows by
+    the measured excess; the page says how many rows it shows of how many asked for.
+    """
+    budget = options.max_megabytes * 1e6
+    shown = options
+    html = render_report(data, shown)
+    for _ in range(4):
+        size = len(html.encode("utf-8"))
+        if size <= budget or (shown.sources <= 1 and shown.real_per_condition <= 1):
+            break
+        ratio = 0.9 * budget / size
+        shown = replace(
+            shown,
+            sources=max(1, math.floor(shown.sources * ratio)) if shown.sources else 0,
+            real_per_condition=max(1, math.floor(shown.real_per_condition * ratio)) if shown.real_per_condition else 0,
+        )
+        html = render_report(data, shown, requested=options)
+    return html
+
+
+def render_report(data: ReportData, options: ReportOptions = ReportOptions(), requested: ReportOptions | None = None) -> str:
+    """The report's HTML text; `requested` is what the user asked for when `options` shows less."""
     columns = data.display_order()
     grids = {m.label: build_grids(m.record.samples, columns, sources=options.sources,
                                   real_per_condition=options.real_per_condition) for m in data.methods}
@@ -95,6 +122,7 @@ def render_report(data: ReportData, options: ReportOptions = ReportOptions()) ->
         f'<p class="legend">Columns are target conditions, control first, then each compound in increasing dose. '
         f"Each channel has one display range for the whole report ({_ranges(display)}), so brightness can be "
         "compared across methods and conditions. Use “Show” at the top for the composite or a single channel.</p>",
+        _shrink_note(options, requested),
         *(method_section(m, grids[m.label], renderer) for m in data.methods),
         "</section>",
     ]
@@ -122,6 +150,16 @@ def _channel_display(data: ReportData, grids: dict, options: ReportOptions) -> C
         )
     colours = default_colours(data.channels, options.colours)
     return ChannelDisplay.fit(data.channels, np.stack(reference), np.stack(differences) if differences else None, colours=colours)
+
+
+def _shrink_note(shown: ReportOptions, requested: ReportOptions | None) -> str:
+    if requested is None or (shown.sources, shown.real_per_condition) == (requested.sources, requested.real_per_condition):
+        return ""
+    return (
+        f'<p class="note" id="size-note">To keep this page under {requested.max_megabytes:g} MB, each grid shows '
+        f"{shown.sources} of the {requested.sources} source images asked for and {shown.real_per_condition} of "
+        f"{requested.real_per_condition} real images per condition (raise --max-mb or lower --sources to choose).</p>"
+    )
 
 
 def _ranges(display: ChannelDisplay) -> str:

@@ -63,7 +63,8 @@ def image_key(image: np.ndarray) -> str:
 
 
 def choose_sources(samples: dict[str, dict[str, np.ndarray]], columns: Sequence[str], count: int) -> list[SourcePick]:
-    """The `count` source images that appear under the most targets (ties: first stored first)."""
+    """The `count` source images that appear under the most targets (ties: those of the condition
+    shown first, i.e. the control, then the first stored)."""
     where: dict[str, dict[str, int]] = {}
     images: dict[str, np.ndarray] = {}
     for target in columns:
@@ -74,16 +75,20 @@ def choose_sources(samples: dict[str, dict[str, np.ndarray]], columns: Sequence[
             key = image_key(image)
             images.setdefault(key, image)
             where.setdefault(key, {}).setdefault(target, index)
-    order = {key: rank for rank, key in enumerate(where)}
-    chosen = sorted(where, key=lambda key: (-len(where[key]), order[key]))[:count]
     stored_targets = [t for t in columns if "source" in samples.get(t, {})]
-    picks = []
-    for key in chosen:
-        absent = [t for t in stored_targets if t not in where[key]]
+    condition_of = {}
+    for key, targets in where.items():
+        absent = [t for t in stored_targets if t not in targets]
         # Under `pairs: all` a source is translated to every condition but its own.
-        condition = absent[0] if len(absent) == 1 else None
-        picks.append(SourcePick(images[key], where[key], condition))
-    return picks
+        condition_of[key] = absent[0] if len(absent) == 1 else None
+    first_seen = {key: rank for rank, key in enumerate(where)}
+    position = {name: rank for rank, name in enumerate(columns)}  # control first: its images lead
+
+    def preference(key: str) -> tuple[int, int, int]:
+        return (-len(where[key]), position.get(condition_of[key], len(columns)), first_seen[key])
+
+    chosen = sorted(where, key=preference)[:count]
+    return [SourcePick(images[key], where[key], condition_of[key]) for key in chosen]
 
 
 def build_grids(

@@ -15,6 +15,7 @@ channel for the whole report.
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import re
 from collections.abc import Sequence
@@ -145,24 +146,38 @@ class ChannelDisplay:
         """N x H x W uint8: one channel in grey, with its own display range."""
         return to_uint8(self.scaled(images)[:, channel])
 
-    def difference(self, translated: np.ndarray, source: np.ndarray) -> np.ndarray:
-        """N x H x (C*W + gaps) x 3 uint8: translated minus source, one panel per channel side by side."""
-        from matplotlib import colormaps
-
+    def difference_levels(self, translated: np.ndarray, source: np.ndarray) -> np.ndarray:
+        """N x H x (C*W + gaps) uint8 levels of translated minus source, one panel per channel side
+        by side: 1 is -limit, 128 unchanged, 255 +limit; gaps are 128 (white). Colour them with
+        `difference_palette()` (a paletted PNG is a third of the size of an RGB one)."""
         delta = np.asarray(translated, dtype=np.float32) - np.asarray(source, dtype=np.float32)
         limits = np.asarray(self.difference_limit, dtype=np.float32)[None, :, None, None]
-        unit = np.clip(0.5 + 0.5 * delta / limits, 0.0, 1.0)  # 0.5 is "unchanged" (white)
-        coloured = colormaps[DIFFERENCE_COLORMAP](unit)[..., :3]  # N x C x H x W x 3
-        n, c, h, w, _ = coloured.shape
+        levels = np.clip(np.round(128.0 + 127.0 * delta / limits), 0, 255).astype(np.uint8)
+        n, c, h, w = levels.shape
         gap = max(1, w // 16)
-        strip = np.ones((n, h, c * w + (c - 1) * gap, 3), dtype=np.float32)
+        strip = np.full((n, h, c * w + (c - 1) * gap), 128, dtype=np.uint8)
         for k in range(c):
-            strip[:, :, k * (w + gap) : k * (w + gap) + w] = coloured[:, k]
-        return to_uint8(strip)
+            strip[:, :, k * (w + gap) : k * (w + gap) + w] = levels[:, k]
+        return strip
+
+    def difference(self, translated: np.ndarray, source: np.ndarray) -> np.ndarray:
+        """The difference strips of `difference_levels` in colour: N x H x (C*W + gaps) x 3 uint8."""
+        return difference_palette()[self.difference_levels(translated, source)]
 
     def legend(self) -> list[tuple[str, str]]:
         """(channel name, CSS colour) pairs for the page's legend."""
         return [(name, css_colour(colour)) for name, colour in zip(self.channels, self.colours)]
+
+
+@functools.lru_cache(maxsize=1)
+def difference_palette() -> np.ndarray:
+    """256 x 3 uint8 colours of the difference levels: blue (darker), white (128), red (brighter)."""
+    from matplotlib import colormaps
+
+    colours = colormaps[DIFFERENCE_COLORMAP](np.clip((np.arange(256) - 128) / 254.0 + 0.5, 0.0, 1.0))[:, :3]
+    palette = to_uint8(colours)
+    palette.flags.writeable = False  # shared by every caller
+    return palette
 
 
 def to_uint8(values: np.ndarray) -> np.ndarray:
@@ -173,12 +188,18 @@ def css_colour(colour: RGB) -> str:
     return "#" + "".join(f"{round(255 * v):02x}" for v in colour)
 
 
-def png_bytes(pixels: np.ndarray) -> bytes:
-    """One H x W (grey) or H x W x 3 (RGB) uint8 image as PNG."""
+def png_bytes(pixels: np.ndarray, palette: np.ndarray | None = None) -> bytes:
+    """One H x W (grey, or indices into `palette`: 256 x 3 uint8) or H x W x 3 (RGB) uint8 image as PNG."""
     from PIL import Image
 
+    pixels = np.ascontiguousarray(pixels)
+    if palette is None:
+        image = Image.fromarray(pixels)
+    else:
+        image = Image.frombytes("P", (pixels.shape[1], pixels.shape[0]), pixels.tobytes())
+        image.putpalette(np.asarray(palette, dtype=np.uint8).ravel().tolist())
     buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(pixels)).save(buffer, format="PNG", compress_level=6)
+    image.save(buffer, format="PNG", compress_level=6)
     return buffer.getvalue()
 
 

@@ -32,14 +32,16 @@ def register_commands(cli: click.Group) -> None:
     @click.option("--colour", "colours", multiple=True, metavar="CHANNEL=COLOUR",
                   help="Composite colour of a channel (name or #rrggbb); repeatable. "
                        "Default: DNA blue, tubulin green, actin red.")
+    @click.option("--max-mb", "max_megabytes", type=float, default=20.0, show_default=True,
+                  help="Largest page size; grids show fewer images rather than pass it.")
     def report_command(store: str, out_dir: str, dataset: str | None, sources: int, real_per_condition: int,
-                       colours: tuple[str, ...]) -> None:
+                       colours: tuple[str, ...], max_megabytes: float) -> None:
         """Write a self-contained HTML comparison report (table, image grids, difference maps, plots)."""
         from phenbench.core.store import ResultsStore
         from phenbench.report.build import ReportOptions, build_report
 
         options = ReportOptions(dataset=dataset, sources=sources, real_per_condition=real_per_condition,
-                                colours=_parse_colours(colours))
+                                colours=_parse_colours(colours), max_megabytes=max_megabytes)
         path = build_report(ResultsStore(store), out_dir, options)
         size = path.stat().st_size / 1e6
         click.echo(f"Report written to {path} ({size:.1f} MB); open it in a browser (no server needed).")

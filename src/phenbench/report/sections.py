@@ -13,7 +13,7 @@ import numpy as np
 
 from phenbench.report.data import MethodRun
 from phenbench.report.grids import GridRow, MethodGrids, Tile, image_key
-from phenbench.report.images import DIFFERENCE_COLORMAP, ChannelDisplay, css_colour, data_uri, png_bytes
+from phenbench.report.images import ChannelDisplay, css_colour, data_uri, difference_palette, png_bytes
 from phenbench.report.plot_data import CorrelationSet, DoseSeries
 from phenbench.report.plots import correlation_histogram_png, dose_response_png
 
@@ -35,9 +35,10 @@ class TileRenderer:
             translated, source = tile.difference_of
             key = (image_key(translated), image_key(source))
             if key not in self._differences:
-                strip = self.display.difference(translated[None], source[None])[0]
-                self._differences[key] = data_uri(png_bytes(strip))
-            width = self.tile_px * len(self.display.channels)
+                levels = self.display.difference_levels(translated[None], source[None])[0]
+                self._differences[key] = data_uri(png_bytes(levels, palette=difference_palette()))
+            # Panels a little smaller than tiles keep a row of every target on a laptop screen.
+            width = (2 * self.tile_px // 3) * len(self.display.channels)
             return (f'<td class="tile" title="{title}"><img class="diff" width="{width}" '
                     f'src="{self._differences[key]}" alt="{title}"></td>')
         return f'<td class="tile empty"><span>{escape(tile.note)}</span></td>'
@@ -94,9 +95,8 @@ def _grid_table(columns: list[str], rows: list[GridRow], renderer: TileRenderer,
 
 def difference_legend(display: ChannelDisplay) -> str:
     """A colour bar per channel: blue darker than the source, white unchanged, red brighter."""
-    from matplotlib import colormaps
-
-    stops = ", ".join(css_colour(colormaps[DIFFERENCE_COLORMAP](x)[:3]) for x in np.linspace(0, 1, 9))
+    palette = difference_palette()
+    stops = ", ".join(css_colour(tuple(palette[k] / 255.0)) for k in np.linspace(0, 255, 9).astype(int))
     bars = "".join(
         f'<span class="bar-label">{escape(name)}: −{limit:.3g}</span>'
         f'<span class="bar" style="background: linear-gradient(to right, {stops})"></span>'
