@@ -89,6 +89,14 @@ def test_best_follows_each_metrics_direction_and_marks_ties(store: ResultsStore)
     assert not [b for b in best if b[1:] == ("fid", "taxol@1")]  # all missing: nothing is best
 
 
+def test_a_lone_value_is_not_marked_best(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path / "r.h5")
+    store.write(run("a", "identity", 1, 20.0, 5.0))
+    table = comparison_table(store)
+    assert table.attrs["phenbench"]["best"] == []
+    assert "**" not in format_table(table, "markdown")
+
+
 def test_all_runs_when_not_latest_only(store: ResultsStore) -> None:
     table = comparison_table(store, latest_only=False)
     assert "phendiff (paper) @ pd-old" in table.index and "phendiff (paper) @ pd-new" in table.index
@@ -110,22 +118,39 @@ def test_a_single_preset_is_not_shown(tmp_path: Path) -> None:
     assert list(comparison_table(store).index) == ["phendiff", "identity"]
 
 
+def markdown_rows(lines: list[str]) -> dict[str, list[str]]:
+    cells = [[cell.strip() for cell in line.split("|")[1:-1]] for line in lines]
+    return {row[0]: row[1:] for row in cells}
+
+
 def test_markdown_shows_direction_n_best_ci_missing_and_notes(store: ResultsStore) -> None:
     text = format_table(comparison_table(store), "markdown")
     lines = text.splitlines()
-    header = next(line for line in lines if line.startswith("| method"))
-    assert "reconstruction/psnr (dB) ↑ · pooled · N=16" in header
-    assert "fid ↓ · DMSO · N=8" in header  # pd-fast's missing FID (N=1) is behind no value shown
-    assert header.endswith("| fid ↓ · taxol@1 |")  # no value, no N
-    paper = next(line for line in lines if line.startswith("| phendiff (paper)")).split(" | ")
-    assert paper[2] == "**28 [27.5, 28.5]**"  # DMSO PSNR: best (tied) with its CI
+    # With per-condition columns, one table per metric: rows are methods, columns conditions.
+    psnr_at, fid_at = lines.index("#### reconstruction/psnr (dB) ↑"), lines.index("#### fid ↓")
+    assert lines[psnr_at + 2] == "| method | pooled · N=16 | DMSO · N=8 | taxol@1 · N=8 |"
+    # pd-fast's missing FID (N=1) is behind no value shown; taxol@1 has no value at all, so no N.
+    assert lines[fid_at + 2] == "| method | pooled | DMSO · N=8 | taxol@1 |"
+    psnr_rows = markdown_rows(lines[psnr_at + 4 : psnr_at + 9])
+    # phendiff (paper) and stargan tie in every PSNR column: both are marked.
+    assert psnr_rows["phendiff (paper)"] == ["**27**", "**28 [27.5, 28.5]**", "**26**"]
+    assert psnr_rows["stargan"] == ["**27**", "**28 [27.5, 28.5]**", "**26**"]
+    assert psnr_rows["identity"] == ["19", "20 [19.5, 20.5]", "18"]
+    assert psnr_rows[FLOOR_ROW] == ["", "", ""]  # no floor for PSNR: blank, not missing
+    fid_rows = markdown_rows(lines[fid_at + 4 : fid_at + 9])
+    assert fid_rows["phendiff (paper)"] == ["— [1]", "**20**", "— [3]"]
+    assert fid_rows["phendiff (fast)"] == ["— [1]", "— [2]", "— [3]"]
+    assert fid_rows[FLOOR_ROW][:2] == ["1.25", "2.5"]  # the floor is shown, never marked best
     reasons = {line for line in lines if line.startswith("- [")}
     assert reasons == {"- [1] missing for taxol@1", "- [2] too few images", "- [3] Inception weights not found"}
-    fast = next(line for line in lines if line.startswith("| phendiff (fast)"))
-    assert "— [2]" in fast and "— [3]" in fast
     assert "- Failed run not shown: sg-bad (stargan): CUDA out of memory" in lines
-    floor = next(line for line in lines if line.startswith(f"| {FLOOR_ROW}"))
-    assert "**" not in floor and "| 2.5 |" in floor
+
+
+def test_pooled_only_is_one_table_with_a_column_per_metric(store: ResultsStore) -> None:
+    text = format_table(comparison_table(store), "markdown", conditions="pooled")
+    header = next(line for line in text.splitlines() if line.startswith("| method"))
+    assert header == "| method | reconstruction/psnr (dB) ↑ · pooled · N=16 | fid ↓ · pooled |"
+    assert "####" not in text
 
 
 def test_n_ranges_when_methods_differ(tmp_path: Path) -> None:
@@ -133,13 +158,10 @@ def test_n_ranges_when_methods_differ(tmp_path: Path) -> None:
     for run_id, n in [("a", 5), ("b", 9)]:
         result = MetricResult("accuracy", True, {"DMSO": MetricValue(0.5, n)}, MetricValue(0.5, n))
         store.write(dataclasses.replace(run(run_id, f"method_{run_id}", 1, 1.0, 1.0), metrics=[result]))
-    assert "accuracy ↑ · DMSO · N=5–9" in format_table(comparison_table(store), "markdown")
+    assert "| method | pooled · N=5–9 | DMSO · N=5–9 |" in format_table(comparison_table(store), "markdown")
 
 
-def test_pooled_only_keeps_one_column_per_metric(store: ResultsStore) -> None:
-    text = format_table(comparison_table(store), "markdown", conditions="pooled")
-    header = next(line for line in text.splitlines() if line.startswith("| method"))
-    assert header.count(" · pooled") == 2 and "DMSO" not in header
+def test_unknown_condition_in_the_filter(store: ResultsStore) -> None:
     with pytest.raises(PhenbenchError, match="Condition.* DSMO not in the table"):
         format_table(comparison_table(store), "markdown", conditions=["DSMO"])
 
@@ -205,8 +227,12 @@ def test_describe_run_shows_provenance_metrics_and_missing_reasons(store: Result
     for expected in [
         "translator    phendiff (preset fast)", "status        complete", "git commit    abc123",
         "(30.0 s)", "Versions: phenbench 0.1.0", "fit_seconds", "12.5",
-        "missing: too few images", "[24.5, 25.5]", '"steps": 3',
+        "25 [24.5, 25.5]", '"steps": 3',
     ]:  # fmt: skip
         assert expected in text, expected
+    lines = text.splitlines()
+    fid_at = lines.index("  fid ↓")
+    assert lines[fid_at + 1].split() == ["DMSO", "—", "[1]", "N=1"]
+    assert "  [1] too few images" in lines and "  [2] Inception weights not found" in lines
     failed = describe_run(store.read("sg-bad"))
     assert "error         CUDA out of memory" in failed and "Metrics: none stored" in failed

@@ -170,11 +170,12 @@ def _put(table: pd.DataFrame, cells: dict, label: str, row: Any) -> None:
 
 
 def _best_cells(table: pd.DataFrame, rows: list[str], direction: dict[str, bool]) -> list[tuple[str, str, str]]:
-    """(row, metric, condition) of the best method value of each column; ties all count."""
+    """(row, metric, condition) of the best method value of each column with at least two values;
+    ties all count."""
     best = []
     for metric, condition in table.columns:
         column = table.loc[rows, (metric, condition)].dropna()
-        if column.empty:
+        if len(column) < 2:  # the best of one is no finding
             continue
         target = column.max() if direction[metric] else column.min()
         best += [(row, metric, condition) for row, value in column.items() if value == target]

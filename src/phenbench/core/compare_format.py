@@ -39,12 +39,28 @@ def format_table(table: pd.DataFrame, fmt: str, conditions: str | list[str] = "a
         column: [_cell(meta, notes, fmt, row, column, best, table.loc[row, column]) for row in table.index]
         for column in columns
     }
-    headers = [_header(table, meta, column) for column in columns]
-    if fmt == "markdown":
-        return _markdown(table, meta, columns, headers, body, notes)
-    if fmt == "csv":
+    if fmt == "csv":  # one flat table, for programs
+        headers = [_header(table, meta, column) for column in columns]
         return _csv(table, meta, columns, headers, body, notes)
-    return _latex(table, meta, columns, body, notes)
+    blocks = _blocks(table, meta, columns)
+    if fmt == "markdown":
+        return _markdown(table, meta, blocks, body, notes)
+    return _latex(table, meta, blocks, body, notes)
+
+
+def _blocks(table: pd.DataFrame, meta: dict, columns: list[tuple[str, str]]) -> list[tuple[str | None, list, list[str]]]:
+    """(title, columns, headers) of each table to print. With conditions besides pooled, one table
+    per metric (rows methods, columns conditions) stays readable where one table of 9 conditions x
+    15 metrics would not; with pooled values only, one table with a column per metric."""
+    metrics = list(dict.fromkeys(m for m, _ in columns))
+    if all(c == POOLED for _, c in columns) or len(metrics) == 1 and len(columns) == 1:
+        return [(None, columns, [_header(table, meta, c) for c in columns])]
+    blocks = []
+    for metric in metrics:
+        mine = [c for c in columns if c[0] == metric]
+        headers = [c[1] + (f" · {n}" if (n := _n_text(table, meta, c)) else "") for c in mine]
+        blocks.append((f"{metric}{_unit(meta, metric)} {_arrow(meta, metric)}", mine, headers))
+    return blocks
 
 
 def _select_columns(table: pd.DataFrame, conditions: str | list[str]) -> list[tuple[str, str]]:
@@ -130,19 +146,23 @@ def _legend(meta: dict) -> str:
     )
 
 
-def _markdown(table, meta, columns, headers, body, notes) -> str:
+def _markdown(table, meta, blocks, body, notes) -> str:
     def row_text(cells: list[str]) -> str:
         return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 
     lines = [f"### {meta['dataset']}", "", _legend(meta), ""]
-    lines.append(row_text(["method", *headers]))
-    lines.append("| --- |" + " ---: |" * len(columns))
-    for index, row in enumerate(table.index):
-        lines.append(row_text([str(row), *(body[c][index] for c in columns)]))
+    for title, columns, headers in blocks:
+        if title is not None:
+            lines += [f"#### {title}", ""]
+        lines.append(row_text(["method", *headers]))
+        lines.append("| --- |" + " ---: |" * len(columns))
+        for index, row in enumerate(table.index):
+            lines.append(row_text([str(row), *(body[c][index] for c in columns)]))
+        lines.append("")
     notes_text = _note_lines(meta, notes)
     if notes_text:
-        lines += [""] + [f"- {line}" for line in notes_text]
-    return "\n".join(lines) + "\n"
+        lines += [f"- {line}" for line in notes_text]
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def _csv(table, meta, columns, headers, body, notes) -> str:
@@ -155,21 +175,29 @@ def _csv(table, meta, columns, headers, body, notes) -> str:
     return out.getvalue()
 
 
-def _latex(table, meta, columns, body, notes) -> str:
-    escaped_columns = pd.MultiIndex.from_tuples(
-        [
-            (_escape(f"{m}{_unit(meta, m)} {_arrow(meta, m)}"), _escape(c + (f" ({n})" if (n := _n_text(table, meta, (m, c))) else "")))
-            for m, c in columns
-        ]
-    )
-    frame = pd.DataFrame(
-        {new: [_escape_cell(text) for text in body[old]] for new, old in zip(escaped_columns, columns)},
-        index=[_escape(str(r)) for r in table.index],
-    )
-    frame.columns = escaped_columns
-    latex = frame.to_latex(escape=False, multicolumn=True, multicolumn_format="c", column_format="l" + "r" * len(columns))
-    lines = [_escape(_legend(meta)), *(_escape(line) for line in _note_lines(meta, notes))]
-    return latex + "".join(f"% {line}\n" for line in lines[:1]) + "".join(f"\\par\\noindent{{\\footnotesize {line}}}\n" for line in lines[1:])
+def _latex(table, meta, blocks, body, notes) -> str:
+    parts = [f"% {_escape(_legend(meta))}\n"]
+    for title, columns, headers in blocks:
+        if title is None:  # pooled only: metric over condition, as two header rows
+            names = pd.MultiIndex.from_tuples(
+                [(_escape(f"{m}{_unit(meta, m)} {_arrow(meta, m)}"), _escape(c + _n_suffix(table, meta, (m, c)))) for m, c in columns]
+            )
+        else:
+            parts.append(f"\\par\\noindent\\textbf{{{_escape(title)}}}\\par\n")
+            names = pd.Index([_escape(c + _n_suffix(table, meta, (m, c))) for m, c in columns])
+        frame = pd.DataFrame(
+            [[_escape_cell(body[c][i]) for c in columns] for i in range(len(table.index))],
+            index=[_escape(str(r)) for r in table.index],
+            columns=names,
+        )
+        parts.append(frame.to_latex(escape=False, multicolumn=True, multicolumn_format="c", column_format="l" + "r" * len(columns)))
+    parts += [f"\\par\\noindent{{\\footnotesize {_escape(line)}}}\n" for line in _note_lines(meta, notes)]
+    return "".join(parts)
+
+
+def _n_suffix(table: pd.DataFrame, meta: dict, column: tuple) -> str:
+    n = _n_text(table, meta, column)
+    return f" ({n})" if n else ""
 
 
 def _escape(text: str) -> str:

@@ -6,8 +6,6 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
 if TYPE_CHECKING:
     from phenbench.core.metric import MetricValue
     from phenbench.core.store import RunRecord
@@ -32,9 +30,11 @@ def describe_run(record: RunRecord) -> str:
     if record.timings:
         lines.append("Timings:")
         lines += [f"  {key:<32} {_plain(value)}" for key, value in sorted(record.timings.items())]
-    lines.append("Metrics:" if record.metrics else "Metrics: none stored")
     if record.metrics:
-        lines += ["  " + line for line in _metrics_text(record).splitlines()]
+        lines.append("Metrics (value [confidence interval], N; floor: real vs real where defined):")
+        lines += _metrics_lines(record)
+    else:
+        lines.append("Metrics: none stored")
     if record.samples:
         lines.append("Samples:")
         for condition, images in record.samples.items():
@@ -45,24 +45,37 @@ def describe_run(record: RunRecord) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _metrics_text(record: RunRecord) -> str:
-    rows = []
+def _metrics_lines(record: RunRecord) -> list[str]:
+    """A block per measure, a line per condition; reasons for missing values as numbered notes."""
+    notes: dict[str, int] = {}
+    lines = []
     for result in record.metrics:
-        direction = "↑" if result.higher_is_better else "↓"
-        name = f"{result.name} {direction}" + (f" ({result.unit})" if result.unit else "")
-        scoped = [("", c, v) for c, v in result.per_condition.items()] + [("", "pooled", result.pooled)]
-        scoped += [("floor", c, v) for c, v in result.floor.items()]
-        for scope, condition, value in scoped:
-            rows.append({"metric": name, "condition": condition, "kind": scope or "method", **_value_columns(value)})
-    frame = pd.DataFrame(rows)
-    return frame.to_string(index=False)
+        unit = f" ({result.unit})" if result.unit else ""
+        lines.append(f"  {result.name} {'↑' if result.higher_is_better else '↓'}{unit}")
+        rows = [*result.per_condition.items(), ("pooled", result.pooled)]
+        for condition in result.floor:
+            if condition not in dict(rows):
+                rows.append((condition, None))
+        for condition, value in rows:
+            floor = result.floor.get(condition)
+            floor_text = f"  floor {_value_text(floor, notes)}" if floor is not None else ""
+            shown = _value_text(value, notes) if value is not None else ""
+            count = f"N={value.n}" if value is not None else ""
+            lines.append(f"    {condition:<24} {shown:<34} {count:<8}{floor_text}".rstrip())
+    if notes:
+        lines.append("Notes:")
+        lines += [f"  [{number}] {reason}" for reason, number in notes.items()]
+    return lines
 
 
-def _value_columns(value: MetricValue) -> dict[str, str]:
+def _value_text(value: MetricValue, notes: dict[str, int]) -> str:
     if value.value is None:
-        return {"value": "—", "CI / note": f"missing: {value.missing}", "N": str(value.n)}
-    ci = f"[{value.ci_low:.4g}, {value.ci_high:.4g}]" if value.ci_low is not None and value.ci_high is not None else ""
-    return {"value": f"{value.value:.4g}", "CI / note": ci, "N": str(value.n)}
+        reason = value.missing or "no reason stored"
+        return f"— [{notes.setdefault(reason, len(notes) + 1)}]"
+    text = f"{value.value:.4g}"
+    if value.ci_low is not None and value.ci_high is not None:
+        text += f" [{value.ci_low:.4g}, {value.ci_high:.4g}]"
+    return text
 
 
 def _duration(started: str, ended: str) -> str:
