@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from scipy import ndimage
+from skimage.filters import apply_hysteresis_threshold
 from skimage.measure import label, regionprops
 from skimage.morphology import disk
 
@@ -47,6 +48,13 @@ READOUT_OF_PARAMETER: dict[str, str] = {
 MIN_NUCLEUS_AREA = 6.0  # reference pixels: smaller bright specks are noise, not nuclei
 RIM_BAND = 2.0  # width of the border band for the actin rim, reference pixels
 CELL_SMOOTHING = 1.0  # blur before thresholding the cell body, to bridge the fibre texture
+# Puncta are found with a difference of Gaussians: smoothing matched to a punctum's size keeps
+# them and averages away read noise; the wide Gaussian is the local cytoplasm to subtract.
+# Hysteresis: a punctum's pixels pass the low threshold and at least one passes the high one, so
+# a noise speck or a fibre crossing rarely counts.
+PUNCTA_SMOOTHING = 0.5
+PUNCTA_LOW = 0.25  # shares of a punctum's brightness that the smoothed excess must reach
+PUNCTA_HIGH = 0.45
 PUNCTA_BACKGROUND = 2.5  # scale of the local tubulin background removed before finding puncta
 MIN_PUNCTA_PIXELS = 2
 
@@ -59,7 +67,7 @@ class PhenotypeReadouts:
         # Half the brightness of a typical control cell's interior in each channel.
         self.nucleus_threshold = background + 0.5 * 0.85 * cells.dna_intensity.mean
         self.cell_threshold = background + 0.5 * 0.78 * cells.tubulin_intensity.mean
-        self.puncta_threshold = 0.3 * PUNCTUM_BRIGHTNESS
+        self.puncta_thresholds = (PUNCTA_LOW * PUNCTUM_BRIGHTNESS, PUNCTA_HIGH * PUNCTUM_BRIGHTNESS)
 
     @property
     def names(self) -> list[str]:
@@ -92,8 +100,8 @@ class PhenotypeReadouts:
         band = cell_mask & ~interior
 
         # Puncta: tubulin above its local background (fibres and cytoplasm) by a fixed margin.
-        local = ndimage.gaussian_filter(tubulin, 0.4 * scale) - ndimage.gaussian_filter(tubulin, PUNCTA_BACKGROUND * scale)
-        puncta = (local > self.puncta_threshold) & cell_mask & ~nucleus_mask
+        local = ndimage.gaussian_filter(tubulin, PUNCTA_SMOOTHING * scale) - ndimage.gaussian_filter(tubulin, PUNCTA_BACKGROUND * scale)
+        puncta = apply_hysteresis_threshold(local, *self.puncta_thresholds) & cell_mask & ~nucleus_mask
         # Intensities away from soft borders, so that a smaller cell or nucleus (a change of
         # shape) does not read as a change of brightness.
         margin = disk(max(1, round(scale)))
@@ -111,7 +119,7 @@ class PhenotypeReadouts:
                 dna[nucleus_core].mean(),
                 tubulin[cytoplasm].mean() if cytoplasm.any() else np.nan,
                 actin[band].mean() if band.any() else np.nan,
-                organelle_spread(puncta, local, centroids) / scale,
+                organelle_spread(puncta, local - self.puncta_thresholds[0], centroids) / scale,
                 float(len(regions)),
             ]
         )

@@ -133,28 +133,30 @@ def organelle_puncta(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Positions (x, y) of cell `i`'s puncta: between the compact and the scattered layout.
 
-    Both layouts are fixed for the cell; `organelle_dispersion` moves every punctum along the
-    straight line from its compact to its scattered position.
+    Both layouts are fixed for the cell; `organelle_dispersion` (0 to 1) sets how far every
+    punctum has moved from the compact layout toward the scattered one.
     """
     nx, ny = nucleus_center
     nucleus_radius, radius = params["nucleus_radius"][i], params["cytoplasm_radius"][i]
     direction = identity.organelle_angle[i]
-    # Compact: a crescent of puncta hugging the nucleus, like a perinuclear Golgi ribbon.
-    arc = direction + ORGANELLE_ARC * identity.puncta_jitter[i, :, 0]
-    reach = nucleus_radius + ORGANELLE_GAP + ORGANELLE_DEPTH * identity.puncta_jitter[i, :, 1]
-    compact_x = nx + reach * np.cos(arc)
-    compact_y = ny + reach * np.sin(arc)
+    # Polar coordinates around the nucleus centre, so that puncta travel around the nucleus and
+    # never across it. Compact: a crescent hugging the nucleus, like a perinuclear Golgi ribbon.
+    compact_angle = direction + ORGANELLE_ARC * identity.puncta_jitter[i, :, 0]
+    compact_radius = nucleus_radius + ORGANELLE_GAP + ORGANELLE_DEPTH * identity.puncta_jitter[i, :, 1]
     offset = identity.nucleus_offset[i, 0] * (radius - nucleus_radius)
     inner = nucleus_radius + 1.5
     outer = max(0.8 * radius - offset, inner)  # stay inside the cell whatever the nucleus offset
-    spread = inner + identity.puncta_radii[i] * (outer - inner)
-    scattered_x = nx + spread * np.cos(identity.puncta_angles[i])
-    scattered_y = ny + spread * np.sin(identity.puncta_angles[i])
+    scattered_radius = inner + identity.puncta_radii[i] * (outer - inner)
+    turn = np.angle(np.exp(1j * (identity.puncta_angles[i] - direction)))  # in (-pi, pi]
+    # Each punctum moves from its place in the crescent by its scattered site's offset from the
+    # crescent's centre. (Moving it straight to its scattered site would first shrink the
+    # crescent: the spread would dip before rising, and not follow the dose monotonically.)
     dispersion = params["organelle_dispersion"][i]
-    return (
-        (1.0 - dispersion) * compact_x + dispersion * scattered_x,
-        (1.0 - dispersion) * compact_y + dispersion * scattered_y,
+    angle = compact_angle + dispersion * turn
+    distance = np.maximum(
+        compact_radius + dispersion * (scattered_radius - nucleus_radius - ORGANELLE_GAP), nucleus_radius + 1.0
     )
+    return nx + distance * np.cos(angle), ny + distance * np.sin(angle)
 
 
 def splat_puncta(px: np.ndarray, py: np.ndarray, size: int) -> np.ndarray:
