@@ -97,13 +97,13 @@ def difference_legend(display: ChannelDisplay) -> str:
     """A colour bar per channel: blue darker than the source, white unchanged, red brighter."""
     palette = difference_palette()
     stops = ", ".join(css_colour(tuple(palette[k] / 255.0)) for k in np.linspace(0, 255, 9).astype(int))
-    bars = "".join(
-        f'<span class="bar-label">{escape(name)}: −{limit:.3g}</span>'
+    bars = " ".join(
+        f'<span class="scale"><span class="bar-label">{escape(name)}: −{limit:.3g}</span>'
         f'<span class="bar" style="background: linear-gradient(to right, {stops})"></span>'
-        f'<span class="bar-label">+{limit:.3g}</span>'
+        f'<span class="bar-label">+{limit:.3g}</span></span>'
         for name, limit in zip(display.channels, display.difference_limit)
     )
-    return f'Scale in pixel units ([-1, 1] images), blue darker, white unchanged, red brighter: {bars}'
+    return f"Scale in pixel units ([-1, 1] images), blue darker, white unchanged, red brighter:<br>{bars}"
 
 
 def dose_response_html(series: list[DoseSeries], methods: list[str]) -> str:

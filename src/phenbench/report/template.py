@@ -43,15 +43,16 @@ ol.notes { font-size: 12px; color: #444; }
 table.grid { border-collapse: separate; border-spacing: 2px; background: #fff; }
 table.grid th { font-size: 11px; font-weight: 600; padding: 2px 4px; white-space: nowrap; }
 table.grid tbody th { text-align: right; max-width: 170px; white-space: normal; }
-table.grid td.tile { padding: 0; vertical-align: middle; text-align: center; background: #000; line-height: 0; }
-table.grid td.tile img { display: block; image-rendering: pixelated; }
+table.grid td.tile { padding: 0; vertical-align: middle; text-align: center; background: #fff; line-height: 0; }
+table.grid td.tile img { display: block; margin: 0 auto; image-rendering: pixelated; }
 table.grid td.empty { background: #eee; color: #777; font-size: 10px; line-height: 1.2; padding: 2px; }
 table.grid td.empty span { display: inline-block; max-width: 72px; }
 table.grid tr.row-counterfactual td.tile, table.grid tr.row-reconstruction td.tile { outline: 2px dashed #999; }
 table.grid tr.row-real th, table.grid tr.row-reconstruction th { color: #555; }
 img.v { display: none !important; }
 .bar { display: inline-block; width: 90px; height: 10px; vertical-align: middle; border: 1px solid #999; margin: 0 4px; }
-.bar-label { font-size: 11px; margin-left: 8px; }
+.bar-label { font-size: 11px; }
+.scale { white-space: nowrap; margin-right: 14px; display: inline-block; }
 figure.plot { display: inline-block; margin: 8px 16px 8px 0; background: #fff; border: 1px solid #ddd; padding: 6px; vertical-align: top; }
 figure.plot img { max-width: 100%; }
 div.absent { border: 1px dashed #a66; background: #fff6f4; padding: 8px 12px; margin: 8px 0; max-width: 1100px; }
