@@ -7,7 +7,12 @@ import pytest
 import torch
 
 from phenbench.metrics.projection import projection_matrix, to_rgb_uint8
-from phenbench.metrics.statistics import bootstrap_ci, frechet_distance, frechet_distance_of_features
+from phenbench.metrics.statistics import (
+    bootstrap_ci,
+    frechet_distance,
+    frechet_distance_of_features,
+    gaussian_statistics,
+)
 
 
 def test_frechet_distance_matches_the_closed_form_for_diagonal_gaussians():
@@ -63,3 +68,12 @@ def test_projection_of_three_channels_is_the_identity():
     images = torch.linspace(-1, 1, 48).reshape(1, 3, 4, 4)
     expected = ((images + 1) / 2 * 255).round().to(torch.uint8)
     assert torch.equal(to_rgb_uint8(images), expected)
+
+
+@pytest.mark.parametrize("n1, n2", [(30, 40), (12, 12)])
+def test_low_rank_route_equals_torch_fidelitys_formula(n1, n2):
+    rng = np.random.default_rng(5)
+    a = rng.normal(size=(n1, 64)) @ rng.normal(size=(64, 64))
+    b = rng.normal(0.3, 1.5, size=(n2, 64))
+    expected = frechet_distance(gaussian_statistics(a), gaussian_statistics(b))  # torch-fidelity
+    assert frechet_distance_of_features(a, b) == pytest.approx(expected, rel=1e-7)
