@@ -52,7 +52,11 @@ def test_each_effect_tracks_its_hill_curve_on_images(dense_world: SyntheticDatas
         signed = np.sign(effect["max_shift"]) * curve
         r = np.corrcoef(hill, signed)[0, 1]
         assert r > 0.95, f"{compound.name}: {effect['readout']} vs Hill r = {r:.3f} ({np.round(curve, 3)})"
-        assert np.all(np.diff(signed) > 0), f"{compound.name}: {effect['readout']} not monotone: {np.round(curve, 3)}"
+        # Monotone: no step back by more than 2% of the curve's range (on the plateau, where the
+        # Hill fraction moves by under 0.03, a step is within the noise of 24 fields).
+        steps = np.diff(signed)
+        assert steps.min() > -0.02 * np.ptp(signed), f"{compound.name}: {effect['readout']} not monotone: {np.round(curve, 3)}"
+        assert np.all(steps[np.diff(hill) > 0.05] > 0), f"{compound.name}: {effect['readout']} flat: {np.round(curve, 3)}"
 
 
 def test_lowest_dose_is_invisible_and_highest_is_obvious(default_world: SyntheticDataset) -> None:
