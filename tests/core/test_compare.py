@@ -221,6 +221,13 @@ def test_unknown_format_and_empty_or_failed_stores(store: ResultsStore, tmp_path
         comparison_table(ResultsStore(tmp_path / "nothing.h5"))
 
 
+def test_runs_without_metrics_are_a_clear_error(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path / "r.h5")
+    store.write(dataclasses.replace(run("a", "identity", 1, 1.0, 1.0), metrics=[]))
+    with pytest.raises(PhenbenchError, match="stored no metric values"):
+        comparison_table(store)
+
+
 def test_describe_run_shows_provenance_metrics_and_missing_reasons(store: ResultsStore) -> None:
     text = describe_run(store.read("pd-fast"))
     assert text.startswith("Run pd-fast\n")

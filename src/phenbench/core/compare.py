@@ -10,7 +10,6 @@ the real-vs-real floor row, failed runs left out) travels in `table.attrs["phenb
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pandas as pd
@@ -62,21 +61,28 @@ def comparison_table(
     chosen_metrics = list(metrics) if metrics else known_metrics
     values = values[values["metric"].isin(chosen_metrics)]
 
+    if values.empty:
+        raise PhenbenchError(
+            f"The complete runs on dataset '{dataset}' in {store.path} stored no metric values; "
+            "run with metrics (`phenbench run --metrics ...`) to compare them."
+        )
     columns = _column_order(values, chosen_metrics)
     rows = list(dict.fromkeys(labels.values()))
-    table = pd.DataFrame(math.nan, index=pd.Index(rows, name="method"), columns=pd.MultiIndex.from_tuples(columns, names=["metric", "condition"]))
-    cells: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for row in values[~values["is_floor"]].itertuples(index=False):
-        _put(table, cells, labels[row.run_id], row)
-
-    floor_row = None
-    floors = values[values["is_floor"]]
-    if not floors.empty:
-        floor_row = FLOOR_ROW
-        table.loc[FLOOR_ROW] = math.nan
-        for row in floors.itertuples(index=False):  # start-time order: the latest run's floor wins
-            if (row.metric, row.condition) in table.columns:
-                _put(table, cells, FLOOR_ROW, row)
+    values = values.assign(row=values["run_id"].map(labels))
+    methods = values[~values["is_floor"]]
+    # Floors: values are in start-time order, so the latest run's floor of each column wins.
+    floors = values[values["is_floor"]].drop_duplicates(["metric", "condition"], keep="last")
+    floors = floors[[(m, c) in set(columns) for m, c in zip(floors["metric"], floors["condition"])]]
+    floor_row = FLOOR_ROW if not floors.empty else None
+    shown = pd.concat([methods, floors.assign(row=FLOOR_ROW)]) if floor_row else methods
+    table = (
+        shown.pivot(index="row", columns=["metric", "condition"], values="value")
+        .reindex(index=rows + ([FLOOR_ROW] if floor_row else []), columns=pd.MultiIndex.from_tuples(columns))
+        .astype("float64")
+    )
+    table.index.name = "method"
+    table.columns.names = ["metric", "condition"]
+    cells = {(row.row, row.metric, row.condition): _cell_info(row) for row in shown.itertuples(index=False)}
 
     direction = {m: bool(values.loc[values["metric"] == m, "higher_is_better"].iloc[0]) for m in chosen_metrics}
     units = {m: str(values.loc[values["metric"] == m, "unit"].iloc[0]) for m in chosen_metrics}
@@ -158,14 +164,13 @@ def _column_order(values: pd.DataFrame, metrics: list[str]) -> list[tuple[str, s
     return columns
 
 
-def _put(table: pd.DataFrame, cells: dict, label: str, row: Any) -> None:
-    present = not pd.isna(row.value)
-    table.loc[label, (row.metric, row.condition)] = float(row.value) if present else math.nan
-    cells[(label, row.metric, row.condition)] = {
+def _cell_info(row: Any) -> dict[str, Any]:
+    """What a table cell shows besides its value: N, the interval, or why it is missing."""
+    return {
         "n": int(row.n),
         "ci_low": None if pd.isna(row.ci_low) else float(row.ci_low),
         "ci_high": None if pd.isna(row.ci_high) else float(row.ci_high),
-        "missing": None if present else (row.missing if isinstance(row.missing, str) else "no reason stored"),
+        "missing": None if not pd.isna(row.value) else (row.missing if isinstance(row.missing, str) else "no reason stored"),
     }
 
 
