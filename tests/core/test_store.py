@@ -104,6 +104,17 @@ def test_metrics_frame_is_long_with_pooled_and_floor_rows(store: ResultsStore) -
     assert rows.loc[("reconstruction/psnr", "DMSO", False)]["unit"] == "dB"
 
 
+def test_metrics_frame_of_chosen_runs(store: ResultsStore) -> None:
+    for run_id in ("run-a", "run-b", "run-c"):
+        store.write(record_for(run_id))
+    frame = store.metrics_frame(run_ids=["run-c", "run-a"])
+    assert set(frame["run_id"]) == {"run-a", "run-c"}
+    everything = store.metrics_frame()
+    assert len(frame) == len(everything[everything["run_id"] != "run-b"])
+    with pytest.raises(UnknownNameError, match="Unknown run id 'run-x'. Did you mean: "):
+        store.metrics_frame(run_ids=["run-x"])
+
+
 def test_empty_store_frames_have_columns(store: ResultsStore) -> None:
     with h5py.File(store.path, "w") as root:  # a valid store with no runs
         store_schema.init_store_root(root, "2026-11-25T00:00:00+00:00")

@@ -52,8 +52,7 @@ def comparison_table(
         )
     labels = _row_labels(complete, latest_only)  # run_id -> row label, in row order
 
-    values = store.metrics_frame()
-    values = values[values["run_id"].isin(list(labels))]
+    values = store.metrics_frame(run_ids=list(labels))
     known_metrics = list(dict.fromkeys(values["metric"]))
     for name in metrics or []:
         if name not in known_metrics:
