@@ -60,6 +60,7 @@ class PrepareOptions:
     test_fraction: float = 0.2
     split_seed: int = 0
     workers: int = 1
+    compression: str = "gzip"  # gzip | lzf | none: the full release is ~27 GB of crops uncompressed
     strict: bool = False  # stop at the first unusable field instead of skipping and counting it
     work_dir: str | None = None  # default: <out>.work beside the cache
     metadata: str | None = None  # default: BBBC021_v1_image.csv in root or root/metadata
@@ -216,7 +217,8 @@ def _write_cache(table, jobs, out: Path, options: PrepareOptions, skipped, examp
         skipped=dict(skipped), examples=examples, dropped_at_edge=dropped, split_levels=split.levels,
     )
     start = 0
-    with CacheWriter(out, channels=CHANNELS, crop_shape=(options.crop_size,) * 2, source=str(options.root)) as writer:
+    with CacheWriter(out, channels=CHANNELS, crop_shape=(options.crop_size,) * 2, source=str(options.root),
+                     compression=options.compression) as writer:
         for path, part in zip(results, metas):
             with np.load(path) as saved:
                 crops = saved["crops"]
