@@ -114,3 +114,4 @@ PRESETS: dict[str, dict[str, Any]] = {
         "inversion_steps": 10,
         "inference_steps": 10,
     },
+}
