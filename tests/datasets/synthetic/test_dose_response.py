@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from phenbench.datasets.synthetic.adapter import SyntheticDataset
-from phenbench.datasets.synthetic.config import Compound, SyntheticConfig
+from phenbench.datasets.synthetic.config import Compound, Effect, SyntheticConfig
+from phenbench.datasets.synthetic.readouts import READOUTS
 
 DENSE_POINTS = 8
 
@@ -111,3 +112,27 @@ def test_readouts_of_an_empty_or_misshapen_image() -> None:
     with pytest.raises(DataError, match="N x 3 x H x W"):
         world.phenotype_readouts(torch.zeros(1, 4, 64, 64))
     assert world.phenotype_readouts(torch.zeros(0, 3, 64, 64))[1].shape == (0, len(names))
+
+
+@pytest.mark.parametrize(
+    "parameter, max_shift",
+    [
+        ("nucleus_radius", 1.6),
+        ("cytoplasm_radius", -4.0),
+        ("dna_intensity", -0.3),
+        ("tubulin_intensity", -0.2),
+        ("actin_intensity", -0.4),
+        ("organelle_dispersion", 0.75),
+    ],
+)
+def test_a_user_compound_on_any_parameter_moves_its_readout(parameter: str, max_shift: float) -> None:
+    """Any parameter a user's compound moves has a readout that follows the curve."""
+    compound = Compound("userin", tuple(float(c) for c in np.geomspace(0.1, 10, 5)), 1.0, 1.5, (Effect(parameter, max_shift),))
+    world = SyntheticDataset(SyntheticConfig(compounds=(compound,), train_per_condition=1, test_per_condition=12))
+    rows = world.rows("test", "DMSO")
+    readout = world.effects()["readout"].iloc[0]
+    hill = np.array([world.hill_fraction(c) for c in world.conditions.names])
+    curve = np.array([_readout_means(world, rows, c)[1][READOUTS.index(readout)] for c in world.conditions.names])
+    signed = np.sign(max_shift) * curve
+    assert np.corrcoef(hill, signed)[0, 1] > 0.95, f"{parameter} -> {readout}: {np.round(curve, 3)}"
+    assert np.all(np.diff(signed) > 0), f"{parameter} -> {readout} not monotone: {np.round(curve, 3)}"

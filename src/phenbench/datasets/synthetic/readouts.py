@@ -64,9 +64,10 @@ class PhenotypeReadouts:
 
     def __init__(self, config: SyntheticConfig):
         cells, background = config.cells, config.noise.background
-        # Half the brightness of a typical control cell's interior in each channel.
-        self.nucleus_threshold = background + 0.5 * 0.85 * cells.dna_intensity.mean
-        self.cell_threshold = background + 0.5 * 0.78 * cells.tubulin_intensity.mean
+        # A fraction of a typical control cell's interior brightness: low enough that a compound
+        # that dims a channel still finds the same outlines, high enough to stay clear of noise.
+        self.nucleus_threshold = background + 0.35 * 0.85 * cells.dna_intensity.mean
+        self.cell_threshold = background + 0.3 * 0.78 * cells.tubulin_intensity.mean
         self.puncta_thresholds = (PUNCTA_LOW * PUNCTUM_BRIGHTNESS, PUNCTA_HIGH * PUNCTUM_BRIGHTNESS)
 
     @property
