@@ -11,6 +11,7 @@ found, every value is missing with the reason.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +27,7 @@ from phenbench.metrics.inception_features import (
     extract_features,
     real_features,
 )
-from phenbench.metrics.statistics import frechet_distance_of_features, value_with_ci
+from phenbench.metrics.statistics import bootstrap_ci, frechet_distance_of_features, value_with_ci
 
 MEMO_KEY = "phenbench.metrics.fidelity"
 
@@ -99,8 +100,9 @@ class _FidelityMetric(OptionedMetric):
         return result
 
     def _score(
-        self, evaluation: Evaluation, statistic, name: str, *, n_boot: int | None = None
+        self, evaluation: Evaluation, statistic, name: str, *, n_boot: int | None = None, ci_statistic=None
     ) -> list[MetricResult]:
+        """`statistic` per condition, floor and pooled; the interval from `ci_statistic` (default: the same)."""
         n_boot = self.options.bootstrap if n_boot is None else n_boot
         features = self._features(evaluation)
         targets = list(evaluation.bundles)
@@ -116,7 +118,12 @@ class _FidelityMetric(OptionedMetric):
                 continue
             f = features[target]
             seed = condition_seed(evaluation, target, self.name)
-            per_condition[target] = value_with_ci(statistic, [f.translated, f.real], n_boot=n_boot, seed=seed)
+            value = value_with_ci(statistic, [f.translated, f.real], n_boot=0, seed=seed)
+            if value.value is not None and n_boot > 0:
+                value.ci_low, value.ci_high = bootstrap_ci(
+                    ci_statistic or statistic, [f.translated, f.real], n_boot=n_boot, seed=seed
+                )
+            per_condition[target] = value
             half_a, half_b = split_halves(torch.from_numpy(f.real), seed)
             floor[target] = value_with_ci(statistic, [half_a.numpy(), half_b.numpy()], n_boot=0, seed=seed)
         if features:
@@ -146,18 +153,30 @@ class KID(_FidelityMetric):
     higher_is_better = False
     summary = "Kernel Inception Distance (torch-fidelity), mean and std over subsets."
 
-    def _kid(self, features_1: np.ndarray, features_2: np.ndarray, seed: int = 2020) -> dict[str, float]:
+    # Bootstrap resamples use this many subsets instead of `kid_subsets`: each KID costs
+    # kid_subsets x 3 kernel matrices of up to 1000 x 1000 x 2048, minutes per resample on a CPU.
+    BOOTSTRAP_SUBSETS = 10
+
+    def _kid(self, features_1: np.ndarray, features_2: np.ndarray, subsets: int | None = None) -> dict[str, float]:
         from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_features_to_metric
 
-        size = min(self.options.kid_subset_size, len(features_1), len(features_2))
-        out = kid_features_to_metric(
-            torch.from_numpy(features_1), torch.from_numpy(features_2),
-            kid_subsets=self.options.kid_subsets, kid_subset_size=size, verbose=False, rng_seed=seed,
-        )
-        return {"mean": out[KEY_METRIC_KID_MEAN], "std": out[KEY_METRIC_KID_STD]}
+        subsets = subsets or self.options.kid_subsets
+        key = (subsets, hashlib.sha1(features_1.tobytes()).hexdigest(), hashlib.sha1(features_2.tobytes()).hexdigest())
+        if key not in self._memo:  # the mean and the std come from one computation
+            size = min(self.options.kid_subset_size, len(features_1), len(features_2))
+            out = kid_features_to_metric(
+                torch.from_numpy(features_1), torch.from_numpy(features_2),
+                kid_subsets=subsets, kid_subset_size=size, verbose=False,
+            )  # torch-fidelity's default rng_seed (2020): the same subsets as its own calculate_metrics
+            self._memo[key] = {"mean": out[KEY_METRIC_KID_MEAN], "std": out[KEY_METRIC_KID_STD]}
+        return self._memo[key]
 
     def compute(self, evaluation: Evaluation) -> list[MetricResult]:
-        [mean] = self._score(evaluation, lambda a, b: self._kid(a, b)["mean"], "kid")
+        self._memo: dict[tuple, dict[str, float]] = {}
+        [mean] = self._score(
+            evaluation, lambda a, b: self._kid(a, b)["mean"], "kid",
+            ci_statistic=lambda a, b: self._kid(a, b, min(self.BOOTSTRAP_SUBSETS, self.options.kid_subsets))["mean"],
+        )
         [std] = self._score(evaluation, lambda a, b: self._kid(a, b)["std"], "kid/std", n_boot=0)
-        std.floor = {}  # the spread over subsets; its floor and interval would not mean anything
+        std.floor = {}  # the spread over subsets; its floor would not mean anything
         return [mean, std]
