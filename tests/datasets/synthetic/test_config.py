@@ -130,3 +130,15 @@ def test_the_example_world_in_the_docs_loads(tmp_path: Path) -> None:
     path.write_text(blocks[0])
     world = SyntheticDataset.from_yaml(path)
     assert len(world.conditions) >= 9
+
+
+def test_data_path_to_a_yaml_world_is_that_world(tmp_path: Path) -> None:
+    path = tmp_path / "world.yaml"
+    path.write_text("seed: 5\nimage_size: 32\n")
+    world = SyntheticDataset(SyntheticConfig(root=str(path)))
+    assert world.config.seed == 5 and world.spec.image_size == 32
+    assert world.content_hash() == SyntheticDataset(SyntheticConfig(seed=5, image_size=32)).content_hash()
+    with pytest.raises(ConfigError, match="given twice"):
+        SyntheticDataset(SyntheticConfig(root=str(path), seed=1))
+    # A root that is not a world file changes nothing: there are no files to read.
+    assert SyntheticDataset(SyntheticConfig(root=str(tmp_path))).config == SyntheticConfig(root=str(tmp_path))

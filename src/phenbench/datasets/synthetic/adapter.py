@@ -9,6 +9,7 @@ compare translations with. `phenotype_readouts` measures the ground-truth phenot
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Sequence
@@ -44,7 +45,7 @@ class SyntheticDataset(PreparedDataset):
         config = SyntheticConfig() if config is None else config
         if not isinstance(config, SyntheticConfig):
             raise ConfigError(f"SyntheticDataset takes a SyntheticConfig, got {type(config).__name__}.")
-        self.config = config
+        self.config = config = world_from_root(config)
         self._treatments = [Treatment()] + [
             Treatment(compound, c) for compound in config.compounds for c in compound.concentrations
         ]
@@ -218,3 +219,20 @@ class SyntheticDataset(PreparedDataset):
     def _empty(self) -> np.ndarray:
         size = self.config.image_size
         return np.zeros((0, len(CHANNELS), size, size), dtype=np.float32)
+
+
+def world_from_root(config: SyntheticConfig) -> SyntheticConfig:
+    """The world itself when `root` (the CLI's `--data`) names a YAML world file; else `config`.
+
+    So `phenbench run --dataset synthetic --data world.yaml` runs that world. Options given both
+    in the file and in the run's dataset config would be ambiguous, so that is an error. Any
+    other `root` is ignored: the world has no files.
+    """
+    if config.root is None or Path(config.root).suffix.lower() not in (".yaml", ".yml"):
+        return config
+    if dataclasses.replace(config, root=None) != SyntheticConfig():
+        raise ConfigError(
+            f"The synthetic world is given twice: in {config.root} (--data) and in the dataset options. "
+            "Put every option in the YAML file, or leave --data out."
+        )
+    return dataclasses.replace(load_config_yaml(config.root), root=config.root)

@@ -194,8 +194,8 @@ DEFAULT_COMPOUNDS: tuple[Compound, ...] = (
 
 @dataclass(frozen=True)
 class SyntheticConfig:
-    """A synthetic world. `root` is accepted (the CLI passes `--data` there) and ignored: the
-    world is rendered on the fly from `seed`, so there are no files to point at."""
+    """A synthetic world, rendered on the fly from `seed`: there are no files. `root` receives
+    the CLI's `--data`: a YAML world file there is loaded as the world; anything else is ignored."""
 
     root: str | None = None
     seed: int = 0
