@@ -15,6 +15,8 @@ from phenbench.core.store import ResultsStore, RunRecord, utc_now
 
 EXAMPLE_SRC = Path(__file__).resolve().parents[2] / "examples" / "phenbench-example-plugin" / "src"
 SYNTHETIC_CONFIG = {"image_size": 32, "train_per_condition": 8, "test_per_condition": 8}
+# The CellProfiler metrics store the arrays of the report's dose-response and correlation plots.
+METRICS = ("counterfactual", "cellprofiler", "dose-response")
 
 
 class ExamplePlugin:
@@ -27,7 +29,8 @@ class ExamplePlugin:
 
 @pytest.fixture(scope="session")
 def synthetic_store(tmp_path_factory) -> ResultsStore:
-    """A store with runs of identity and channel-shift on synthetic (9 conditions, 32 x 32)."""
+    """A store with runs of identity and channel-shift on synthetic (9 conditions, 32 x 32, the
+    paper's pairs: DMSO to every other condition)."""
     import torch
 
     from phenbench.core.plugins import load_registries
@@ -42,7 +45,7 @@ def synthetic_store(tmp_path_factory) -> ResultsStore:
         config = RunConfig(
             translator=translator, dataset="synthetic", store=str(folder / "results.h5"),
             work_dir=str(folder / "runs"), progress=False, dataset_config=SYNTHETIC_CONFIG,
-            metrics=("counterfactual",),
+            pairs="from-control", metrics=METRICS, metric_options={m: {"cache": False} for m in METRICS[1:]},
         )
         run_benchmark(config, registries)
     return ResultsStore(folder / "results.h5")

@@ -45,9 +45,12 @@ def test_report_shows_table_grids_and_plots_of_both_methods(synthetic_store, syn
     identity_mse = table.loc["identity", ("counterfactual/mse", "pooled")]
     [identity_row] = [row for row in facts.table_rows if row and row[0] == "identity"]
     assert identity_row[1].startswith(f"{identity_mse:.4g}")
-    # Dose-response from the stored images, one figure per compound; no feature-correlation data.
-    assert facts.compounds == ["shrinkin", "dispersin"]
-    assert facts.absent == ["Dose-response of measured features", "Histogram of feature correlations"]
+    # Dose-response per compound from the metric's arrays, then from the stored images; the
+    # histogram of feature correlations from the `cellprofiler` metric.
+    assert facts.compounds == ["shrinkin", "dispersin"] * 2
+    assert facts.absent == [] and facts.classes["correlation-histogram"] == 1
+    # Pairs from DMSO only: nothing was translated to DMSO, and the page says so.
+    assert "No images were translated to DMSO" in synthetic_report
     # Every tile has the composite and each of the 3 channels alone.
     assert facts.classes["v-composite"] == facts.classes["v-c0"] == facts.classes["v-c2"] > 0
     assert all(src.startswith("data:image/png;base64,") for src in facts.img_sources)
@@ -72,24 +75,53 @@ def test_sample_dose_response_is_the_mean_of_the_stored_images(synthetic_store) 
     data = load_report_data(synthetic_store)
     [dna_shrinkin] = [s for s in sample_dose_series(data) if s.compound == "shrinkin" and "DNA" in s.quantity]
     assert dna_shrinkin.conditions == ["DMSO", "shrinkin@0.1", "shrinkin@0.3", "shrinkin@1", "shrinkin@3"]
-    record = synthetic_store.read(synthetic_store.run_ids()[-1], samples=True)
-    for condition, real in zip(dna_shrinkin.conditions, dna_shrinkin.real):
-        assert real == pytest.approx(record.samples[condition]["real"][:, 0].astype(np.float64).mean())
-    translated = dna_shrinkin.translated["identity"]
     identity = synthetic_store.read(synthetic_store.run_ids()[0], samples=True)
+    assert identity.translator == "identity"
+    # From-control runs store DMSO images as the sources of every target: the real control point.
+    assert dna_shrinkin.real[0] == pytest.approx(identity.samples["shrinkin@1"]["source"][:, 0].astype(np.float64).mean())
+    for condition, real in zip(dna_shrinkin.conditions[1:], dna_shrinkin.real[1:]):
+        assert real == pytest.approx(identity.samples[condition]["real"][:, 0].astype(np.float64).mean())
+    translated = dna_shrinkin.translated["identity"]
+    assert translated[0] is None  # nothing was translated to DMSO
     assert translated[-1] == pytest.approx(identity.samples["shrinkin@3"]["translated"][:, 0].astype(np.float64).mean())
 
 
+def test_metric_dose_response_and_histogram_are_the_stored_arrays(synthetic_store) -> None:
+    data = load_report_data(synthetic_store)
+    stored = {m.label: {r.name: r for r in m.record.metrics} for m in data.methods}
+    dose = stored["channel-shift"]["dose-response/spearman-translated"].arrays
+    series = [s for s in metric_dose_series(data) if s.compound == "dispersin"]
+    assert 1 <= len(series) <= 4
+    first = series[0]
+    assert first.quantity == str(dose["feature_names"][dose["top-features/dispersin"][0]])
+    assert first.conditions == ["DMSO", "dispersin@0.03", "dispersin@0.1", "dispersin@0.3", "dispersin@1"]
+    assert first.real == pytest.approx(list(dose["real-means/dispersin"][:, 0]))
+    assert first.translated["channel-shift"] == pytest.approx(list(dose["translated-means/dispersin"][:, 0]))
+    [histogram] = correlation_sets(data)
+    cellprofiler = stored["channel-shift"]["cellprofiler/median-r"]
+    assert histogram.metric == "cellprofiler/median-r"
+    assert np.array_equal(histogram.counts["channel-shift"], cellprofiler.arrays["histogram"])
+    assert histogram.medians["channel-shift"] == cellprofiler.pooled.value
+    assert histogram.medians["identity"] is None and "no feature has a correlation" in histogram.missing["identity"]
+
+
 def _store_with_arrays(tmp_path) -> ResultsStore:
+    """Hand-made arrays in the formats of `dose-response` and `cellprofiler`."""
     rng = np.random.default_rng(0)
     store = ResultsStore(tmp_path / "r.h5")
     for index, (translator, shift) in enumerate([("good", 0.2), ("identity", 0.0)]):
-        arrays = {"feature_names": np.array([b"area", b"intensity"]), "feature_correlation": rng.uniform(-1, 1, 30)}
-        for k, condition in enumerate(CONDITIONS):
-            arrays[f"real/{condition}"] = np.array([10.0 * k, 1.0])
-            arrays[f"translated/{condition}"] = np.array([10.0 * k * shift, 1.0])
+        dose_arrays = {
+            "feature_names": np.array(["area", "intensity", "texture"]),
+            "concentrations/drug": np.array([0.0, 1.0, 10.0]),
+            "top-features/drug": np.array([2, 0]),
+            "real-means/drug": np.array([[0.0, 5.0], [10.0, 5.0], [20.0, 5.0]]),
+            "translated-means/drug": np.array([[0.0, 5.0], [10.0 * shift, 5.0], [20.0 * shift, 5.0]]),
+        }
+        histogram = {"histogram_edges": np.linspace(-1, 1, 5), "histogram": np.array([1, 2, 3, 4 * index]),
+                     "undefined/drug": np.array([index])}
         metrics = [
-            MetricResult("dose-response", True, {c: value(0.9) for c in CONDITIONS}, value(0.9), arrays=arrays),
+            MetricResult("dose-response/spearman-translated", True, {"drug": value(0.9)}, value(0.9), arrays=dose_arrays),
+            MetricResult("cellprofiler/median-r", True, {"drug": value(0.5)}, value(0.5), arrays=histogram),
             MetricResult("fid", False, {"DMSO": value(3.0), "drug@1": MetricValue.absent("needs Inception weights"),
                                         "drug@10": value(2.0)}, value(2.5)),
         ]
@@ -101,20 +133,32 @@ def _store_with_arrays(tmp_path) -> ResultsStore:
 def test_plots_from_metric_arrays_and_missing_values_with_reasons(tmp_path) -> None:
     store = _store_with_arrays(tmp_path)
     data = load_report_data(store)
-    [area, other] = metric_dose_series(data)  # both features fit under the per-compound cap
-    assert area.quantity == "area" and area.conditions == CONDITIONS
-    assert area.real == [0.0, 10.0, 20.0] and area.translated["good"] == pytest.approx([0.0, 2.0, 4.0])
-    [correlations] = correlation_sets(data)
-    assert set(correlations.values) == {"good", "identity"} and len(correlations.values["good"]) == 30
+    [texture, area] = metric_dose_series(data)
+    assert (texture.quantity, area.quantity) == ("texture", "area")
+    assert texture.conditions == CONDITIONS
+    assert texture.real == [0.0, 10.0, 20.0] and texture.translated["good"] == pytest.approx([0.0, 2.0, 4.0])
+    assert area.translated["identity"] == [5.0, 5.0, 5.0]
+    [histogram] = correlation_sets(data)
+    assert histogram.undefined == {"good": 0, "identity": 1}
+    assert list(histogram.counts["identity"]) == [1, 2, 3, 4]
 
     html = build_report(store, tmp_path / "out").read_text(encoding="utf-8")
     facts = page_facts(html)
     assert facts.absent == []
     assert facts.classes["correlation-histogram"] == 1
+    assert "identity: 10 features with a correlation, 1 without" in html
     assert facts.compounds == ["drug", "drug"]  # from the metric's arrays, and from the stored images
     [good_row] = [row for row in facts.table_rows if row and row[0] == "good"]
     assert "—" in good_row[-2]  # fid at drug@1 is missing ...
     assert "needs Inception weights" in "".join(facts.text)  # ... and the page says why
+
+
+def test_plots_without_data_are_said_absent(tmp_path) -> None:
+    store = ResultsStore(tmp_path / "r.h5")
+    store.write(make_record("run-a", "identity", all_pairs_samples(np.random.default_rng(0))))
+    facts = page_facts(build_report(store, tmp_path / "out").read_text(encoding="utf-8"))
+    assert facts.absent == ["Dose-response of measured features", "Histogram of feature correlations"]
+    assert facts.compounds == ["drug"]  # the stored images still give a dose-response of pixel values
 
 
 def _nine_condition_store(tmp_path, size: int, runs: int = 1) -> ResultsStore:

@@ -75,8 +75,8 @@ def _chromium(binary: str, profile: Path, *arguments: str) -> subprocess.Complet
     return done
 
 
-def _screenshot(binary: str, page: Path, png: Path, profile: Path) -> np.ndarray:
-    _chromium(binary, profile, f"--screenshot={png}", f"--window-size={WINDOW[0]},{WINDOW[1]}", page.as_uri())
+def _screenshot(binary: str, page: Path, png: Path, profile: Path, window: tuple[int, int] = WINDOW) -> np.ndarray:
+    _chromium(binary, profile, f"--screenshot={png}", f"--window-size={window[0]},{window[1]}", page.as_uri())
     return np.asarray(Image.open(png).convert("RGB")).astype(int)
 
 
@@ -90,8 +90,8 @@ def test_rendered_report_has_table_grids_and_plots(chromium, report_page, tmp_pa
     assert facts.methods == ["channel-shift", "identity"]
     for anchor in ("method-channel-shift", "method-identity"):
         assert {f"grid-{anchor}", f"diff-{anchor}"} <= facts.ids
-    assert facts.compounds == ["shrinkin", "dispersin"]
-    assert facts.classes["dose-response"] == 2 and "Histogram of feature correlations" in facts.absent
+    assert facts.compounds == ["shrinkin", "dispersin"] * 2  # CellProfiler features, then pixel means
+    assert facts.classes["correlation-histogram"] == 1 and facts.absent == []
     assert len(facts.img_sources) == len(page_facts(page.read_text(encoding="utf-8")).img_sources) > 100
 
     shot = _screenshot(chromium, page, artifacts / "report-screenshot.png", tmp_path / "profile")
@@ -109,8 +109,9 @@ def test_single_channel_view_shows_grey_images(chromium, report_page, tmp_path, 
         html.replace('id="view-composite" checked>', 'id="view-composite">').replace('id="view-c0">', 'id="view-c0" checked>'),
         encoding="utf-8",
     )
-    composite = _screenshot(chromium, page, tmp_path / "composite.png", tmp_path / "profile")
-    grey = _screenshot(chromium, single, artifacts / "report-screenshot-dna-alone.png", tmp_path / "profile")
+    tall = (WINDOW[0], 3 * WINDOW[1])  # down to the image grids, below the table and the plots
+    composite = _screenshot(chromium, page, tmp_path / "composite.png", tmp_path / "profile", tall)
+    grey = _screenshot(chromium, single, artifacts / "report-screenshot-dna-alone.png", tmp_path / "profile", tall)
     changed = np.any(composite != grey, axis=-1)
     assert changed.sum() > 20_000  # the image tiles changed view
     pixels = grey[changed]

@@ -104,7 +104,8 @@ def render_report(data: ReportData, options: ReportOptions = ReportOptions(), re
     """The report's HTML text; `requested` is what the user asked for when `options` shows less."""
     columns = data.display_order()
     grids = {m.label: build_grids(m.record.samples, columns, sources=options.sources,
-                                  real_per_condition=options.real_per_condition) for m in data.methods}
+                                  real_per_condition=options.real_per_condition,
+                                  source_condition=_declared_source(m, data)) for m in data.methods}
     display = _channel_display(data, grids, options)
     renderer = TileRenderer(display, options.tile_px)
     labels = [m.label for m in data.methods]
@@ -130,6 +131,11 @@ def render_report(data: ReportData, options: ReportOptions = ReportOptions(), re
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     footer = f"phenbench report of {escape(str(data.store.path))}, dataset {escape(data.dataset)}, written {when}."
     return page(title=f"phenbench report: {data.dataset}", display=display, nav=nav, body="".join(body), footer=footer)
+
+
+def _declared_source(method, data: ReportData) -> str | None:
+    """The control, for runs whose pairs were all from the control (their sources are all control images)."""
+    return data.conditions.control if method.record.configs.get("run", {}).get("pairs") == "from-control" else None
 
 
 def _channel_display(data: ReportData, grids: dict, options: ReportOptions) -> ChannelDisplay:
@@ -176,8 +182,8 @@ def _dose_response(data: ReportData, labels: list[str]) -> str:
         parts.append(dose_response_html(from_metrics, labels))
     else:
         parts.append(absent_html("Dose-response of measured features",
-                                 "no stored metric saved dose-response arrays (a metric named '*dose*' with "
-                                 "'real/<condition>' and 'translated/<condition>' arrays); run with such a metric to see them."))
+                                 "no stored run has dose-response arrays ('real-means/<compound>' and "
+                                 "'translated-means/<compound>'); run with the 'dose-response' metric to see them."))
     from_samples = sample_dose_series(data)
     if from_samples:
         parts.append(dose_response_html(from_samples, labels))
@@ -189,5 +195,5 @@ def _correlations(data: ReportData, labels: list[str]) -> str:
     if sets:
         return correlation_html(sets, labels)
     return absent_html("Histogram of feature correlations",
-                       "no stored metric saved an array of per-feature correlations (an array whose name contains "
-                       "'correlation'); run with a metric that does (a CellProfiler dose-response metric) to see it.")
+                       "no stored run has a histogram of feature correlations ('histogram' and "
+                       "'histogram_edges' arrays); run with the 'cellprofiler' metric to see it.")

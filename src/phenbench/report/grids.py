@@ -62,9 +62,12 @@ def image_key(image: np.ndarray) -> str:
     return hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()
 
 
-def choose_sources(samples: dict[str, dict[str, np.ndarray]], columns: Sequence[str], count: int) -> list[SourcePick]:
+def choose_sources(
+    samples: dict[str, dict[str, np.ndarray]], columns: Sequence[str], count: int, source_condition: str | None = None
+) -> list[SourcePick]:
     """The `count` source images that appear under the most targets (ties: those of the condition
-    shown first, i.e. the control, then the first stored)."""
+    shown first, i.e. the control, then the first stored). `source_condition`: the condition of
+    every source where the run says so (`pairs: from-control`) and the samples cannot."""
     where: dict[str, dict[str, int]] = {}
     images: dict[str, np.ndarray] = {}
     for target in columns:
@@ -80,7 +83,7 @@ def choose_sources(samples: dict[str, dict[str, np.ndarray]], columns: Sequence[
     for key, targets in where.items():
         absent = [t for t in stored_targets if t not in targets]
         # Under `pairs: all` a source is translated to every condition but its own.
-        condition_of[key] = absent[0] if len(absent) == 1 else None
+        condition_of[key] = absent[0] if len(absent) == 1 else source_condition
     first_seen = {key: rank for rank, key in enumerate(where)}
     position = {name: rank for rank, name in enumerate(columns)}  # control first: its images lead
 
@@ -97,6 +100,7 @@ def build_grids(
     *,
     sources: int,
     real_per_condition: int,
+    source_condition: str | None = None,
 ) -> MethodGrids:
     """The image and difference grids of one run's stored samples."""
     grids = MethodGrids(columns=list(columns))
@@ -106,7 +110,7 @@ def build_grids(
             f"No images were translated to {', '.join(missing_targets)} in this run (its pairs did not "
             "include them), so those columns hold only what else is stored."
         )
-    picks = choose_sources(samples, columns, sources)
+    picks = choose_sources(samples, columns, sources, source_condition)
     if not picks:
         grids.notes.append("This run stored no source images, so there is nothing to show translated.")
     has_counterfactuals = any("counterfactual" in samples.get(t, {}) for t in columns)

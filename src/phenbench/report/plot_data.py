@@ -2,12 +2,13 @@
 
 Two sources, both named on the page under each plot:
 
-- Metric arrays (`MetricResult.arrays`), written by metrics for reports. Arrays are found by name,
-  so metrics can add them without the report changing:
-  * dose-response: a metric whose name contains "dose", with arrays `<series>/<condition>` where
-    `<series>` contains "real" or "translated" (a number, or one number per feature; then
-    `feature_names` names the features);
-  * feature correlations: any 1-D numeric array whose name contains "correlation".
+- Metric arrays (`MetricResult.arrays`), written by metrics for reports, found by their names
+  (any metric may store them):
+  * dose-response curves: `real-means/<compound>` and `translated-means/<compound>` (doses x
+    features), with `concentrations/<compound>`, `top-features/<compound>` and `feature_names`
+    (as `dose-response` stores them);
+  * the histogram of feature correlations: `histogram` (counts) and `histogram_edges`, with
+    `undefined/<compound>` counts of features without one (as `cellprofiler` stores them).
 - The stored sample images: the mean pixel value of each channel, real against translated, per
   condition in dose order. Always available, with the (small) N of images stated.
 
@@ -20,9 +21,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from phenbench.core.conditions import condition_name
 from phenbench.report.data import ReportData
 
-MAX_FEATURES_PER_COMPOUND = 3  # dose-response features drawn per compound (largest real effect first)
+MAX_FEATURES_PER_COMPOUND = 4  # dose-response features drawn per compound (the metric's strongest first)
+REAL_MEANS, TRANSLATED_MEANS = "real-means/", "translated-means/"
 
 
 @dataclass
@@ -40,11 +43,14 @@ class DoseSeries:
 
 @dataclass
 class CorrelationSet:
-    """Per-feature correlations stored by a metric, per method."""
+    """A metric's stored histogram of per-feature correlations, per method."""
 
     metric: str
-    array: str
-    values: dict[str, np.ndarray] = field(default_factory=dict)  # method label -> finite values
+    edges: np.ndarray
+    counts: dict[str, np.ndarray] = field(default_factory=dict)  # method label -> counts per bin
+    undefined: dict[str, int] = field(default_factory=dict)  # features without a correlation
+    medians: dict[str, float | None] = field(default_factory=dict)  # the metric's pooled value
+    missing: dict[str, str | None] = field(default_factory=dict)  # why the pooled value is missing
 
 
 def dose_axes(data: ReportData) -> dict[str, list[str]]:
@@ -81,80 +87,81 @@ def sample_dose_series(data: ReportData) -> list[DoseSeries]:
 
 def _stored(data: ReportData, condition: str, kind: str) -> np.ndarray | None:
     """`kind` images of `condition` from the first method that stored them (real images are the
-    same test images for every run on the same data)."""
+    same test images for every run on the same data). Runs with `pairs: from-control` store no
+    target-control samples, but every source they store is a real control image."""
     for method in data.methods:
         images = method.record.samples.get(condition, {}).get(kind)
         if images is not None and len(images):
             return np.asarray(images, dtype=np.float64)
+    if kind == "real" and condition == data.conditions.control:
+        for method in data.methods:
+            if method.record.configs.get("run", {}).get("pairs") == "from-control" and method.record.samples:
+                first = next(iter(method.record.samples.values()))
+                if "source" in first and len(first["source"]):
+                    return np.asarray(first["source"], dtype=np.float64)
     return None
 
 
 def metric_dose_series(data: ReportData) -> list[DoseSeries]:
-    """Dose-response series from metric arrays named `<real|translated series>/<condition>`."""
-    found: dict[tuple[str, str], dict] = {}  # (metric, compound) -> {"real": {cond: v}, label: {cond: v}, ...}
-    names_of: dict[str, list[str]] = {}
-    axes = dose_axes(data)
+    """Dose-response series from metric arrays `real-means/<compound>` and `translated-means/<compound>`
+    (doses x features; rows at `concentrations/<compound>`, 0 for the control; columns are the
+    features `top-features/<compound>` of `feature_names`), as the `dose-response` metric stores them."""
+    found: dict[tuple[str, str, str], DoseSeries] = {}
     for method in data.methods:
         for result in method.record.metrics:
-            if "dose" not in result.name.lower():
-                continue
-            if "feature_names" in result.arrays:
-                names_of[result.name] = [_text(n) for n in np.asarray(result.arrays["feature_names"]).ravel()]
-            for key, array in result.arrays.items():
-                series, _, condition = key.rpartition("/")
-                kind = "real" if "real" in series.lower() else "translated" if "translated" in series.lower() else None
-                if kind is None or condition not in data.conditions or not _numeric(array):
+            arrays = result.arrays
+            names = [_text(n) for n in np.asarray(arrays.get("feature_names", [])).ravel()]
+            for key in arrays:
+                if not key.startswith(REAL_MEANS):
                     continue
-                for compound, axis in axes.items():
-                    if condition in axis:
-                        slot = found.setdefault((result.name, compound), {})
-                        who = "real" if kind == "real" else method.label
-                        slot.setdefault(who, {})[condition] = np.atleast_1d(np.asarray(array, dtype=np.float64))
-    out = []
-    for (metric, compound), by_who in found.items():
-        axis = axes[compound]
-        width = max(len(v) for values in by_who.values() for v in values.values())
-        features = _strongest_features(by_who.get("real", {}), width)
-        names = names_of.get(metric, [])
-        for k in features:
-            label = names[k] if len(names) == width else (f"feature {k + 1}" if width > 1 else metric)
-            real = [_pick(by_who.get("real", {}).get(c), k) for c in axis]
-            translated = {m.label: [_pick(by_who.get(m.label, {}).get(c), k) for c in axis] for m in data.methods if m.label in by_who}
-            out.append(DoseSeries(compound, label, axis, real, translated, f"metric '{metric}' (stored arrays)"))
-    return out
+                compound = key[len(REAL_MEANS):]
+                real = np.asarray(arrays[key], dtype=np.float64)
+                translated = arrays.get(TRANSLATED_MEANS + compound)
+                axis = _dose_labels(data, compound, arrays.get(f"concentrations/{compound}"), len(real))
+                if translated is None or axis is None or np.shape(translated) != real.shape or real.ndim != 2:
+                    continue
+                translated = np.asarray(translated, dtype=np.float64)
+                top = np.asarray(arrays.get(f"top-features/{compound}", np.arange(real.shape[1]))).astype(int).ravel()
+                for j in range(min(real.shape[1], MAX_FEATURES_PER_COMPOUND)):
+                    feature = names[top[j]] if j < len(top) and 0 <= top[j] < len(names) else f"feature {j + 1}"
+                    series = found.setdefault((result.name, compound, feature), DoseSeries(
+                        compound, feature, axis, [_finite(v) for v in real[:, j]], {},
+                        f"metric '{result.name}' (mean of standardised CellProfiler features)"))
+                    series.translated[method.label] = [_finite(v) for v in translated[:, j]]
+    return list(found.values())
 
 
-def _strongest_features(real: dict[str, np.ndarray], width: int) -> list[int]:
-    """Feature indices with the largest range of real values along the doses (all if few)."""
-    if width <= MAX_FEATURES_PER_COMPOUND or not real:
-        return list(range(min(width, MAX_FEATURES_PER_COMPOUND)))
-    stacked = np.stack([v for v in real.values() if len(v) == width])
-    spread = np.nan_to_num(np.nanmax(stacked, axis=0) - np.nanmin(stacked, axis=0), nan=-1.0)
-    return [int(k) for k in np.argsort(-spread, kind="stable")[:MAX_FEATURES_PER_COMPOUND]]
-
-
-def _pick(values: np.ndarray | None, k: int) -> float | None:
-    if values is None or k >= len(values) or not np.isfinite(values[k]):
+def _dose_labels(data: ReportData, compound: str, concentrations, rows: int) -> list[str] | None:
+    """Condition names of the rows of a dose-response array (the control at concentration 0)."""
+    if concentrations is None:
+        axis = dose_axes(data).get(compound)
+        return axis if axis is not None and len(axis) == rows else None
+    concentrations = np.asarray(concentrations, dtype=np.float64).ravel()
+    if len(concentrations) != rows:
         return None
-    return float(values[k])
+    control = data.conditions.control or "control"
+    return [control if c == 0 else condition_name(compound, float(c)) for c in concentrations]
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
 
 
 def correlation_sets(data: ReportData) -> list[CorrelationSet]:
-    """Every stored 1-D numeric array whose name contains "correlation", per metric and array name."""
-    sets: dict[tuple[str, str], CorrelationSet] = {}
+    """Histograms stored by metrics as `histogram` (counts) and `histogram_edges`, per metric."""
+    sets: dict[str, CorrelationSet] = {}
     for method in data.methods:
         for result in method.record.metrics:
-            for key, array in result.arrays.items():
-                if "correlation" not in key.lower() or not _numeric(array) or np.ndim(array) != 1:
-                    continue
-                values = np.asarray(array, dtype=np.float64)
-                entry = sets.setdefault((result.name, key), CorrelationSet(result.name, key))
-                entry.values[method.label] = values[np.isfinite(values)]
-    return [s for s in sets.values() if any(len(v) for v in s.values.values())]
+            counts, edges = result.arrays.get("histogram"), result.arrays.get("histogram_edges")
+            if counts is None or edges is None or len(np.ravel(edges)) != len(np.ravel(counts)) + 1:
+                continue
+            entry = sets.setdefault(result.name, CorrelationSet(result.name, np.asarray(edges, dtype=np.float64).ravel()))
+            entry.counts[method.label] = np.asarray(counts, dtype=np.float64).ravel()
+            entry.undefined[method.label] = int(sum(int(np.sum(v)) for k, v in result.arrays.items() if k.startswith("undefined/")))
+            entry.medians[method.label] = result.pooled.value
+            entry.missing[method.label] = result.pooled.missing
+    return list(sets.values())
 
-
-def _numeric(array: object) -> bool:
-    return np.issubdtype(np.asarray(array).dtype, np.number)
 
 
 def _text(value: object) -> str:

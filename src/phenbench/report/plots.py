@@ -10,7 +10,6 @@ import numpy as np
 from phenbench.report.plot_data import CorrelationSet, DoseSeries
 
 REAL_STYLE = {"color": "black", "linestyle": "-", "marker": "o", "linewidth": 2.0}
-CORRELATION_BINS = np.linspace(-1.0, 1.0, 21)
 
 
 def _figure(width: float, height: float):
@@ -32,9 +31,9 @@ def _short(condition: str) -> str:
 
 def dose_response_png(series: Sequence[DoseSeries], methods: Sequence[str]) -> bytes:
     """One compound: a panel per quantity, real (black) against each method's translations."""
-    columns = min(len(series), 3)
+    columns = min(len(series), 4)
     rows = -(-len(series) // columns)
-    figure = _figure(4.2 * columns, 3.0 * rows + 0.4)
+    figure = _figure(2.15 * columns + 0.2, 2.3 * rows + 0.35)
     axes = figure.subplots(rows, columns, squeeze=False)
     colours = _method_colours(methods)
     for ax, one in zip(axes.ravel(), series):
@@ -43,32 +42,35 @@ def dose_response_png(series: Sequence[DoseSeries], methods: Sequence[str]) -> b
         for label in methods:
             if label in one.translated:
                 ax.plot(x, _nan(one.translated[label]), linestyle="--", marker="s", color=colours[label], label=label)
-        ax.set_xticks(x, [_short(c) for c in one.conditions], rotation=30, fontsize=8)
-        ax.set_title(one.quantity, fontsize=9)
+        ax.set_xticks(x, [_short(c) for c in one.conditions], rotation=30, fontsize=7)
+        ax.tick_params(axis="y", labelsize=7)
+        ax.set_title(one.quantity, fontsize=7)
         ax.grid(alpha=0.3)
     for ax in axes.ravel()[len(series):]:
         ax.set_visible(False)
-    axes[0, 0].legend(fontsize=7, loc="best")
-    figure.suptitle(f"{series[0].compound}: x is the dose, control first", fontsize=10)
+    axes[0, 0].legend(fontsize=6, loc="best")
+    figure.suptitle(f"{series[0].compound} (x: dose, control first)", fontsize=9)
     return _png(figure)
 
 
 def correlation_histogram_png(correlations: CorrelationSet, methods: Sequence[str]) -> bytes:
-    """Overlaid histograms of per-feature correlations, one outline per method."""
-    figure = _figure(6.0, 3.2)
+    """The metric's stored histograms, one outline per method, with its median as a dotted line."""
+    figure = _figure(6.4, 3.4)
     ax = figure.subplots()
     colours = _method_colours(methods)
     for label in methods:
-        values = correlations.values.get(label)
-        if values is None or not len(values):
+        counts = correlations.counts.get(label)
+        if counts is None:
             continue
-        ax.hist(np.clip(values, -1.0, 1.0), bins=CORRELATION_BINS, histtype="step", linewidth=2.0,
-                color=colours[label], label=f"{label} (n={len(values)})")
-    ax.set_xlabel(f"{correlations.array} ({correlations.metric})")
+        ax.stairs(counts, correlations.edges, linewidth=2.0, color=colours[label], label=f"{label} ({int(counts.sum())} features)")
+        median = correlations.medians.get(label)
+        if median is not None:
+            ax.axvline(median, color=colours[label], linestyle=":", linewidth=1.5)
+    ax.set_xlabel(f"per-feature correlation, real vs translated ({correlations.metric}); dotted: median")
     ax.set_ylabel("features")
-    ax.set_xlim(-1.0, 1.0)
+    ax.set_xlim(float(correlations.edges[0]), float(correlations.edges[-1]))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left")
     return _png(figure)
 
 

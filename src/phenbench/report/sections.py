@@ -124,12 +124,24 @@ def dose_response_html(series: list[DoseSeries], methods: list[str]) -> str:
 
 
 def correlation_html(sets: list[CorrelationSet], methods: list[str]) -> str:
-    return "".join(
-        f'<figure class="plot correlation-histogram">'
-        f'<img src="{data_uri(correlation_histogram_png(one, methods))}" alt="histogram of {escape(one.array)}">'
-        f"<figcaption>Histogram of per-feature {escape(one.array)}, stored by metric '{escape(one.metric)}'.</figcaption></figure>"
-        for one in sets
-    )
+    figures = []
+    for one in sets:
+        notes = []
+        for label in methods:
+            if label not in one.counts:
+                continue
+            undefined = one.undefined.get(label, 0)
+            text = f"{label}: {int(one.counts[label].sum())} features with a correlation, {undefined} without"
+            if one.missing.get(label):
+                text += f" (median missing: {one.missing[label]})"
+            notes.append(text)
+        figures.append(
+            f'<figure class="plot correlation-histogram" data-metric="{escape(one.metric)}">'
+            f'<img src="{data_uri(correlation_histogram_png(one, methods))}" alt="histogram of feature correlations">'
+            f"<figcaption>Histogram of per-feature correlations stored by metric '{escape(one.metric)}'. "
+            f"{escape('; '.join(notes))}.</figcaption></figure>"
+        )
+    return "".join(figures)
 
 
 def absent_html(what: str, reason: str) -> str:

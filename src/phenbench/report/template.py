@@ -53,8 +53,9 @@ img.v { display: none !important; }
 .bar { display: inline-block; width: 90px; height: 10px; vertical-align: middle; border: 1px solid #999; margin: 0 4px; }
 .bar-label { font-size: 11px; }
 .scale { white-space: nowrap; margin-right: 14px; display: inline-block; }
-figure.plot { display: inline-block; margin: 8px 16px 8px 0; background: #fff; border: 1px solid #ddd; padding: 6px; vertical-align: top; }
-figure.plot img { max-width: 100%; }
+figure.plot { display: inline-block; margin: 6px 10px 6px 0; background: #fff; border: 1px solid #ddd; padding: 6px; vertical-align: top; }
+figure.plot img { max-width: 100%; display: block; }
+figure.plot figcaption { max-width: 640px; }
 div.absent { border: 1px dashed #a66; background: #fff6f4; padding: 8px 12px; margin: 8px 0; max-width: 1100px; }
 footer { color: #777; font-size: 11px; padding: 10px 20px; }
 """
