@@ -35,8 +35,13 @@ def format_table(table: pd.DataFrame, fmt: str, conditions: str | list[str] = "a
     columns = _select_columns(table, conditions)
     notes = _Notes()
     best = set(meta["best"])
+    # Plain numpy access: pandas deep-copies `attrs` (all cell details) on every .loc lookup.
+    matrix, position = table.to_numpy(), {column: i for i, column in enumerate(table.columns)}
     body = {
-        column: [_cell(meta, notes, fmt, row, column, best, table.loc[row, column]) for row in table.index]
+        column: [
+            _cell(meta, notes, fmt, row, column, best, float(matrix[r, position[column]]))
+            for r, row in enumerate(table.index)
+        ]
         for column in columns
     }
     if fmt == "csv":  # one flat table, for programs
