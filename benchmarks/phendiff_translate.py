@@ -1,0 +1,126 @@
+"""PhenDiff translation benchmark: reconstruction error and speed of DDIM and EDICT, and a plain
+reference loop for a speed ratio at equal outputs. Prints its figures; not a test.
+
+    .venv/bin/python benchmarks/phendiff_translate.py --model runs/<run>/model [--images 16]
+
+`--model` is a trained PhenDiff (for instance the `model/` folder that `phenbench run --translator
+phendiff --preset quick` writes under its work dir). Without it, a quick model is trained first
+on the synthetic set (`--train-steps`). Reconstruction = invert then regenerate under the same
+condition; MSE is in [-1, 1] units, PSNR uses the peak-to-peak range 2 (10 log10(4 / MSE)).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+
+import torch
+
+from phenbench.core.config import replace_config
+from phenbench.core.translator import FitOptions
+from phenbench.translators.phendiff.model import null_class  # noqa: F401  (imports diffusers safely)
+from phenbench.translators.phendiff.sampling import make_grid
+from phenbench.translators.phendiff.translator import PhenDiffTranslator
+
+DDIM_STEPS = (10, 25, 50, 100)
+EDICT_STEPS = (5, 12, 25, 50)  # 2 NFE per step: the same NFE as DDIM's (24 for DDIM's 25)
+
+
+def synthetic_test_images(count: int):
+    from phenbench.datasets.synthetic.adapter import SyntheticDataset
+    from phenbench.datasets.synthetic.config import SyntheticConfig
+
+    data = SyntheticDataset(SyntheticConfig())
+    rows = list(range(min(count, len(data.labels("test")))))
+    return data, data.read("test", rows), torch.as_tensor(data.labels("test")[rows])
+
+
+def with_sampler(model: PhenDiffTranslator, sampler: str, steps: int) -> PhenDiffTranslator:
+    config = replace_config(model.config, sampler=sampler, inversion_steps=steps, inference_steps=steps)
+    other = PhenDiffTranslator(config, model.spec)
+    other.ema_unet.load_state_dict(model.ema_unet.state_dict())
+    return other
+
+
+def reconstruction_row(model: PhenDiffTranslator, images: torch.Tensor, classes: torch.Tensor) -> dict:
+    start = time.perf_counter()
+    result = model.reconstruct(images, classes)
+    seconds = time.perf_counter() - start
+    mse = (result.images - images).pow(2).mean().item()
+    return {"nfe": result.nfe, "mse": mse, "psnr": 10 * math.log10(4 / mse) if mse > 0 else math.inf,
+            "images_per_s": len(images) / seconds}
+
+
+def reference_translate_to_each(model: PhenDiffTranslator, images, source: int, targets) -> dict:
+    """The plain loop: per target, DDIMInverseScheduler then DDIMScheduler from diffusers, fp32,
+    one UNet call per step, re-inverting for each target (as the research code translated)."""
+    grid = make_grid(model.scheduler, model.config.inference_steps)
+    unet = model.ema_unet
+    outputs = {}
+    with torch.no_grad():
+        for target in targets:
+            sample = images.clone()
+            classes = torch.full((len(images),), source)
+            for level, timestep in enumerate(grid.inverse.timesteps.tolist()):
+                label = grid.timesteps[max(level - 1, 0)]  # the level the sample is at
+                out = unet(sample, torch.full((len(images),), label), class_labels=classes).sample
+                sample = grid.inverse.step(out, timestep, sample).prev_sample
+            classes = torch.full((len(images),), target)
+            for timestep in grid.scheduler.timesteps.tolist():
+                out = unet(sample, torch.full((len(images),), timestep), class_labels=classes).sample
+                sample = grid.scheduler.step(out, timestep, sample, eta=0.0).prev_sample
+            outputs[target] = sample.clamp(-1, 1)
+    return outputs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="a saved PhenDiff translator directory")
+    parser.add_argument("--train-steps", type=int, default=600)
+    parser.add_argument("--images", type=int, default=16)
+    parser.add_argument("--targets", type=int, default=4, help="targets for the speed comparison")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--ddim-steps", type=int, nargs="*", default=DDIM_STEPS)
+    parser.add_argument("--edict-steps", type=int, nargs="*", default=EDICT_STEPS)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    data, images, classes = synthetic_test_images(args.images)
+    if args.model:
+        model = PhenDiffTranslator.load(args.model)
+    else:
+        model = PhenDiffTranslator(PhenDiffTranslator.config_for("quick", {"steps": args.train_steps}), data.spec)
+        report = model.fit(data, FitOptions(seed=0, progress=True))
+        print(f"trained {report.steps} steps in {report.seconds:.0f} s ({report.images_per_second:.1f} images/s)")
+    print(f"threads {torch.get_num_threads()}, {len(images)} test images, {images.shape[1]} channels, "
+          f"{images.shape[-1]} px, UNet {sum(p.numel() for p in model.ema_unet.parameters()) / 1e6:.2f} M params")
+
+    print("\nreconstruction (invert + regenerate under the source condition), float32")
+    print(f"{'sampler':8} {'steps':>5} {'NFE':>4} {'MSE':>11} {'PSNR dB':>8} {'images/s':>9}")
+    for sampler, steps_list in (("ddim", args.ddim_steps), ("edict", args.edict_steps)):
+        for steps in steps_list:
+            row = reconstruction_row(with_sampler(model, sampler, steps), images, classes)
+            print(f"{sampler:8} {steps:5d} {row['nfe']:4d} {row['mse']:11.3e} {row['psnr']:8.2f} "
+                  f"{row['images_per_s']:9.2f}", flush=True)
+
+    source = int(classes[0])
+    batch = images[classes == source]
+    targets = [c for c in range(len(model.spec.conditions)) if c != source][: args.targets]
+    print(f"\ntranslation of {len(batch)} images from condition {source} to {len(targets)} targets, "
+          f"DDIM {model.config.inference_steps} steps")
+    start = time.perf_counter()
+    reference = reference_translate_to_each(model, batch, source, targets)
+    reference_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    ours = model.translate_to_each(batch, source, targets)
+    our_seconds = time.perf_counter() - start
+    difference = max((ours[t].images - reference[t]).abs().max().item() for t in targets)
+    count = len(batch) * len(targets)
+    print(f"reference loop : {count / reference_seconds:7.2f} translated images/s")
+    print(f"phenbench      : {count / our_seconds:7.2f} translated images/s "
+          f"(x{reference_seconds / our_seconds:.2f}); max |difference| {difference:.2e}")
+
+
+if __name__ == "__main__":
+    main()
