@@ -13,6 +13,11 @@ def register_translators() -> list[Registration]:
             "Copy-source null baseline: returns the source image unchanged.",
         ),
         Registration(
+            "phendiff",
+            "phenbench.translators.phendiff.translator:PhenDiffTranslator",
+            "PhenDiff (Bourou et al., 2024): class-conditional DDIM, invert under source, regenerate under target.",
+        ),
+        Registration(
             "stargan",
             "phenbench.translators.stargan.translator:StarGANTranslator",
             "StarGAN (Choi et al., 2018): one generator conditioned on the target condition.",
