@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import time
 
 import numpy as np
@@ -22,15 +23,17 @@ from phenbench.datasets.synthetic.adapter import SyntheticDataset
 from phenbench.datasets.synthetic.config import SyntheticConfig
 
 
-def per_image_ms(world: SyntheticDataset, n: int) -> tuple[float, float]:
-    """Milliseconds per image to render `n` test images, and to measure their readouts."""
+def per_image_ms(world: SyntheticDataset, n: int) -> tuple[float, float, float, float]:
+    """Milliseconds per image to render `n` test images and to measure their readouts, each as
+    CPU time of this process (steady on a shared machine) and as wall time."""
     rows = np.arange(n) % len(world.labels("test"))
-    start = time.perf_counter()
+    cpu, wall = time.process_time(), time.perf_counter()
     images = torch.from_numpy(np.stack([world._render("test", int(r), None) for r in rows]))
-    render = (time.perf_counter() - start) / n * 1e3
-    start = time.perf_counter()
+    render_cpu, render_wall = time.process_time() - cpu, time.perf_counter() - wall
+    cpu, wall = time.process_time(), time.perf_counter()
     world.phenotype_readouts(images)
-    return render, (time.perf_counter() - start) / n * 1e3
+    readout_cpu, readout_wall = time.process_time() - cpu, time.perf_counter() - wall
+    return tuple(1e3 * t / n for t in (render_cpu, render_wall, readout_cpu, readout_wall))
 
 
 def dose_table(world: SyntheticDataset) -> None:
@@ -77,11 +80,12 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
 
-    print("Per image (ms), single thread:")
+    print(f"Per image (ms), single thread, CPU time (wall time); load average {os.getloadavg()[0]:.1f}:")
     for size in (32, 64, 128):
         world = SyntheticDataset(dataclasses.replace(SyntheticConfig(), image_size=size))
-        render, readouts = per_image_ms(world, args.images)
-        print(f"  {size:>3} x {size:<3} render {render:6.2f}   readouts {readouts:6.2f}")
+        render_cpu, render_wall, readout_cpu, readout_wall = per_image_ms(world, args.images)
+        print(f"  {size:>3} x {size:<3} render {render_cpu:6.2f} ({render_wall:6.2f})   "
+              f"readouts {readout_cpu:6.2f} ({readout_wall:6.2f})")
 
     world = SyntheticDataset()
     start = time.perf_counter()

@@ -26,7 +26,7 @@ from phenbench.core.errors import ConfigError, DataError
 from phenbench.datasets.synthetic.config import PARAMETERS, SyntheticConfig, load_config_yaml
 from phenbench.datasets.synthetic.readouts import READOUT_OF_PARAMETER, PhenotypeReadouts
 from phenbench.datasets.synthetic.render import CHANNELS, render_field
-from phenbench.datasets.synthetic.world import SPLIT_CODES, Treatment, cell_parameters, draw_identity
+from phenbench.datasets.synthetic.world import REFERENCE_SIZE, SPLIT_CODES, Treatment, cell_parameters, draw_identity
 
 # Bump when a change to the generator changes any pixel: it is part of the content hash, so runs
 # on the old and new world are never mistaken for runs on the same data.
@@ -130,7 +130,7 @@ class SyntheticDataset(PreparedDataset):
         import pandas as pd
 
         split = self._check_split(split)
-        scale = self.config.image_size / 64.0
+        scale = self.config.image_size / REFERENCE_SIZE
         records = []
         for row, label in enumerate(self._labels[split]):
             identity = draw_identity(self.config, split, row)

@@ -13,7 +13,6 @@ reference field; a world rendered at another `image_size` is the same field at a
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,8 +59,8 @@ class Distribution:
     sd: float
 
     def __post_init__(self) -> None:
-        _check_number("mean", self.mean)
-        _check_number("sd", self.sd, minimum=0.0)
+        _check_number("A distribution's mean", self.mean)
+        _check_number("A distribution's sd", self.sd, minimum=0.0)
 
 
 @dataclass(frozen=True)
@@ -250,12 +249,3 @@ def load_config_yaml(path: str | Path) -> SyntheticConfig:
     if data is not None and not isinstance(data, dict):
         raise ConfigError(f"Synthetic world file {path} must hold a mapping of options, not {type(data).__name__}.")
     return config_from_dict(SyntheticConfig, data, where=str(path))
-
-
-def compound_by_name(config: SyntheticConfig) -> dict[str, Compound]:
-    return {c.name: c for c in config.compounds}
-
-
-def world_fields() -> list[str]:
-    """The top-level keys of a world file (for error messages and docs)."""
-    return [f.name for f in dataclasses.fields(SyntheticConfig)]
