@@ -30,6 +30,16 @@ def _section(html: str, label: str) -> str:
     return html.split(f'data-method="{label}"', 1)[1].split("</section>", 1)[0]
 
 
+def _pictures(html: str) -> dict[str, str]:
+    """CSS class -> data URI of every tile picture in the page's style sheet."""
+    return dict(re.findall(r'\.(p\d+) \{ background-image: url\("([^"]+)"\); \}', html))
+
+
+def _difference_pictures(html: str, section: str) -> set[str]:
+    pictures = _pictures(html)
+    return {pictures[name] for name in re.findall(r'class="im diff (p\d+)"', section)}
+
+
 def _decode(uri: str) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))).convert("RGB"))
 
@@ -63,12 +73,22 @@ def test_report_works_offline(synthetic_report) -> None:
 
 
 def test_identity_changes_nothing_and_its_difference_maps_are_white(synthetic_report) -> None:
-    section = _section(synthetic_report, "identity")
-    differences = set(re.findall(r'class="diff"[^>]*src="([^"]+)"', section))
+    differences = _difference_pictures(synthetic_report, _section(synthetic_report, "identity"))
     assert len(differences) == 1  # every translated-minus-source map is the same blank strip
     assert (_decode(differences.pop()) > 240).all()
-    shifted = set(re.findall(r'class="diff"[^>]*src="([^"]+)"', _section(synthetic_report, "channel-shift")))
-    assert len(shifted) > 1
+    assert len(_difference_pictures(synthetic_report, _section(synthetic_report, "channel-shift"))) > 1
+
+
+def test_pictures_shared_by_methods_are_written_once(synthetic_report) -> None:
+    """Sources, real images and true counterfactuals are the same test images in both runs."""
+    facts = page_facts(synthetic_report)
+    pictures = _pictures(synthetic_report)
+    assert all(uri.startswith("data:image/png;base64,") for uri in pictures.values())
+    assert len(set(pictures.values())) == len(pictures)  # no picture twice
+    tiles = facts.classes["im"]
+    assert tiles > 2 * len(pictures) * 0.6
+    # Every picture a tile names is defined.
+    assert set(re.findall(r'class="im [^"]*?(p\d+)"', synthetic_report)) == set(pictures)
 
 
 def test_sample_dose_response_is_the_mean_of_the_stored_images(synthetic_store) -> None:
@@ -198,3 +218,22 @@ def test_a_page_over_its_size_budget_shows_fewer_rows_and_says_so(tmp_path) -> N
     assert "size-note" in facts.ids
     shown = facts.classes["row-translated"] // 2
     assert 1 <= shown < 6 and f"shows {shown} of the 6 source images" in html
+
+
+@pytest.mark.parametrize("channels", [("Golgi",), ("DNA", "ER", "RNA", "AGP", "Mito", "actin")])
+def test_any_channel_count_and_conditions_without_doses(tmp_path, channels) -> None:
+    conditions = ["DMSO", "nocodazole"]  # two classes, no dose axis (as the Golgi set)
+    samples = all_pairs_samples(np.random.default_rng(0), n=2, channels=len(channels), conditions=conditions)
+    store = ResultsStore(tmp_path / "r.h5")
+    store.write(make_record("run-a", "identity", samples, conditions=conditions, channels=channels))
+    failed = make_record("run-b", "broken", {}, conditions=conditions, channels=channels)
+    failed.status, failed.error = "failed", "the GPU caught fire"
+    store.write(failed)
+    html = build_report(store, tmp_path / "out").read_text(encoding="utf-8")
+    facts = page_facts(html)
+    views = 1 if len(channels) == 1 else 1 + len(channels)  # a lone channel is its own composite
+    tiles = facts.classes["v-composite"]
+    assert tiles > 0 and sum(facts.classes[f"v-c{k}"] for k in range(len(channels))) == tiles * (views - 1)
+    assert facts.absent[0] == "Dose-response plots" and "have no doses" in html
+    assert "Failed run not shown: run-b (broken): the GPU caught fire" in "".join(facts.text)
+    assert facts.methods == ["identity"]

@@ -92,7 +92,8 @@ def test_rendered_report_has_table_grids_and_plots(chromium, report_page, tmp_pa
         assert {f"grid-{anchor}", f"diff-{anchor}"} <= facts.ids
     assert facts.compounds == ["shrinkin", "dispersin"] * 2  # CellProfiler features, then pixel means
     assert facts.classes["correlation-histogram"] == 1 and facts.absent == []
-    assert len(facts.img_sources) == len(page_facts(page.read_text(encoding="utf-8")).img_sources) > 100
+    written = page_facts(page.read_text(encoding="utf-8"))
+    assert len(facts.img_sources) == len(written.img_sources) and facts.classes["im"] == written.classes["im"] > 100
 
     shot = _screenshot(chromium, page, artifacts / "report-screenshot.png", tmp_path / "profile")
     assert shot.shape == (WINDOW[1], WINDOW[0], 3)

@@ -130,7 +130,8 @@ def render_report(data: ReportData, options: ReportOptions = ReportOptions(), re
     nav = [("table", "table"), ("plots", "plots"), *((m.anchor, m.label) for m in data.methods)]
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     footer = f"phenbench report of {escape(str(data.store.path))}, dataset {escape(data.dataset)}, written {when}."
-    return page(title=f"phenbench report: {data.dataset}", display=display, nav=nav, body="".join(body), footer=footer)
+    return page(title=f"phenbench report: {data.dataset}", display=display, nav=nav, body="".join(body),
+                footer=footer, pictures=renderer.style())
 
 
 def _declared_source(method, data: ReportData) -> str | None:

@@ -1,8 +1,9 @@
 """HTML of the report's sections: each method's image and difference grids, and the plots.
 
-Every image tile carries one <img> per view (the composite, then each channel alone); the page's
-view switch (pure CSS, see `template.py`) shows one view at a time. Difference tiles show every
-channel side by side. All images are PNG data URIs: the page needs no other file and no network.
+Every image tile carries one picture per view (the composite, then each channel alone); the
+page's view switch (pure CSS, see `template.py`) shows one view at a time. Difference tiles show
+every channel side by side. All pictures are PNG data URIs, each written once in the page's style
+sheet: the page needs no other file and no network.
 """
 
 from __future__ import annotations
@@ -19,13 +20,23 @@ from phenbench.report.plots import correlation_histogram_png, dose_response_png
 
 
 class TileRenderer:
-    """Turns tiles into HTML, encoding each distinct image once (sources recur in many rows)."""
+    """Turns tiles into HTML. Each distinct picture is written once, as a CSS class whose
+    background is the picture: sources, real images and true counterfactuals recur in every
+    method's grid, and a page that repeated them would pass its size budget much sooner."""
 
     def __init__(self, display: ChannelDisplay, tile_px: int):
         self.display = display
         self.tile_px = tile_px
-        self._views: dict[str, str] = {}
-        self._differences: dict[tuple[str, str], str] = {}
+        self.diff_panel_px = 2 * tile_px // 3  # keeps a row of every target on a laptop screen
+        self._classes: dict[tuple, str] = {}  # picture key -> CSS class
+        self._by_uri: dict[str, str] = {}  # data URI -> CSS class
+        self._rules: list[str] = []
+
+    def style(self) -> str:
+        """The CSS of every picture written so far, and of the tile sizes."""
+        sizes = (f".im {{ display: block; margin: 0 auto; background-size: 100% 100%; background-repeat: no-repeat; "
+                 f"image-rendering: pixelated; }}\n.im.v {{ width: {self.tile_px}px; height: {self.tile_px}px; }}")
+        return sizes + "\n" + "\n".join(self._rules)
 
     def tile(self, tile: Tile) -> str:
         title = escape(tile.title)
@@ -33,30 +44,42 @@ class TileRenderer:
             return f'<td class="tile" title="{title}">{self._views_html(tile.image, title)}</td>'
         if tile.difference_of is not None:
             translated, source = tile.difference_of
-            key = (image_key(translated), image_key(source))
-            if key not in self._differences:
+
+            def make() -> bytes:
                 levels = self.display.difference_levels(translated[None], source[None])[0]
-                self._differences[key] = data_uri(png_bytes(levels, palette=difference_palette()))
-            # Panels a little smaller than tiles keep a row of every target on a laptop screen.
-            width = (2 * self.tile_px // 3) * len(self.display.channels)
-            return (f'<td class="tile" title="{title}"><img class="diff" width="{width}" '
-                    f'src="{self._differences[key]}" alt="{title}"></td>')
+                return png_bytes(levels, palette=difference_palette())
+
+            name = self._picture(("difference", image_key(translated), image_key(source)), make)
+            _, h, w = np.shape(translated)
+            channels = len(self.display.channels)
+            strip_w = channels * w + (channels - 1) * max(1, w // 16)
+            width = self.diff_panel_px * channels
+            height = round(width * h / strip_w)
+            return (f'<td class="tile" title="{title}"><span class="im diff {name}" role="img" aria-label="{title}" '
+                    f'style="width:{width}px;height:{height}px"></span></td>')
         return f'<td class="tile empty"><span>{escape(tile.note)}</span></td>'
 
     def _views_html(self, image: np.ndarray, title: str) -> str:
         key = image_key(image)
-        if key not in self._views:
-            batch = np.asarray(image, dtype=np.float32)[None]
-            parts = [self._img("v-composite", self.display.composite(batch)[0], title)]
-            if len(self.display.channels) > 1:
-                parts += [self._img(f"v-c{c}", self.display.single(batch, c)[0], title)
-                          for c in range(len(self.display.channels))]
-            self._views[key] = "".join(parts)
-        return self._views[key]
+        batch = np.asarray(image, dtype=np.float32)[None]
+        views = [("v-composite", lambda: png_bytes(self.display.composite(batch)[0]))]
+        if len(self.display.channels) > 1:
+            views += [(f"v-c{c}", lambda c=c: png_bytes(self.display.single(batch, c)[0]))
+                      for c in range(len(self.display.channels))]
+        return "".join(
+            f'<span class="im v {view} {self._picture((view, key), make)}" role="img" aria-label="{title}"></span>'
+            for view, make in views
+        )
 
-    def _img(self, view: str, pixels: np.ndarray, title: str) -> str:
-        return (f'<img class="v {view}" width="{self.tile_px}" height="{self.tile_px}" '
-                f'src="{data_uri(png_bytes(pixels))}" alt="{title}">')
+    def _picture(self, key: tuple, make_png) -> str:
+        """The CSS class of the picture `key`, encoding it (`make_png()`) the first time."""
+        if key not in self._classes:
+            uri = data_uri(make_png())
+            if uri not in self._by_uri:  # different inputs can look the same (e.g. all-zero differences)
+                self._by_uri[uri] = f"p{len(self._by_uri)}"
+                self._rules.append(f'.{self._by_uri[uri]} {{ background-image: url("{uri}"); }}')
+            self._classes[key] = self._by_uri[uri]
+        return self._classes[key]
 
 
 def method_section(method: MethodRun, grids: MethodGrids, renderer: TileRenderer) -> str:

@@ -2,8 +2,8 @@
 
 No script, font or style sheet comes from outside the file, so the page opens from the file
 system without a network. The view switch is pure CSS: radio inputs placed before <main>, and one
-rule per view that shows that view's <img> in every tile (`sections.py` writes `v-composite` and
-`v-c<k>` images).
+rule per view that shows that view's picture in every tile (`sections.py` writes `v-composite`
+and `v-c<k>` pictures).
 """
 
 from __future__ import annotations
@@ -44,12 +44,11 @@ table.grid { border-collapse: separate; border-spacing: 2px; background: #fff; }
 table.grid th { font-size: 11px; font-weight: 600; padding: 2px 4px; white-space: nowrap; }
 table.grid tbody th { text-align: right; max-width: 170px; white-space: normal; }
 table.grid td.tile { padding: 0; vertical-align: middle; text-align: center; background: #fff; line-height: 0; }
-table.grid td.tile img { display: block; margin: 0 auto; image-rendering: pixelated; }
 table.grid td.empty { background: #eee; color: #777; font-size: 10px; line-height: 1.2; padding: 2px; }
 table.grid td.empty span { display: inline-block; max-width: 72px; }
 table.grid tr.row-counterfactual td.tile, table.grid tr.row-reconstruction td.tile { outline: 2px dashed #999; }
 table.grid tr.row-real th, table.grid tr.row-reconstruction th { color: #555; }
-img.v { display: none !important; }
+.v { display: none !important; }
 .bar { display: inline-block; width: 90px; height: 10px; vertical-align: middle; border: 1px solid #999; margin: 0 4px; }
 .bar-label { font-size: 11px; }
 .scale { white-space: nowrap; margin-right: 14px; display: inline-block; }
@@ -78,22 +77,22 @@ def view_controls(display: ChannelDisplay) -> tuple[str, str, str]:
         for key, name, _ in views
     )
     rules = "\n".join(
-        f"#view-{key}:checked ~ main img.v-{key} {{ display: block !important; }}\n"
+        f"#view-{key}:checked ~ main .v-{key} {{ display: block !important; }}\n"
         f'#view-{key}:checked ~ header label[for="view-{key}"] {{ background: #333; color: #fff; }}'
         for key, _, _ in views
     )
     return inputs, f'<span class="views">Show: {labels}</span>', rules
 
 
-def page(*, title: str, display: ChannelDisplay, nav: list[tuple[str, str]], body: str, footer: str) -> str:
-    """The whole HTML document."""
+def page(*, title: str, display: ChannelDisplay, nav: list[tuple[str, str]], body: str, footer: str, pictures: str) -> str:
+    """The whole HTML document; `pictures` is the CSS of the image tiles (`TileRenderer.style()`)."""
     inputs, labels, rules = view_controls(display)
     links = "".join(f'<a href="#{escape(anchor)}">{escape(text)}</a>' for anchor, text in nav)
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{STYLE}\n{rules}</style></head>"
+        f"<title>{escape(title)}</title><style>{STYLE}\n{rules}</style><style>{pictures}</style></head>"
         f"<body>{inputs}"
         f'<header class="top"><h1>{escape(title)}</h1><nav>{links}</nav>{labels}</header>'
         f"<main>{body}</main><footer>{footer}</footer></body></html>\n"
