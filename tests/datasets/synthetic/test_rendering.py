@@ -144,3 +144,29 @@ def test_bad_rows_splits_and_conditions_are_one_line_errors(tiny_config: Synthet
     with pytest.raises(DataError, match="out of range"):
         world.counterfactuals("train", [0], 9)
     assert world.read("train", []).shape == (0, 3, 64, 64)
+
+
+def test_another_process_renders_the_same_bytes(tiny_config: SyntheticConfig) -> None:
+    """Nothing in a process (hash seeds, import order, earlier reads) leaks into the pixels."""
+    import hashlib
+    import subprocess
+    import sys
+
+    script = (
+        "import hashlib; from phenbench.datasets.synthetic.adapter import SyntheticDataset; "
+        "from phenbench.datasets.synthetic.config import SyntheticConfig; "
+        "w = SyntheticDataset(SyntheticConfig(train_per_condition=3, test_per_condition=2)); "
+        "print(hashlib.sha256(w.read('train', [4, 20]).numpy().tobytes()).hexdigest())"
+    )
+    other = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.strip()
+    here = hashlib.sha256(SyntheticDataset(tiny_config).read("train", [4, 20]).numpy().tobytes()).hexdigest()
+    assert other == here
+
+
+def test_streams_row_by_row_as_a_torch_dataset(tiny_config: SyntheticConfig) -> None:
+    world = SyntheticDataset(tiny_config)
+    rows = world.torch_dataset("test")
+    assert len(rows) == 18
+    image, label = rows[5]
+    assert image.shape == (3, 64, 64) and label == int(world.labels("test")[5])
+    assert torch.equal(image, world.read("test", [5])[0])
