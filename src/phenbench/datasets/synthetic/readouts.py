@@ -3,9 +3,9 @@
 Metrics use these to ask whether a translated image moved the ground-truth phenotype toward its
 target, so they are computed from pixels alone, by fixed thresholds on smoothed channels
 (scipy / scikit-image), and work on any 3-channel image in [-1, 1], generated ones included.
-Thresholds come from the world's control population (half of a typical cell's brightness), so
-the same image gets the same numbers in every run. Lengths and areas are in reference pixels
-(a 64 x 64 field), so worlds of different `image_size` read alike.
+Thresholds come from the world's control population (a fixed share of a typical cell's
+brightness), so the same image gets the same numbers in every run. Lengths and areas are in
+reference pixels (a 64 x 64 field), so worlds of different `image_size` read alike.
 
 Every compound parameter moves one readout (`READOUT_OF_PARAMETER`), monotonically. An image in
 which no nucleus is found gets NaN for every readout: there is nothing to measure, and a made-up
@@ -82,7 +82,9 @@ class PhenotypeReadouts:
                 f"Synthetic readouts need square images N x 3 x H x W ({', '.join(CHANNELS)}), got {array.shape}."
             )
         unit = np.clip((array.astype(np.float64) + 1.0) / 2.0, 0.0, 1.0)
-        return self.names, np.stack([self.measure(image) for image in unit]) if len(unit) else np.zeros((0, len(READOUTS)))
+        if not len(unit):
+            return self.names, np.zeros((0, len(READOUTS)))
+        return self.names, np.stack([self.measure(image) for image in unit])
 
     def measure(self, image: np.ndarray) -> np.ndarray:
         """The readouts of one image, channels in [0, 1] (3 x H x W)."""
@@ -101,7 +103,8 @@ class PhenotypeReadouts:
         band = cell_mask & ~interior
 
         # Puncta: tubulin above its local background (fibres and cytoplasm) by a fixed margin.
-        local = ndimage.gaussian_filter(tubulin, PUNCTA_SMOOTHING * scale) - ndimage.gaussian_filter(tubulin, PUNCTA_BACKGROUND * scale)
+        local = ndimage.gaussian_filter(tubulin, PUNCTA_SMOOTHING * scale)
+        local -= ndimage.gaussian_filter(tubulin, PUNCTA_BACKGROUND * scale)
         puncta = apply_hysteresis_threshold(local, *self.puncta_thresholds) & cell_mask & ~nucleus_mask
         # Intensities away from soft borders, so that a smaller cell or nucleus (a change of
         # shape) does not read as a change of brightness.
