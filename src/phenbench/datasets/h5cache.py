@@ -1,7 +1,7 @@
 """The prepared crop cache: one HDF5 file of raw crops, a metadata table and intensity statistics.
 
 Every file-backed adapter (bbbc021, golgi, imagefolder) prepares into this one format, so reading,
-splitting, normalising and hashing are written once. Layout (format version 1):
+splitting, normalising and hashing are written once. Layout (format version 2):
 
     /images              N x C x H x W, the source's own dtype (uint8/uint16/float32), one chunk per
                          crop, so reading a few rows touches only those rows on disk
@@ -33,7 +33,7 @@ import pandas as pd
 
 from phenbench.core.errors import DataError
 
-FORMAT = "phenbench-crops-1"
+FORMAT = "phenbench-crops-2"
 PERCENTILES = np.linspace(0.0, 100.0, 1001)
 # Statistics come from a bounded, uniform sample of pixels per group, drawn while crops stream in
 # (no second pass over the file): PIXELS_PER_CROP from every crop, at most STATS_PIXELS per group.
@@ -301,6 +301,8 @@ class CacheReader:
 def _column(dataset: h5py.Dataset) -> np.ndarray | pd.Categorical:
     if "categories" in dataset.attrs:
         return pd.Categorical.from_codes(dataset[:], categories=json.loads(dataset.attrs["categories"]))
+    if h5py.check_string_dtype(dataset.dtype) is not None:
+        return dataset.asstr()[:].astype(object)
     return dataset[:]
 
 
