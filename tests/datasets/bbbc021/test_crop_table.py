@@ -100,15 +100,23 @@ def test_configured_size_hash_and_cache_reuse(native: Bbbc021Dataset, cache_dir:
     torch.testing.assert_close(big[..., 14:82, 14:82], native.read("train", [0]))
     again = Bbbc021Dataset(Bbbc021Config(root=str(CROPS), cache_dir=str(cache_dir), image_size=None))
     assert again.content_hash() == native.content_hash() != small.content_hash()
-    loader = torch.utils.data.DataLoader(small.torch_dataset("test"), batch_size=5)
+    # A worker process reopens the file itself (an h5py handle must not cross a fork).
+    loader = torch.utils.data.DataLoader(small.torch_dataset("test"), batch_size=5, num_workers=1)
     images, labels = next(iter(loader))
     assert images.shape == (5, 3, 32, 32) and labels.tolist() == small.labels("test")[:5].tolist()
+    torch.testing.assert_close(images, small.read("test", range(5)))
 
 
 @requires_shared_bbbc021
 def test_selection_and_split_errors(native: Bbbc021Dataset, cache_dir: Path) -> None:
     only = Bbbc021Dataset(Bbbc021Config(root=str(CROPS), cache_dir=str(cache_dir), concentrations=(50.0,)))
     assert list(only.conditions.names) == ["DMSO", "cyclohexamide@50"]
+    assert only.content_hash() != native.content_hash()
+    # MoA comes from ../metadata/BBBC021_v1_moa.csv beside the crop table.
+    by_moa = Bbbc021Dataset(Bbbc021Config(root=str(CROPS), cache_dir=str(cache_dir), moas=("Protein synthesis",)))
+    assert list(by_moa.conditions.names) == CONDITIONS
+    with pytest.raises(UnknownNameError, match="Did you mean: Protein synthesis"):
+        Bbbc021Dataset(Bbbc021Config(root=str(CROPS), cache_dir=str(cache_dir), moas=("protein synthesis",)))
     with pytest.raises(UnknownNameError, match="Did you mean: cyclohexamide"):
         Bbbc021Dataset(Bbbc021Config(root=str(CROPS), cache_dir=str(cache_dir), compounds=("cycloheximide",)))
     with pytest.raises(ConfigError, match="split with by=well"):
