@@ -125,7 +125,7 @@ class ResultsStore:
             raise DataError(f"The folder of results store {self.path} does not exist; create it or pass another --store.")
 
         def add_run(temp: Path, existed: bool) -> None:
-            with h5py.File(temp, "a" if existed else "w", locking=False) as root:
+            with open_hdf5(temp, "a" if existed else "w") as root:
                 if existed:
                     check_store_root(root, str(self.path))
                 else:
@@ -159,7 +159,7 @@ class ResultsStore:
             raise DataError(f"Results store path {self.path} is a folder, not an HDF5 file; pass the .h5 file.")
         try:
             # The live file is only ever replaced, never written in place, so readers need no HDF5 lock.
-            root = h5py.File(self.path, "r", locking=False)
+            root = open_hdf5(self.path, "r")
         except OSError as exc:
             raise DataError(
                 f"{self.path} is not a readable HDF5 results store ({_first_line(exc)}); it may be "
@@ -230,6 +230,18 @@ class ResultsStore:
         frame["higher_is_better"] = frame["higher_is_better"].astype(bool)
         frame["is_floor"] = frame["is_floor"].astype(bool)
         return frame
+
+
+def open_hdf5(path: Path, mode: str) -> h5py.File:
+    """Open without HDF5's own file locking where the HDF5 library supports turning it off: the
+    live store is never written in place (see store_file), and that locking fails on some
+    network file systems."""
+    try:
+        return h5py.File(path, mode, locking=False)
+    except ValueError as exc:  # HDF5 older than 1.12.1 / 1.10.7 has no locking switch
+        if "locking" not in str(exc):
+            raise
+        return h5py.File(path, mode)
 
 
 def _first_line(exc: BaseException) -> str:

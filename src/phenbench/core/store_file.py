@@ -21,6 +21,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import re
 import secrets
 import shutil
 import time
@@ -73,8 +74,12 @@ def exclusive_lock(path: Path, timeout: float = 600.0) -> Iterator[None]:
 
 def remove_stale_temps(path: Path) -> int:
     """Delete temporary copies left by killed writers. Call only while holding the lock."""
+    # Exactly our own names: `.results.h5.bak.<pid>.<hex>.tmp` belongs to another store and lock.
+    ours = re.compile(re.escape(_temp_prefix(path)) + r"\d+\.[0-9a-f]{8}" + re.escape(TEMP_SUFFIX))
     removed = 0
     for candidate in path.parent.glob(_temp_prefix(path) + "*" + TEMP_SUFFIX):
+        if not ours.fullmatch(candidate.name):
+            continue
         with contextlib.suppress(FileNotFoundError):
             candidate.unlink()
             removed += 1
