@@ -95,7 +95,8 @@ def test_metrics_frame_is_long_with_pooled_and_floor_rows(store: ResultsStore) -
     rows = frame.set_index(["metric", "condition", "is_floor"])
     dmso = rows.loc[("reconstruction/psnr", "DMSO", False)]
     assert dmso["value"] == psnr.per_condition["DMSO"].value
-    assert (dmso["ci_low"], dmso["ci_high"], dmso["n"]) == (psnr.per_condition["DMSO"].ci_low, psnr.per_condition["DMSO"].ci_high, 7)
+    stored = psnr.per_condition["DMSO"]
+    assert (dmso["ci_low"], dmso["ci_high"], dmso["n"]) == (stored.ci_low, stored.ci_high, 7)
     assert rows.loc[("reconstruction/psnr", "DMSO", True)]["value"] == psnr.floor["DMSO"].value
     pooled = rows.loc[("reconstruction/psnr", "pooled", False)]
     assert np.isnan(pooled["value"]) and pooled["missing"] == "missing for taxol@1"

@@ -185,7 +185,10 @@ def _latex(table, meta, blocks, body, notes) -> str:
     for title, columns, headers in blocks:
         if title is None:  # pooled only: metric over condition, as two header rows
             names = pd.MultiIndex.from_tuples(
-                [(_escape(f"{m}{_unit(meta, m)} {_arrow(meta, m)}"), _escape(c + _n_suffix(table, meta, (m, c)))) for m, c in columns]
+                [
+                    (_escape(f"{m}{_unit(meta, m)} {_arrow(meta, m)}"), _escape(c + _n_suffix(table, meta, (m, c))))
+                    for m, c in columns
+                ]
             )
         else:
             parts.append(f"\\par\\noindent\\textbf{{{_escape(title)}}}\\par\n")
@@ -195,7 +198,8 @@ def _latex(table, meta, blocks, body, notes) -> str:
             index=[_escape(str(r)) for r in table.index],
             columns=names,
         )
-        parts.append(frame.to_latex(escape=False, multicolumn=True, multicolumn_format="c", column_format="l" + "r" * len(columns)))
+        layout = "l" + "r" * len(columns)
+        parts.append(frame.to_latex(escape=False, multicolumn=True, multicolumn_format="c", column_format=layout))
     parts += [f"\\par\\noindent{{\\footnotesize {_escape(line)}}}\n" for line in _note_lines(meta, notes)]
     return "".join(parts)
 

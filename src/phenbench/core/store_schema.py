@@ -78,8 +78,8 @@ SCHEMA: tuple[Entry, ...] = (
     Entry("/runs/<run_id>@dataset_hash", "attribute", "str", "Content hash of the prepared dataset."),
     Entry("/runs/<run_id>@error", "attribute", "str", "Why a failed run failed; absent otherwise."),
     Entry("/runs/<run_id>/configs", "dataset", "scalar str (JSON)", '{"run": ..., "translator": ..., "dataset": ...}.'),
-    Entry("/runs/<run_id>/versions", "dataset", "scalar str (JSON)", "Package -> version (phenbench, torch, python, plugins)."),
-    Entry("/runs/<run_id>/timings", "dataset", "scalar str (JSON)", "fit_seconds, translate_seconds, nfe, ... (numbers)."),
+    Entry("/runs/<run_id>/versions", "dataset", "scalar str (JSON)", "Package -> version (phenbench, torch, plugins)."),
+    Entry("/runs/<run_id>/timings", "dataset", "scalar str (JSON)", "fit_seconds, translate_seconds, ... (numbers)."),
     Entry("/runs/<run_id>/metrics", "group", "", "One group per measure, named 000, 001, ... in the run's order."),
     Entry("/runs/<run_id>/metrics/<k>@name", "attribute", "str", "Measure name, e.g. reconstruction/psnr."),
     Entry("/runs/<run_id>/metrics/<k>@higher_is_better", "attribute", "bool", "Direction of the measure."),
@@ -179,7 +179,9 @@ def _to_json(value: Any, where: str) -> str:
     try:
         return json.dumps(value, sort_keys=True, default=_json_default)
     except (TypeError, ValueError) as exc:
-        raise PhenbenchError(f"Cannot store {where} as JSON ({exc}); pass plain dicts, lists, numbers and strings.") from None
+        raise PhenbenchError(
+            f"Cannot store {where} as JSON ({exc}); pass plain dicts, lists, numbers and strings."
+        ) from None
 
 
 def _json_default(value: Any) -> Any:
