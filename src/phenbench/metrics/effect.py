@@ -19,6 +19,7 @@ real shift by the other half's: the agreement the data's own noise allows (cosin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,7 +59,8 @@ def counterfactual_error(translated: np.ndarray, sources: np.ndarray, counterfac
     return _norm(translated.mean(0) - counterfactual.mean(0)) / d_true if d_true > 0 else float("nan")
 
 
-MEASURES = {"cosine": (cosine, True), "magnitude-ratio": (magnitude_ratio, True)}
+Statistic = Callable[[np.ndarray, np.ndarray, np.ndarray], float]
+MEASURES: dict[str, tuple[Statistic, bool]] = {"cosine": (cosine, True), "magnitude-ratio": (magnitude_ratio, True)}
 
 
 class Effect(OptionedMetric):
@@ -108,7 +110,9 @@ class Effect(OptionedMetric):
                 groups.append((translated, sources))
         return groups
 
-    def _weighted(self, statistic, groups, real: np.ndarray, seed: int, what: str) -> MetricValue:
+    def _weighted(
+        self, statistic: Statistic, groups: list[tuple[np.ndarray, np.ndarray]], real: np.ndarray, seed: int, what: str
+    ) -> MetricValue:
         parts = [value_with_ci(statistic, [t, s, real], n_boot=self.options.bootstrap if len(groups) == 1 else 0,
                                seed=seed, n=len(t)) for t, s in groups]
         if any(p.value is None for p in parts):

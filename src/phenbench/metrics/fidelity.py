@@ -12,6 +12,7 @@ found, every value is missing with the reason.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,7 @@ from phenbench.metrics.inception_features import (
 from phenbench.metrics.statistics import bootstrap_ci, frechet_distance_of_features, value_with_ci
 
 MEMO_KEY = "phenbench.metrics.fidelity"
+PairStatistic = Callable[[np.ndarray, np.ndarray], float]
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,8 @@ class _FidelityMetric(OptionedMetric):
         return result
 
     def _score(
-        self, evaluation: Evaluation, statistic, name: str, *, n_boot: int | None = None, ci_statistic=None
+        self, evaluation: Evaluation, statistic: PairStatistic, name: str, *,
+        n_boot: int | None = None, ci_statistic: PairStatistic | None = None,
     ) -> list[MetricResult]:
         """`statistic` per condition, floor and pooled; the interval from `ci_statistic` (default: the same)."""
         n_boot = self.options.bootstrap if n_boot is None else n_boot
