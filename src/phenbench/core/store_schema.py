@@ -244,7 +244,7 @@ def _value_row(scope: str, condition: str, value: MetricValue) -> tuple:
         int(value.n),
         number(value.ci_low),
         number(value.ci_high),
-        value.missing or "",
+        value.missing or ("" if value.value is not None else "no reason given"),
     )
 
 
@@ -298,7 +298,7 @@ def read_run_group(group: h5py.Group, samples: bool) -> dict[str, Any]:
     for key in ("configs", "versions", "timings"):
         fields[key] = json.loads(_text(group[key][()]))
     fields["metrics"] = []
-    for name in sorted(group["metrics"]):
+    for name in _in_order(group["metrics"]):
         metric = group["metrics"][name]
         per_condition, pooled, floor = {}, None, {}
         for row in metric["values"][()]:
@@ -309,7 +309,8 @@ def read_run_group(group: h5py.Group, samples: bool) -> dict[str, Any]:
                 pooled = value
             else:
                 floor[condition] = value
-        arrays = {_text(a.attrs["name"]): _read_array(a) for _, a in sorted(metric["arrays"].items())}
+        stored = [metric["arrays"][key] for key in _in_order(metric["arrays"])]
+        arrays = {_text(array.attrs["name"]): _read_array(array) for array in stored}
         fields["metrics"].append(
             MetricResult(
                 name=_text(metric.attrs["name"]),
@@ -323,7 +324,7 @@ def read_run_group(group: h5py.Group, samples: bool) -> dict[str, Any]:
         )
     fields["samples"] = {}
     if samples:
-        for name in sorted(group["samples"]):
+        for name in _in_order(group["samples"]):
             sample = group["samples"][name]
             images = {kind: sample[kind][()] for kind in SAMPLE_KINDS if kind in sample}
             fields["samples"][_text(sample.attrs["condition"])] = images
@@ -333,7 +334,7 @@ def read_run_group(group: h5py.Group, samples: bool) -> dict[str, Any]:
 def read_value_rows(group: h5py.Group) -> list[dict[str, Any]]:
     """Every stored MetricValue of a run as plain rows (for data frames; no torch import)."""
     rows = []
-    for name in sorted(group["metrics"]):
+    for name in _in_order(group["metrics"]):
         metric = group["metrics"][name]
         base = {
             "metric": _text(metric.attrs["name"]),
@@ -367,6 +368,11 @@ def _row_value(row: np.void) -> MetricValue:
         ci_high=_optional(row["ci_high"]),
         missing=_text(row["missing"]) or None,
     )
+
+
+def _in_order(group: h5py.Group) -> list[str]:
+    """Member names `000`, `001`, ... in the order they were written (numeric, past 999 too)."""
+    return sorted(group, key=int)
 
 
 def _optional(x: Any) -> float | None:
