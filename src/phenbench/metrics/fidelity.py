@@ -47,13 +47,14 @@ class FidelityOptions:
     kid_subsets: int = 100
     kid_subset_size: int = 1000  # capped at n
     batch_size: int = 64
-    device: str = "cpu"
+    device: str | None = None  # None: the run's device (evaluation.options["device"]), else cpu
     cache: bool = True
 
-    def extractor(self) -> ExtractorSpec:
+    def extractor(self, run_device: str | None = None) -> ExtractorSpec:
         return ExtractorSpec(
             name=self.feature_extractor, layer=self.feature_layer, weights_path=self.weights_path,
-            allow_download=self.allow_download, batch_size=self.batch_size, device=self.device,
+            allow_download=self.allow_download, batch_size=self.batch_size,
+            device=str(self.device or run_device or "cpu"),
         )
 
 
@@ -78,10 +79,10 @@ class _FidelityMetric(OptionedMetric):
         """Per-condition features, memoised on the Evaluation so fid and kid extract once; or a reason."""
         options: FidelityOptions = self.options
         memo = evaluation.options.setdefault(MEMO_KEY, {})
-        key = options.extractor(), options.max_images
+        spec = options.extractor(evaluation.options.get("device"))
+        key = spec, options.max_images
         if key in memo:
             return memo[key]
-        spec = options.extractor()
         cache = FeatureCache(enabled=options.cache)
         result: dict[str, _Features] | str = {}
         try:
