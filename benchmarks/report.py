@@ -2,9 +2,10 @@
 
 Builds stores straight from the synthetic world's test images (no translator is trained): per
 run, 8 samples of every kind per condition (source, translated, real, reconstruction, true
-counterfactual), as the runner stores them. Methods: `oracle` translates to the true
-counterfactual, `identity` returns the source; more methods are copies of `oracle` under other
-names. Also the worst case for PNG: uniform noise images.
+counterfactual), as the runner stores them with `pairs: from-control`. Methods translate to the true
+counterfactual plus a little noise, as a generative model makes new pixels (`model0`, `model2`, ...),
+and `identity` returns the source. Sources, real images and true counterfactuals are shared by all
+runs (the same test images), as in a real store. Also the worst case for PNG: uniform noise images.
 
     .venv/bin/python benchmarks/report.py [--sizes 32 64 96 128] [--methods 1 2 4]
 """
@@ -70,11 +71,21 @@ def record(run_id: str, translator: str, samples: dict, names: list[str], channe
     )
 
 
+def _jitter(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    noisy = images.astype(np.float32) + rng.normal(0.0, 0.03, images.shape)
+    return np.clip(noisy, -1, 1).astype(np.float16)
+
+
 def measure(samples: dict, names: list[str], channels: tuple[str, ...], size: int, methods: int, folder: Path) -> tuple[float, float, bool]:
     store = ResultsStore(folder / f"r-{size}-{methods}-{time.perf_counter_ns()}.h5")
     for k in range(methods):
-        translated = samples if k != 1 else {t: {**e, "translated": e["source"]} for t, e in samples.items()}
-        name = "identity" if k == 1 else ("oracle" if k == 0 else f"oracle{k}")
+        if k == 1:
+            translated = {t: {**e, "translated": e["source"], "reconstruction": e["source"]} for t, e in samples.items()}
+        else:  # new pixels, as a generative model makes: the true counterfactual plus a little noise
+            rng = np.random.default_rng(k)
+            translated = {t: {**e, "translated": _jitter(e["counterfactual"], rng), "reconstruction": _jitter(e["real"], rng)}
+                          for t, e in samples.items()}
+        name = "identity" if k == 1 else f"model{k}"
         store.write(record(f"run-{k}", name, translated, names, channels, size))
     start = time.perf_counter()
     path = build_report(store, folder / "out", ReportOptions())

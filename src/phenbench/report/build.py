@@ -18,7 +18,7 @@ import numpy as np
 
 from phenbench.core.errors import ConfigError, DataError
 from phenbench.core.store import ResultsStore
-from phenbench.report.data import ReportData, load_report_data
+from phenbench.report.data import MethodRun, ReportData, load_report_data
 from phenbench.report.grids import build_grids
 from phenbench.report.images import ChannelDisplay, default_colours
 from phenbench.report.plot_data import correlation_sets, metric_dose_series, sample_dose_series
@@ -85,7 +85,8 @@ def render_within_budget(data: ReportData, options: ReportOptions) -> str:
     """
     budget = options.max_megabytes * 1e6
     shown = options
-    html = render_report(data, shown)
+    plots = plots_html(data)  # the same at every size: drawn once
+    html = render_report(data, shown, plots=plots)
     for _ in range(4):
         size = len(html.encode("utf-8"))
         if size <= budget or (shown.sources <= 1 and shown.real_per_condition <= 1):
@@ -96,29 +97,29 @@ def render_within_budget(data: ReportData, options: ReportOptions) -> str:
             sources=max(1, math.floor(shown.sources * ratio)) if shown.sources else 0,
             real_per_condition=max(1, math.floor(shown.real_per_condition * ratio)) if shown.real_per_condition else 0,
         )
-        html = render_report(data, shown, requested=options)
+        html = render_report(data, shown, requested=options, plots=plots)
     return html
 
 
-def render_report(data: ReportData, options: ReportOptions = ReportOptions(), requested: ReportOptions | None = None) -> str:
-    """The report's HTML text; `requested` is what the user asked for when `options` shows less."""
+def render_report(
+    data: ReportData,
+    options: ReportOptions = ReportOptions(),
+    requested: ReportOptions | None = None,
+    plots: str | None = None,
+) -> str:
+    """The report's HTML text; `requested` is what the user asked for when `options` shows less,
+    `plots` the plots section if already drawn (`plots_html`)."""
     columns = data.display_order()
     grids = {m.label: build_grids(m.record.samples, columns, sources=options.sources,
                                   real_per_condition=options.real_per_condition,
                                   source_condition=_declared_source(m, data)) for m in data.methods}
     display = _channel_display(data, grids, options)
     renderer = TileRenderer(display, options.tile_px)
-    labels = [m.label for m in data.methods]
-
     body = [
         '<section id="table"><h2>Comparison table</h2>',
         comparison_table_html(data.table),
         "</section>",
-        '<section id="plots"><h2>Dose response and feature correlations</h2>',
-        _dose_response(data, labels),
-        "<h3>Feature correlations</h3>",
-        _correlations(data, labels),
-        "</section>",
+        plots if plots is not None else plots_html(data),
         '<section id="methods"><h2>Images, per method</h2>',
         f'<p class="legend">Columns are target conditions, control first, then each compound in increasing dose. '
         f"Each channel has one display range for the whole report ({_ranges(display)}), so brightness can be "
@@ -134,7 +135,16 @@ def render_report(data: ReportData, options: ReportOptions = ReportOptions(), re
                 footer=footer, pictures=renderer.style())
 
 
-def _declared_source(method, data: ReportData) -> str | None:
+def plots_html(data: ReportData) -> str:
+    """The section of dose-response plots and the histogram of feature correlations."""
+    labels = [m.label for m in data.methods]
+    return (
+        '<section id="plots"><h2>Dose response and feature correlations</h2>'
+        f"{_dose_response(data, labels)}<h3>Feature correlations</h3>{_correlations(data, labels)}</section>"
+    )
+
+
+def _declared_source(method: MethodRun, data: ReportData) -> str | None:
     """The control, for runs whose pairs were all from the control (their sources are all control images)."""
     return data.conditions.control if method.record.configs.get("run", {}).get("pairs") == "from-control" else None
 
