@@ -69,13 +69,14 @@ PRESETS: dict[str, dict[str, Any]] = {
     # The published hyper-parameters (see the module docstring).
     "paper": {},
     # Learns the synthetic 64 x 64 world on 2 CPU cores in minutes per pair model: narrower
-    # networks, 3 residual blocks, batch 4; the losses and their weights stay the paper's.
+    # networks, 3 residual blocks, batch 4, a doubled learning rate; the losses and their weights stay the paper's.
     "quick": {
         "generator_filters": 16,
         "residual_blocks": 3,
         "discriminator_filters": 16,
         "batch_size": 4,
-        "steps": 600,
-        "decay_steps": 200,
+        "steps": 200,
+        "decay_steps": 50,
+        "lr": 4e-4,
     },
 }
