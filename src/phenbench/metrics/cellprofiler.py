@@ -109,9 +109,8 @@ class CellProfilerCorrelation(OptionedMetric):
                                      np.stack([x.mean(0) for x in samples[levels:]]))
             return float(np.nanmedian(r)) if np.isfinite(r).any() else float("nan")
 
-        low, high = bootstrap_ci(median_r, [*real, *translated], n_boot=self.options.bootstrap, seed=seed)
-        if low is not None:  # the bias shift (statistics.py) can push a bound past |r| = 1
-            low, high = max(low, -1.0), min(high, 1.0)
+        low, high = bootstrap_ci(median_r, [*real, *translated], n_boot=self.options.bootstrap, seed=seed,
+                                 bounds=(-1.0, 1.0))
         return MetricValue(value=value.value, n=value.n, ci_low=low, ci_high=high)
 
     def _floor(self, evaluation: Evaluation, compound: str, doses: list[str], real: list[np.ndarray]) -> MetricValue:

@@ -88,7 +88,8 @@ class ConditionClassifier(OptionedMetric):
                     shares[name][target] = MetricValue.absent("no segmented images to classify")
                 else:
                     hits = (model.predict(features) == classes.index(target)).astype(float)
-                    shares[name][target] = value_with_ci(_share, [hits], n_boot=self.options.bootstrap, seed=seed)
+                    shares[name][target] = value_with_ci(
+                        _share, [hits], n_boot=self.options.bootstrap, seed=seed, bounds=(0.0, 1.0))
             floor[target] = self._halves_floor(train.get(target), seed)
         results = []
         for i, name in enumerate(names):

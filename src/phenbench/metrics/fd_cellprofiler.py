@@ -63,7 +63,8 @@ class FDCellProfiler(OptionedMetric):
                 continue
             seed = condition_seed(evaluation, target, self.name)
             per_condition[target] = value_with_ci(
-                frechet_distance_of_features, [translated, real], n_boot=self.options.bootstrap, seed=seed
+                frechet_distance_of_features, [translated, real], n_boot=self.options.bootstrap, seed=seed,
+                bounds=(0.0, float("inf")),
             )
             half_a, half_b = split_halves(torch.from_numpy(real), seed)
             floor[target] = value_with_ci(frechet_distance_of_features, [half_a.numpy(), half_b.numpy()], n_boot=0, seed=seed)

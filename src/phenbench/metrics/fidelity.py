@@ -74,6 +74,7 @@ def matched_subsample(images: torch.Tensor, n: int, seed: int) -> torch.Tensor:
 class _FidelityMetric(OptionedMetric):
     needs = frozenset({Need.REAL, Need.TRANSLATED})
     Options = FidelityOptions
+    CI_BOUNDS: tuple[float, float] | None = None  # the range the interval is clipped to
 
     def _features(self, evaluation: Evaluation) -> dict[str, _Features] | str:
         """Per-condition features, memoised on the Evaluation so fid and kid extract once; or a reason."""
@@ -125,7 +126,7 @@ class _FidelityMetric(OptionedMetric):
             value = value_with_ci(statistic, [f.translated, f.real], n_boot=0, seed=seed)
             if value.value is not None and n_boot > 0:
                 value.ci_low, value.ci_high = bootstrap_ci(
-                    ci_statistic or statistic, [f.translated, f.real], n_boot=n_boot, seed=seed
+                    ci_statistic or statistic, [f.translated, f.real], n_boot=n_boot, seed=seed, bounds=self.CI_BOUNDS
                 )
             per_condition[target] = value
             half_a, half_b = split_halves(torch.from_numpy(f.real), seed)
@@ -145,6 +146,7 @@ class FID(_FidelityMetric):
     name = "fid"
     higher_is_better = False
     summary = "Fréchet Inception Distance (torch-fidelity) to the real images of each target condition."
+    CI_BOUNDS = (0.0, float("inf"))  # a distance; KID (an unbiased estimate) can be negative
 
     def compute(self, evaluation: Evaluation) -> list[MetricResult]:
         return self._score(evaluation, frechet_distance_of_features, "fid")

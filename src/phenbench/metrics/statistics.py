@@ -72,6 +72,7 @@ def bootstrap_ci(
     n_boot: int,
     seed: int,
     level: float = CI_LEVEL,
+    bounds: tuple[float, float] | None = None,
 ) -> tuple[float | None, float | None]:
     """Percentile interval of `statistic(*resampled)`, each sample resampled along axis 0.
 
@@ -95,7 +96,10 @@ def bootstrap_ci(
     low, high = np.quantile(values, [alpha, 1.0 - alpha])
     estimate = float(statistic(*samples))
     bias = float(np.mean(values)) - estimate
-    return float(low - bias), float(high - bias)
+    low, high = float(low - bias), float(high - bias)
+    if bounds is not None:  # the bias shift must not carry a bound outside the statistic's range
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return low, high
 
 
 def value_with_ci(
@@ -105,6 +109,7 @@ def value_with_ci(
     n_boot: int,
     seed: int,
     n: int | None = None,
+    bounds: tuple[float, float] | None = None,
 ) -> MetricValue:
     """`statistic(*samples)` with its bootstrap interval, as a MetricValue (missing if not finite)."""
     n = int(min(len(s) for s in samples)) if n is None else n
@@ -112,7 +117,7 @@ def value_with_ci(
         value = float(statistic(*samples))
     except (ValueError, np.linalg.LinAlgError) as exc:
         return MetricValue.absent(f"cannot be computed: {exc}", n=n)
-    low, high = bootstrap_ci(statistic, samples, n_boot=n_boot, seed=seed)
+    low, high = bootstrap_ci(statistic, samples, n_boot=n_boot, seed=seed, bounds=bounds)
     return MetricValue(value=value, n=n, ci_low=low, ci_high=high)
 
 
