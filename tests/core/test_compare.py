@@ -221,6 +221,17 @@ def test_unknown_format_and_empty_or_failed_stores(store: ResultsStore, tmp_path
         comparison_table(ResultsStore(tmp_path / "nothing.h5"))
 
 
+def test_rows_on_different_prepared_data_are_flagged(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path / "r.h5")
+    store.write(run("a", "identity", 1, 20.0, 5.0))
+    store.write(run("b", "phendiff", 2, 25.0, 4.0))
+    assert "different prepared data" not in format_table(comparison_table(store), "markdown")
+    store.write(dataclasses.replace(run("c", "stargan", 3, 22.0, 6.0), dataset_hash="other"))
+    text = format_table(comparison_table(store), "csv")
+    assert "# Warning: rows were computed on different prepared data (dataset hash " in text
+    assert "stargan: other" in text and "identity: hash" in text
+
+
 def test_runs_without_metrics_are_a_clear_error(tmp_path: Path) -> None:
     store = ResultsStore(tmp_path / "r.h5")
     store.write(dataclasses.replace(run("a", "identity", 1, 1.0, 1.0), metrics=[]))

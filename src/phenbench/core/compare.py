@@ -95,6 +95,7 @@ def comparison_table(
         "best": _best_cells(table, method_rows, direction),
         "floor_row": floor_row,
         "runs": {label: run_id for run_id, label in labels.items()},
+        "dataset_hashes": {labels[r.run_id]: r.dataset_hash for r in complete.itertuples() if r.run_id in labels},
         "failed": [(r.run_id, r.translator, r.error or "") for r in failed.itertuples(index=False)],
     }
     return table

@@ -140,6 +140,10 @@ def _note_lines(meta: dict, notes: _Notes) -> list[str]:
     lines = [f"[{number}] {reason}" for reason, number in notes.reasons.items()]
     for run_id, translator, error in meta["failed"]:
         lines.append(f"Failed run not shown: {run_id} ({translator}): {error}")
+    hashes = meta.get("dataset_hashes", {})
+    if len(set(hashes.values())) > 1:  # the prepared data changed between runs: say so, loudly
+        rows = "; ".join(f"{row}: {digest or 'unknown'}" for row, digest in hashes.items())
+        lines.append(f"Warning: rows were computed on different prepared data (dataset hash {rows}).")
     return lines
 
 
