@@ -77,7 +77,8 @@ def bench_cache(real: dict[str, torch.Tensor], translated: dict[str, torch.Tenso
     from tests.metrics.helpers import make_evaluation
 
     for label, make in (
-        ("fid (Inception features)", lambda: FID(feature_extractor=RANDOM_INCEPTION, weights_path=weights, bootstrap=0)),
+        ("fid (Inception features)",
+         lambda: FID(feature_extractor=RANDOM_INCEPTION, weights_path=weights, bootstrap=0)),
         ("fd-cellprofiler", lambda: FDCellProfiler(bootstrap=0)),
     ):
         times = []

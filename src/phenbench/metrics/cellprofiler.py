@@ -60,7 +60,9 @@ class CellProfilerCorrelation(OptionedMetric):
         space = CellFeatureSpace(evaluation, self.options)
         per_compound: dict[str, MetricValue] = {}
         floor: dict[str, MetricValue] = {}
-        arrays: dict[str, np.ndarray] = {"histogram_edges": HISTOGRAM_EDGES, "feature_names": np.array(space.names, dtype=str)}
+        arrays: dict[str, np.ndarray] = {
+            "histogram_edges": HISTOGRAM_EDGES, "feature_names": np.array(space.names, dtype=str),
+        }
         everything = []
         for compound in evaluation.conditions.compounds():
             doses = [c for c in evaluation.conditions.dose_series(compound) if c in evaluation.bundles]
@@ -114,7 +116,9 @@ class CellProfilerCorrelation(OptionedMetric):
         return MetricValue(value=value.value, n=value.n, ci_low=low, ci_high=high)
 
     def _floor(self, evaluation: Evaluation, compound: str, doses: list[str], real: list[np.ndarray]) -> MetricValue:
-        halves = [split_halves(torch.from_numpy(x), condition_seed(evaluation, d, "cp-floor")) for x, d in zip(real, doses)]
+        halves = [
+            split_halves(torch.from_numpy(x), condition_seed(evaluation, d, "cp-floor")) for x, d in zip(real, doses)
+        ]
         if min(len(a) for a, _ in halves) < 1:
             return MetricValue.absent("too few real images to split in two")
         r = feature_correlations(np.stack([a.numpy().mean(0) for a, _ in halves]),

@@ -29,12 +29,12 @@ from phenbench.metrics.base import to_unit
 from phenbench.metrics.cache import FeatureCache, cache_key, images_digest
 
 MEMO_KEY = "phenbench.metrics.cp_features"
-EXTRACTOR_VERSION = "cp2"
+EXTRACTOR_VERSION = "cp2"  # bump when the feature set changes: it is part of the disk-cache key
 # Haralick texture on 64 grey levels, not CellProfiler's 256: the 256 x 256 co-occurrence matrices
 # made texture 80% of the cost (0.07 s per channel of a 68 x 68 crop); 64 levels keep the features.
 TEXTURE_GRAY_LEVELS = 64
 # Positions and orientation depend on where the crop was cut, not on the phenotype.
-_NUISANCE = re.compile(r"Location|Center|Orientation|BoundingBox")  # bump when the feature set changes: it is part of the disk-cache key
+_NUISANCE = re.compile(r"Location|Center|Orientation|BoundingBox")
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,9 @@ def measure(image: np.ndarray, channels: tuple[str, ...], nucleus_channel: int =
     return None if masks is None else measure_objects(image, masks[0], masks[1], channels)
 
 
-def measure_objects(image: np.ndarray, nucleus: np.ndarray, cell: np.ndarray, channels: tuple[str, ...]) -> dict[str, float]:
+def measure_objects(
+    image: np.ndarray, nucleus: np.ndarray, cell: np.ndarray, channels: tuple[str, ...]
+) -> dict[str, float]:
     """cp-measure features of a nucleus and a cell mask (label 1) in one C x H x W image in [0, 1]."""
     from cp_measure.bulk import get_core_measurements, get_correlation_measurements
 
@@ -153,7 +155,8 @@ class FeatureExtractor:
             return extract(images, channels, self.nucleus_channel)
         key = cache_key(
             dataset_hash=self.evaluation.dataset_hash, split=split, condition=real_condition,
-            extractor=f"cellprofiler-{EXTRACTOR_VERSION}-nuc{self.nucleus_channel}", n_images=len(images), digest=digest,
+            extractor=f"cellprofiler-{EXTRACTOR_VERSION}-nuc{self.nucleus_channel}",
+            n_images=len(images), digest=digest,
         )
 
         def compute() -> dict[str, np.ndarray]:

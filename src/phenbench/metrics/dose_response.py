@@ -63,9 +63,13 @@ def select_features(levels: list[np.ndarray], doses: np.ndarray, k: int) -> tupl
     return order[:k], rho
 
 
-def aligned_response(levels: list[np.ndarray], doses: np.ndarray, features: np.ndarray, signs: np.ndarray) -> float:
+def aligned_response(
+    levels: list[np.ndarray], doses: np.ndarray, features: np.ndarray, signs: np.ndarray, *, absolute: bool = False
+) -> float:
+    """Mean of sign x rho over `features` (or of |rho| with `absolute`); NaN if no rho is defined."""
     rho = spearman_per_feature(*_stack([lv[:, features] for lv in levels], doses))
-    return float(np.nanmean(rho * signs)) if np.isfinite(rho).any() else float("nan")
+    rho = np.abs(rho) if absolute else rho * signs
+    return float(np.nanmean(rho)) if np.isfinite(rho).any() else float("nan")
 
 
 def lowest_effective_dose(levels: list[np.ndarray], doses: np.ndarray, features: np.ndarray) -> float | None:
@@ -118,7 +122,7 @@ class DoseResponse(OptionedMetric):
             seed = condition_seed(evaluation, compound, self.name)
             boot = self.options.bootstrap
             values["spearman-real"][compound] = value_with_ci(
-                lambda *lv: float(np.nanmean(np.abs(spearman_per_feature(*_stack([x[:, top] for x in lv], concentrations))))),
+                lambda *lv: aligned_response(list(lv), concentrations, top, np.ones(len(top)), absolute=True),
                 real, n_boot=boot, seed=seed, n=n_real)
             values["spearman-translated"][compound] = value_with_ci(
                 lambda *lv: aligned_response(list(lv), concentrations, top, signs), translated,

@@ -67,7 +67,9 @@ class FDCellProfiler(OptionedMetric):
                 bounds=(0.0, float("inf")),
             )
             half_a, half_b = split_halves(torch.from_numpy(real), seed)
-            floor[target] = value_with_ci(frechet_distance_of_features, [half_a.numpy(), half_b.numpy()], n_boot=0, seed=seed)
+            floor[target] = value_with_ci(
+                frechet_distance_of_features, [half_a.numpy(), half_b.numpy()], n_boot=0, seed=seed
+            )
             pooled_t.append(translated)
             pooled_r.append(real)
         if pooled_t:

@@ -126,7 +126,8 @@ class _FidelityMetric(OptionedMetric):
             value = value_with_ci(statistic, [f.translated, f.real], n_boot=0, seed=seed)
             if value.value is not None and n_boot > 0:
                 value.ci_low, value.ci_high = bootstrap_ci(
-                    ci_statistic or statistic, [f.translated, f.real], n_boot=n_boot, seed=seed, bounds=self.CI_BOUNDS
+                    ci_statistic or statistic, [f.translated, f.real],
+                    n_boot=n_boot, seed=seed, bounds=self.CI_BOUNDS,
                 )
             per_condition[target] = value
             half_a, half_b = split_halves(torch.from_numpy(f.real), seed)

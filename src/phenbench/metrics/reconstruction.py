@@ -60,10 +60,13 @@ class Reconstruction(OptionedMetric):
             target = bundle.target
             if bundle.real is None or bundle.reconstructions is None:
                 for m in self.MEASURES:
-                    values[m][target] = MetricValue.absent("no reconstructions (the translator was not asked to invert)")
+                    values[m][target] = MetricValue.absent(
+                        "no reconstructions (the translator was not asked to invert)"
+                    )
                 continue
             if bundle.real.shape != bundle.reconstructions.shape:
-                reason = f"reconstructions {tuple(bundle.reconstructions.shape)} do not match real {tuple(bundle.real.shape)}"
+                reason = (f"reconstructions {tuple(bundle.reconstructions.shape)} do not match "
+                          f"real {tuple(bundle.real.shape)}")
                 for m in self.MEASURES:
                     values[m][target] = MetricValue.absent(reason)
                 continue
