@@ -26,7 +26,8 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFram
 
 
 def _prepare(root: Path, out: Path, **options) -> tuple:
-    report = prepare_bbbc021(PrepareOptions(root=str(root), out=str(out), crop_size=CROP, **options), progress=False)
+    options = {"crop_size": CROP, **options}
+    report = prepare_bbbc021(PrepareOptions(root=str(root), out=str(out), **options), progress=False)
     return report, out
 
 
@@ -62,6 +63,11 @@ def test_prepare_resumes_and_workers_give_the_same_cache(release, tmp_path: Path
     first, cache = _prepare(root, tmp_path / "a.h5")
     again, _ = _prepare(root, tmp_path / "a.h5")
     assert first.fields_done_before == 0 and again.fields_done_before == 4
+    # Other crop options never reuse the stale per-field crops.
+    bigger, big = _prepare(root, tmp_path / "c.h5", crop_size=CROP + 16, work_dir=str(tmp_path / "a.h5.work"))
+    assert bigger.fields_done_before == 0
+    with h5py.File(big) as f:
+        assert f["images"].shape[-1] == CROP + 16
     parallel, other = _prepare(root, tmp_path / "b.h5", workers=2)
     with h5py.File(cache) as a, h5py.File(other) as b:
         assert a.attrs["content_sha256"] == b.attrs["content_sha256"]
@@ -76,7 +82,7 @@ def test_illumination_correction_flattens_a_vignetted_plate(tmp_path: Path) -> N
     for tif in root.rglob("*.tif"):
         tifffile.imwrite(tif, (tifffile.imread(tif) * vignette).astype(np.uint16))
     _prepare(root, tmp_path / "flat.h5", illumination=True)
-    flat = np.load(tmp_path / "flat.h5.work" / "illumination" / "Week1_22123.npy")
+    flat = np.load(tmp_path / "flat.h5.work" / "illumination" / "Week1_22123.npy")  # noqa
     # The flat field recovers the vignette's shape (up to scale): centre/corner ratio about 1/0.6.
     ratio = flat[1, 512, 640] / flat[1, 40, 40]
     assert 1.35 < ratio < 1.75

@@ -2,12 +2,14 @@
 
 Steps: read the metadata and select fields; optionally average each plate's fields into a flat
 field; segment and crop every field in parallel (one result file per field in a work folder, so an
-interrupted run resumes where it stopped); split by well or plate; write the cache (temporary file,
+interrupted run resumes where it stopped; the folder is named after the crop and segmentation
+options, so changing them never reuses stale crops); split by well or plate; write the cache (temporary file,
 then rename); report cells per condition and the fields skipped, by reason.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections import Counter
@@ -118,10 +120,11 @@ def prepare_bbbc021(options: PrepareOptions, *, progress: bool = True) -> Prepar
     table = table[options.selection.mask(table)].reset_index(drop=True)
     out = Path(options.out).expanduser()
     work = Path(options.work_dir) if options.work_dir else out.with_name(out.name + ".work")
-    (work / "fields").mkdir(parents=True, exist_ok=True)
+    fields = work / _fields_folder(options)
+    fields.mkdir(parents=True, exist_ok=True)
 
     flats = _flat_fields(table, root, work, options, progress) if options.illumination else {}
-    jobs = [_job(row, root, work, options, flats.get(row.plate)) for row in table.itertuples()]
+    jobs = [_job(row, root, fields, options, flats.get(row.plate)) for row in table.itertuples()]
     done_before = sum(Path(j.out).is_file() for j in jobs)
     pending = [j for j in jobs if not Path(j.out).is_file()]
     skipped: Counter[str] = Counter()
@@ -136,10 +139,17 @@ def prepare_bbbc021(options: PrepareOptions, *, progress: bool = True) -> Prepar
     return _write_cache(table, jobs, out, options, skipped, examples, done_before)
 
 
-def _job(row, root: Path, work: Path, options: PrepareOptions, flat: str | None) -> FieldJob:
+def _fields_folder(options: PrepareOptions) -> str:
+    """Per-field results depend on these options: a run with other ones must not reuse them."""
+    recipe = {"crop_size": options.crop_size, "illumination": options.illumination,
+              "segmentation": config_to_dict(options.segmentation)}
+    return "fields-" + hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _job(row, root: Path, fields: Path, options: PrepareOptions, flat: str | None) -> FieldJob:
     key = field_key(row.table_number, row.image_number)
     files = tuple(str(root / getattr(row, f"file_{c}")) for c in CHANNELS)
-    return FieldJob(key, files, str(work / "fields" / f"{key}.npz"), options.crop_size, options.segmentation, flat)
+    return FieldJob(key, files, str(fields / f"{key}.npz"), options.crop_size, options.segmentation, flat)
 
 
 def _run(function: Callable, jobs: list, workers: int, progress: bool, unit: str) -> Iterator:
