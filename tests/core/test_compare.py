@@ -208,6 +208,11 @@ def test_several_datasets_must_be_chosen(store: ResultsStore) -> None:
         comparison_table(store, dataset="gogli")
     text = comparison_text(store, "markdown")
     assert "### synthetic" in text and "### golgi" in text
+    store.write(run("b-1", "stargan", 8, 1.0, 1.0, dataset="bbbc021", status="failed"))
+    text = comparison_text(store, "markdown", conditions="pooled")
+    assert "### bbbc021: no complete run (1 failed; `phenbench show b-1`)" in text and "### golgi" in text
+    golgi = format_table(comparison_table(store, dataset="golgi"), "csv")
+    assert comparison_text(store, "csv", dataset="golgi") == golgi
 
 
 def test_unknown_format_and_empty_or_failed_stores(store: ResultsStore, tmp_path: Path) -> None:

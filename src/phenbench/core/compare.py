@@ -110,15 +110,25 @@ def comparison_text(
     conditions: str | list[str] = "all",
     latest_only: bool = True,
 ) -> str:
-    """What `phenbench compare` prints: one formatted table per dataset (or only `dataset`)."""
+    """What `phenbench compare` prints: one formatted table per dataset (or only `dataset`).
+
+    A dataset whose runs all failed gets a line saying so instead of a table. For CSV that a
+    program will read, pass `dataset`: several tables in one text are not one CSV table.
+    """
     if dataset is not None:
-        datasets = [dataset]
-    else:
-        datasets = list(dict.fromkeys(store.runs_frame()["dataset"]))
-        if not datasets:
-            raise PhenbenchError(f"Results store {store.path} holds no runs yet; run `phenbench run` first.")
+        table = comparison_table(store, dataset=dataset, metrics=metrics, latest_only=latest_only)
+        return format_table(table, fmt, conditions)
+    runs = store.runs_frame()
+    if runs.empty:
+        raise PhenbenchError(f"Results store {store.path} holds no runs yet; run `phenbench run` first.")
     parts = []
-    for name in datasets:
+    for name in dict.fromkeys(runs["dataset"]):
+        mine = runs[runs["dataset"] == name]
+        if not (mine["status"] == "complete").any():
+            comment = "#" if fmt == "csv" else ("%" if fmt == "latex" else "###")
+            latest = mine["run_id"].iloc[-1]
+            parts.append(f"{comment} {name}: no complete run ({len(mine)} failed; `phenbench show {latest}`)\n")
+            continue
         table = comparison_table(store, dataset=name, metrics=metrics, latest_only=latest_only)
         parts.append(format_table(table, fmt, conditions=conditions))
     return "\n".join(parts)
