@@ -72,3 +72,11 @@ def test_features_are_memoised_per_evaluation_and_cached_on_disk(tmp_path, monke
     again = FeatureExtractor(fresh).features(images, real_condition="DMSO")
     np.testing.assert_array_equal(again.values, first.values)
     assert again.names == first.names
+
+
+def test_parallel_workers_give_the_same_features():
+    images = torch.stack([disc_image(r, (0.5, 0.4, 0.3), size=32)[0] for r in (5.0, 6.0, 7.0, 8.0)])
+    one = extract(images, ("a", "b", "c"))
+    two = extract(images, ("a", "b", "c"), workers=2)
+    assert one.names == two.names
+    np.testing.assert_array_equal(one.values, two.values)
