@@ -99,6 +99,21 @@ def test_download_fetches_checks_and_extracts(tmp_path: Path, release: dict[str,
     assert hashlib.sha256(release[archive]).hexdigest() in recorded
 
 
+def test_archives_with_a_week_folder_land_in_the_same_layout(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("Week4/Week4_27481/B02_s1_w1ABC.tif", b"x")
+    archive = tmp_path / download.archive_name(PLATE)
+    archive.write_bytes(buffer.getvalue())
+    download.extract_archive(archive, tmp_path / "release")
+    assert (tmp_path / "release" / "Week4" / "Week4_27481" / "B02_s1_w1ABC.tif").is_file()
+    evil = tmp_path / "BBBC021_v1_images_Week1_1.zip"
+    with zipfile.ZipFile(evil, "w") as zf:
+        zf.writestr("../../escape.txt", b"x")
+    with pytest.raises(DataError, match="points outside"):
+        download.extract_archive(evil, tmp_path / "release")
+
+
 def test_download_resumes_a_partial_file_with_a_range_request(tmp_path: Path, release: dict[str, bytes]) -> None:
     name = download.archive_name(PLATE)
     body = release[name]

@@ -152,11 +152,16 @@ def _complete(path: Path, checksum: tuple[str, str] | None) -> bool:
 
 
 def extract_archive(archive: Path, dest: Path) -> None:
-    """Unzip a plate archive into dest/WeekN/ (refusing members that would escape it)."""
+    """Unzip a plate archive so that its TIFFs land in dest/WeekN/WeekN_<plate>/.
+
+    Archives hold a `WeekN_<plate>/` folder; one that already starts with `WeekN/` is unzipped into
+    `dest` itself. Members that would escape the target are refused.
+    """
     week = archive.stem.removeprefix("BBBC021_v1_images_").split("_")[0]
-    target = (dest / week).resolve()
     try:
         with zipfile.ZipFile(archive) as zf:
+            tops = {name.split("/", 1)[0] for name in zf.namelist() if "/" in name}
+            target = (dest if tops == {week} else dest / week).resolve()
             for member in zf.infolist():
                 path = (target / member.filename).resolve()
                 if not str(path).startswith(str(target) + os.sep):
