@@ -295,6 +295,14 @@ def test_empty_sample_arrays_round_trip(store: ResultsStore) -> None:
     assert store.read("run-a", samples=True).samples["DMSO"]["source"].shape == (0, 2, 8, 8)
 
 
+def test_reading_never_changes_the_file(store: ResultsStore) -> None:
+    store.write(record_for("run-a"))
+    before = (store.path.read_bytes(), store.path.stat().st_mtime_ns)
+    store.run_ids(), store.read("run-a", samples=True), store.runs_frame(), store.metrics_frame()
+    assert (store.path.read_bytes(), store.path.stat().st_mtime_ns) == before
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write to read-only files anyway")
 def test_readers_need_no_write_permission(store: ResultsStore) -> None:
     store.write(record_for("run-a"))
     os.chmod(store.path, 0o444)
