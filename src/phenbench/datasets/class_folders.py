@@ -125,7 +125,9 @@ class FolderDataset(CachedCropDataset):
         return {}
 
     def _cache(self, root: Path, table: pd.DataFrame, config: FolderConfig) -> Path:
-        options = {k: v for k, v in config_to_dict(config).items() if k not in ("root", "cache_dir")}
+        # Only what changes the converted crops or splits; normalisation is chosen when reading.
+        converting = ("image_size", "resize", "channels", "control", "test_fraction", "split_seed")
+        options = {k: v for k, v in config_to_dict(config).items() if k in converting}
         digest = hashlib.sha256(json.dumps({**options, "format": FORMAT}, sort_keys=True).encode())
         for path, condition in zip(table["path"], table["condition"]):
             stat = Path(path).stat()
