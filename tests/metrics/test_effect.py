@@ -57,3 +57,15 @@ def test_counterfactual_error_is_zero_for_the_truth_and_one_for_identity():
         evaluation.bundles["drug@1"] = dataclasses.replace(evaluation.bundles["drug@1"], counterfactuals=drug)
         error = _results(evaluation)["effect/counterfactual-error"].per_condition["drug@1"]
         assert error.value == pytest.approx(expected, abs=1e-9)
+
+
+def test_sources_of_several_conditions_are_scored_per_source_and_pooled():
+    dmso, drug = _data()
+    other = _dose_images((0.6, 0.35, 0.25), n=6, seed=7)  # a third condition as a second source
+    sources = torch.cat([dmso, other])
+    evaluation = make_evaluation({"DMSO": dmso, "drug@1": drug, "other@1": other}, {"drug@1": sources},
+                                 sources={"drug@1": sources})
+    bundle = evaluation.bundles["drug@1"]
+    evaluation.bundles["drug@1"] = dataclasses.replace(bundle, source_conditions=["DMSO"] * 6 + ["other@1"] * 6)
+    ratio = _results(evaluation)["effect/magnitude-ratio"].per_condition["drug@1"]
+    assert ratio.value == 0.0 and ratio.n == 12  # identity from both sources: no effect, all cells counted
