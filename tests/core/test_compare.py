@@ -14,6 +14,7 @@ from phenbench.core.compare import FLOOR_ROW, comparison_table, comparison_text,
 from phenbench.core.errors import PhenbenchError, UnknownNameError
 from phenbench.core.metric import MetricResult, MetricValue
 from phenbench.core.store import ResultsStore, RunRecord
+from tests.core.store_workers.records import record_for
 
 
 def run(run_id: str, translator: str, minute: int, psnr: float, fid: float | None, *, preset: str | None = None,
@@ -186,6 +187,15 @@ def test_latex_escapes_and_marks_best(store: ResultsStore) -> None:
     assert "real vs real (floor)" in text and "_" not in text.replace("\\_", "")
 
 
+def test_latex_pooled_only_has_metric_over_condition_headers(store: ResultsStore) -> None:
+    text = format_table(comparison_table(store), "latex", conditions="pooled")
+    assert text.count("\\begin{tabular}") == 1
+    lines = text.splitlines()
+    assert " & reconstruction/psnr (dB) $\\uparrow$ & fid $\\downarrow$ \\\\" in lines
+    assert " & pooled (N=16) & pooled \\\\" in lines
+    assert "\\textbf{27}" in text
+
+
 def test_latex_escapes_underscores_in_names(tmp_path: Path) -> None:
     store = ResultsStore(tmp_path / "r.h5")
     store.write(run("a", "my_method", 1, 20.0, 5.0))
@@ -257,5 +267,7 @@ def test_describe_run_shows_provenance_metrics_and_missing_reasons(store: Result
     fid_at = lines.index("  fid ↓")
     assert lines[fid_at + 1].split() == ["DMSO", "—", "[1]", "N=1"]
     assert "  [1] too few images" in lines and "  [2] Inception weights not found" in lines
+    with_samples = describe_run(record_for("s", image_size=8, n_samples=2))
+    assert "  taxol@1: source 2x3x8x8, translated 2x3x8x8, reconstruction 2x3x8x8, real 2x3x8x8" in with_samples
     failed = describe_run(store.read("sg-bad"))
     assert "error         CUDA out of memory" in failed and "Metrics: none stored" in failed
