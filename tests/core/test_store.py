@@ -270,6 +270,18 @@ def test_the_next_writer_removes_copies_left_by_a_killed_writer(store: ResultsSt
     assert sorted(store.run_ids()) == ["run-0", "run-a"]
 
 
+def test_writing_through_a_symbolic_link_updates_its_target(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    real = ResultsStore(tmp_path / "data" / "results.h5")
+    real.write(record_for("run-0"))
+    link = tmp_path / "results.h5"
+    link.symlink_to(real.path)
+    ResultsStore(link).write(record_for("run-a"))
+    assert link.is_symlink()
+    assert sorted(real.run_ids()) == ["run-0", "run-a"]
+    assert (tmp_path / "data" / "results.h5.lock").exists() and not (tmp_path / "results.h5.lock").exists()
+
+
 def test_a_held_lock_times_out_with_a_clear_error(tmp_path: Path) -> None:
     import fcntl
 

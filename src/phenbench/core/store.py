@@ -10,6 +10,7 @@ in docs/results_store.md.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import secrets
 from collections.abc import Iterator
@@ -138,12 +139,14 @@ class ResultsStore:
                     )
                 write_run_group(runs, record)
 
-        with exclusive_lock(self.path, self.lock_timeout):
-            remove_stale_temps(self.path)
-            if self.path.exists():
+        # Through a symbolic link, replace (and lock) the file it points to, not the link.
+        target = Path(os.path.realpath(self.path))
+        with exclusive_lock(target, self.lock_timeout):
+            remove_stale_temps(target)
+            if target.exists():
                 with self._open():  # refuse to build on a corrupt or foreign file: never lose it
                     pass
-            publish_changed_copy(self.path, add_run)
+            publish_changed_copy(target, add_run)
 
     # ------------------------------------------------------------ reading
 
