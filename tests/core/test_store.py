@@ -175,6 +175,20 @@ def test_a_truncated_store_is_refused_and_kept(store: ResultsStore) -> None:
     assert store.path.read_bytes() == data[: len(data) // 3]
 
 
+def test_damage_inside_a_store_is_a_clear_error(store: ResultsStore) -> None:
+    store.write(record_for("run-a", image_size=16))
+    with h5py.File(store.path, "r") as root:  # where the first compressed sample chunk lies
+        samples = root["runs/run-a/samples/000/source"]
+        chunk = samples.id.get_chunk_info(0)
+        offset, size = chunk.byte_offset, chunk.size
+    data = bytearray(store.path.read_bytes())
+    data[offset : offset + size] = bytes(size)  # zeros: gzip cannot decode them
+    store.path.write_bytes(bytes(data))
+    assert store.read("run-a").run_id == "run-a"  # what is intact still reads
+    with pytest.raises(DataError, match=r"results.h5 is damaged: reading it failed \(OSError: .*restore it from a backup"):
+        store.read("run-a", samples=True)
+
+
 def test_an_hdf5_file_that_is_not_a_store_is_refused(store: ResultsStore) -> None:
     with h5py.File(store.path, "w") as root:
         root["x"] = np.arange(3)

@@ -171,7 +171,17 @@ class ResultsStore:
             ) from None
         with root:
             check_store_root(root, str(self.path))
-            yield root
+            try:
+                yield root
+            except PhenbenchError:
+                raise
+            except (OSError, RuntimeError, KeyError, ValueError, AttributeError) as exc:
+                # h5py's ways of saying that part of the file is damaged (bad checksums, broken
+                # links, undecodable chunks): the store opened, but this part cannot be read.
+                raise DataError(
+                    f"{self.path} is damaged: reading it failed ({type(exc).__name__}: {_first_line(exc)}). "
+                    "phenbench never overwrites it; restore it from a backup, or pass --store with another path."
+                ) from None
 
     def run_ids(self) -> list[str]:
         """Every stored run id, in start-time order."""
