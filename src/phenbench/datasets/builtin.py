@@ -1,7 +1,14 @@
 """The built-in dataset adapters, registered through the same hook as third-party plugins."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from phenbench.core.registry import Registration
 from phenbench.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    import click
 
 
 @hookimpl
@@ -31,7 +38,8 @@ def register_datasets() -> list[Registration]:
 
 
 @hookimpl
-def register_commands(cli) -> None:
+def register_commands(cli: "click.Group") -> None:
+    """The `phenbench data` group: prepare and download."""
     from phenbench.datasets.commands import add_data_commands
 
     add_data_commands(cli)
