@@ -60,3 +60,14 @@ def test_targets_a_run_did_not_translate_to_are_said_not_invented() -> None:
     assert grids.images[0].tiles[0].note == "not translated to this condition"
     assert grids.images[-1].tiles[0].note == "no real image stored"
     assert all(t.image is not None for t in grids.images[0].tiles[1:])
+
+
+def test_from_control_sources_stand_for_the_control_s_real_images() -> None:
+    rng = np.random.default_rng(4)
+    sources = rng.uniform(-1, 1, (2, 3, 8, 8)).astype(np.float16)
+    samples = {t: {"source": sources, "translated": sources, "real": sources[::-1]} for t in ("drug@1", "drug@10")}
+    grids = build_grids(samples, CONDITIONS, sources=2, real_per_condition=2, source_condition="DMSO")
+    assert grids.images[0].tiles[0].note == "source's own condition"
+    real_rows = [row for row in grids.images if row.kind == "real"]
+    assert [np.array_equal(row.tiles[0].image, sources[j]) for j, row in enumerate(real_rows)] == [True, True]
+    assert np.array_equal(real_rows[0].tiles[1].image, sources[1])

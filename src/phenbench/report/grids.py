@@ -103,7 +103,8 @@ def build_grids(
     source_condition: str | None = None,
 ) -> MethodGrids:
     """The image and difference grids of one run's stored samples."""
-    grids = MethodGrids(columns=list(columns))
+    columns = list(columns)
+    grids = MethodGrids(columns=columns)
     missing_targets = [t for t in columns if t not in samples]
     if missing_targets:
         grids.notes.append(
@@ -127,6 +128,9 @@ def build_grids(
     has_reconstructions = any("reconstruction" in samples.get(t, {}) for t in columns)
     for j in range(real_per_condition):
         reals = [_stored_tile(samples, t, "real", j) for t in columns]
+        if source_condition in columns and reals[columns.index(source_condition)].image is None:
+            # The declared source condition has no samples of its own, but its sources are its real images.
+            reals[columns.index(source_condition)] = _source_as_real(samples, source_condition, j)
         if all(tile.image is None for tile in reals):
             break
         grids.images.append(GridRow(f"real image {j + 1}", "real", Tile(), reals))
@@ -159,3 +163,11 @@ def _stored_tile(samples: dict, target: str, kind: str, index: int) -> Tile:
     if stored is None or index >= len(stored):
         return Tile(note=f"no {kind} image stored")
     return Tile(image=stored[index], title=f"{kind} {target} #{index + 1}")
+
+
+def _source_as_real(samples: dict, condition: str, index: int) -> Tile:
+    for entry in samples.values():
+        sources = entry.get("source")
+        if sources is not None and index < len(sources):
+            return Tile(image=sources[index], title=f"real {condition} #{index + 1} (a source image)")
+    return Tile(note="no real image stored")

@@ -46,7 +46,7 @@ table.grid tbody th { text-align: right; max-width: 170px; white-space: normal; 
 table.grid td.tile { padding: 0; vertical-align: middle; text-align: center; background: #fff; line-height: 0; }
 table.grid td.empty { background: #eee; color: #777; font-size: 10px; line-height: 1.2; padding: 2px; }
 table.grid td.empty span { display: inline-block; max-width: 72px; }
-table.grid tr.row-counterfactual td.tile, table.grid tr.row-reconstruction td.tile { outline: 2px dashed #999; }
+table.grid tr.row-counterfactual .im, table.grid tr.row-reconstruction .im { outline: 2px dashed #999; outline-offset: 1px; }
 table.grid tr.row-real th, table.grid tr.row-reconstruction th { color: #555; }
 .v { display: none !important; }
 .bar { display: inline-block; width: 90px; height: 10px; vertical-align: middle; border: 1px solid #999; margin: 0 4px; }
