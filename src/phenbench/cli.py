@@ -113,13 +113,12 @@ def build_cli(pm: pluggy.PluginManager | None = None) -> click.Group:
                   help="'all', 'pooled' (one column per metric), or comma-separated condition names.")
     def compare_command(store: str, fmt: str, dataset: str | None, metrics: str | None, conditions: str) -> None:
         """The comparison table across methods: a row per method, a column per metric and condition."""
-        from phenbench.core.compare import comparison_table, format_table
+        from phenbench.core.compare import comparison_text
         from phenbench.core.store import ResultsStore
 
         chosen = [m.strip() for m in metrics.split(",")] if metrics else None
         columns = conditions if conditions in ("all", "pooled") else [c.strip() for c in conditions.split(",")]
-        table = comparison_table(ResultsStore(store), dataset=dataset, metrics=chosen)
-        click.echo(format_table(table, fmt, conditions=columns))
+        click.echo(comparison_text(ResultsStore(store), fmt, dataset=dataset, metrics=chosen, conditions=columns))
 
     @cli.command("show")
     @click.argument("run_id")

@@ -217,8 +217,33 @@ def _run(config: RunConfig, registries: Registries, run_id: str, started: str) -
         timings=timings,
         preset=config.preset,
     )
-    store.write(record)
+    if is_main_process():
+        write_or_keep(store, record, Path(config.work_dir))
     return RunOutcome(record=record, model_dir=model_dir)
+
+
+def is_main_process() -> bool:
+    """Under `accelerate launch` / torchrun every process runs the runner; only rank 0 writes."""
+    import os
+
+    return os.environ.get("RANK", "0") == "0"
+
+
+def write_or_keep(store, record, work_dir: Path) -> None:
+    """Write the record; if the store refuses it, keep it on disk so hours of compute are not lost."""
+    try:
+        store.write(record)
+    except Exception as exc:
+        import pickle
+
+        work_dir.mkdir(parents=True, exist_ok=True)
+        kept = work_dir / f"{record.run_id}.record.pickle"
+        with open(kept, "wb") as handle:
+            pickle.dump(record, handle)
+        raise PhenbenchError(
+            f"The store {store.path} refused run {record.run_id} ({exc}); the record is kept in {kept}. "
+            "Fix the store (or choose another with --store) and load the record with pickle to write it."
+        ) from exc
 
 
 def score_metric(name: str, metric, evaluation, *, progress: bool) -> list:
