@@ -85,3 +85,17 @@ def test_checkpoint_reuse(tmp_path, registries) -> None:
     assert again.model_dir is None and again.record.status == "complete"
     with pytest.raises(ConfigError, match="holds a 'identity' translator"):
         run_benchmark(config(tmp_path, translator="failing", checkpoint=str(first.model_dir / "model")), registries)
+
+
+def test_a_refused_write_keeps_the_record(tmp_path, registries) -> None:
+    import pickle
+
+    from phenbench.core.errors import PhenbenchError
+
+    (tmp_path / "not-a-store.h5").write_text("this is not HDF5")
+    with pytest.raises(PhenbenchError, match="record is kept in"):
+        run_benchmark(config(tmp_path, store=str(tmp_path / "not-a-store.h5"), metrics=()), registries)
+    [kept] = (tmp_path / "runs").glob("*.record.pickle")
+    record = pickle.loads(kept.read_bytes())
+    assert record.status == "complete" and record.translator == "identity"
+    assert (tmp_path / "not-a-store.h5").read_text() == "this is not HDF5"  # never overwritten
