@@ -237,3 +237,9 @@ def test_any_channel_count_and_conditions_without_doses(tmp_path, channels) -> N
     assert facts.absent[0] == "Dose-response plots" and "have no doses" in html
     assert "Failed run not shown: run-b (broken): the GPU caught fire" in "".join(facts.text)
     assert facts.methods == ["identity"]
+
+
+def test_every_method_grid_starts_from_the_same_cells(synthetic_report) -> None:
+    row = r'<tr class="row-translated"><th scope="row">[^<]*</th><td class="tile"[^>]*>(.*?)</td>'
+    leads = [re.findall(row, _section(synthetic_report, label)) for label in ("channel-shift", "identity")]
+    assert len(leads[0]) == 6 and leads[0] == leads[1]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from phenbench.report.grids import build_grids, choose_sources
+from phenbench.report.grids import build_grids, choose_sources, image_key
 from tests.report.conftest import CONDITIONS, all_pairs_samples
 
 
@@ -71,3 +71,12 @@ def test_from_control_sources_stand_for_the_control_s_real_images() -> None:
     real_rows = [row for row in grids.images if row.kind == "real"]
     assert [np.array_equal(row.tiles[0].image, sources[j]) for j, row in enumerate(real_rows)] == [True, True]
     assert np.array_equal(real_rows[0].tiles[1].image, sources[1])
+
+
+def test_preferred_sources_come_first_where_stored() -> None:
+    samples = all_pairs_samples(np.random.default_rng(5), n=2)
+    usual = choose_sources(samples, CONDITIONS, 2)
+    wanted = [image_key(samples["DMSO"]["real"][1]), "not-stored", image_key(samples["drug@10"]["real"][0])]
+    picks = choose_sources(samples, CONDITIONS, 3, preferred=wanted)
+    assert [image_key(p.image) for p in picks] == [wanted[0], wanted[2], image_key(usual[0].image)]
+    assert picks[1].condition == "drug@10"

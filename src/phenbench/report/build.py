@@ -19,7 +19,7 @@ import numpy as np
 from phenbench.core.errors import ConfigError, DataError
 from phenbench.core.store import ResultsStore
 from phenbench.report.data import MethodRun, ReportData, load_report_data
-from phenbench.report.grids import build_grids
+from phenbench.report.grids import MethodGrids, build_grids
 from phenbench.report.images import ChannelDisplay, default_colours
 from phenbench.report.plot_data import correlation_sets, metric_dose_series, sample_dose_series
 from phenbench.report.sections import (
@@ -110,9 +110,13 @@ def render_report(
     """The report's HTML text; `requested` is what the user asked for when `options` shows less,
     `plots` the plots section if already drawn (`plots_html`)."""
     columns = data.display_order()
-    grids = {m.label: build_grids(m.record.samples, columns, sources=options.sources,
-                                  real_per_condition=options.real_per_condition,
-                                  source_condition=_declared_source(m, data)) for m in data.methods}
+    grids: dict[str, MethodGrids] = {}
+    shown_sources: list[str] = []  # every method's grid starts from the same cells where it stored them
+    for method in data.methods:
+        grids[method.label] = build_grids(method.record.samples, columns, sources=options.sources,
+                                          real_per_condition=options.real_per_condition,
+                                          source_condition=_declared_source(method, data), preferred=shown_sources)
+        shown_sources += [k for k in grids[method.label].source_keys if k not in shown_sources]
     display = _channel_display(data, grids, options)
     renderer = TileRenderer(display, options.tile_px)
     body = [
@@ -149,7 +153,7 @@ def _declared_source(method: MethodRun, data: ReportData) -> str | None:
     return data.conditions.control if method.record.configs.get("run", {}).get("pairs") == "from-control" else None
 
 
-def _channel_display(data: ReportData, grids: dict, options: ReportOptions) -> ChannelDisplay:
+def _channel_display(data: ReportData, grids: dict[str, MethodGrids], options: ReportOptions) -> ChannelDisplay:
     """Display ranges from the real images shown (sources and references), difference ranges from
     every difference shown, colours from the options and stain names."""
     reference, differences = [], []

@@ -47,6 +47,7 @@ class MethodGrids:
     images: list[GridRow] = field(default_factory=list)
     differences: list[GridRow] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    source_keys: list[str] = field(default_factory=list)  # `image_key` of each source row, in order
 
 
 @dataclass
@@ -63,11 +64,17 @@ def image_key(image: np.ndarray) -> str:
 
 
 def choose_sources(
-    samples: dict[str, dict[str, np.ndarray]], columns: Sequence[str], count: int, source_condition: str | None = None
+    samples: dict[str, dict[str, np.ndarray]],
+    columns: Sequence[str],
+    count: int,
+    source_condition: str | None = None,
+    preferred: Sequence[str] = (),
 ) -> list[SourcePick]:
     """The `count` source images that appear under the most targets (ties: those of the condition
     shown first, i.e. the control, then the first stored). `source_condition`: the condition of
-    every source where the run says so (`pairs: from-control`) and the samples cannot."""
+    every source where the run says so (`pairs: from-control`) and the samples cannot.
+    `preferred`: image keys to show first where stored (the sources another method's grid shows,
+    so that every method's grid starts from the same cells)."""
     where: dict[str, dict[str, int]] = {}
     images: dict[str, np.ndarray] = {}
     for target in columns:
@@ -87,8 +94,10 @@ def choose_sources(
     first_seen = {key: rank for rank, key in enumerate(where)}
     position = {name: rank for rank, name in enumerate(columns)}  # control first: its images lead
 
-    def preference(key: str) -> tuple[int, int, int]:
-        return (-len(where[key]), position.get(condition_of[key], len(columns)), first_seen[key])
+    wanted = {key: rank for rank, key in enumerate(preferred)}
+
+    def preference(key: str) -> tuple[int, int, int, int]:
+        return (wanted.get(key, len(wanted)), -len(where[key]), position.get(condition_of[key], len(columns)), first_seen[key])
 
     chosen = sorted(where, key=preference)[:count]
     return [SourcePick(images[key], where[key], condition_of[key]) for key in chosen]
@@ -101,6 +110,7 @@ def build_grids(
     sources: int,
     real_per_condition: int,
     source_condition: str | None = None,
+    preferred: Sequence[str] = (),
 ) -> MethodGrids:
     """The image and difference grids of one run's stored samples."""
     columns = list(columns)
@@ -111,7 +121,8 @@ def build_grids(
             f"No images were translated to {', '.join(missing_targets)} in this run (its pairs did not "
             "include them), so those columns hold only what else is stored."
         )
-    picks = choose_sources(samples, columns, sources, source_condition)
+    picks = choose_sources(samples, columns, sources, source_condition, preferred)
+    grids.source_keys = [image_key(p.image) for p in picks]
     if not picks:
         grids.notes.append("This run stored no source images, so there is nothing to show translated.")
     has_counterfactuals = any("counterfactual" in samples.get(t, {}) for t in columns)
