@@ -61,7 +61,7 @@ class SyntheticDataset(PreparedDataset):
         counts = {"train": config.train_per_condition, "test": config.test_per_condition}
         self._labels = {split: np.repeat(np.arange(len(names), dtype=np.int64), n) for split, n in counts.items()}
         self._cache: dict[str, np.ndarray] = {}
-        self._cached: dict[str, np.ndarray] = {}
+        self._rendered: dict[str, np.ndarray] = {}  # per split: which rows of the cache are filled
         self._readouts = PhenotypeReadouts(config)
 
     @classmethod
@@ -87,7 +87,7 @@ class SyntheticDataset(PreparedDataset):
         cache = self._split_cache(split)
         if cache is None:
             return torch.from_numpy(np.stack([self._render(split, r, None) for r in rows]) if len(rows) else self._empty())
-        done = self._cached[split]
+        done = self._rendered[split]
         for r in rows[~done[rows]]:
             cache[r] = self._render(split, r, None)
             done[r] = True
@@ -180,7 +180,7 @@ class SyntheticDataset(PreparedDataset):
             if n * len(CHANNELS) * size * size * 4 > CACHE_LIMIT_BYTES:
                 return None
             self._cache[split] = np.empty((n, len(CHANNELS), size, size), dtype=np.float32)
-            self._cached[split] = np.zeros(n, dtype=bool)
+            self._rendered[split] = np.zeros(n, dtype=bool)
         return self._cache[split]
 
     def _check_rows(self, split: str, rows: Sequence[int] | np.ndarray) -> np.ndarray:
