@@ -8,6 +8,7 @@ sheet: the page needs no other file and no network.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
 
 import numpy as np
@@ -34,8 +35,10 @@ class TileRenderer:
 
     def style(self) -> str:
         """The CSS of every picture written so far, and of the tile sizes."""
+        # print-color-adjust: pictures are backgrounds, which browsers leave out of prints otherwise.
         sizes = (f".im {{ display: block; margin: 0 auto; background-size: 100% 100%; background-repeat: no-repeat; "
-                 f"image-rendering: pixelated; }}\n.im.v {{ width: {self.tile_px}px; height: {self.tile_px}px; }}")
+                 f"image-rendering: pixelated; print-color-adjust: exact; -webkit-print-color-adjust: exact; }}\n"
+                 f".im.v {{ width: {self.tile_px}px; height: {self.tile_px}px; }}")
         return sizes + "\n" + "\n".join(self._rules)
 
     def tile(self, tile: Tile) -> str:
@@ -71,7 +74,7 @@ class TileRenderer:
             for view, make in views
         )
 
-    def _picture(self, key: tuple, make_png) -> str:
+    def _picture(self, key: tuple, make_png: Callable[[], bytes]) -> str:
         """The CSS class of the picture `key`, encoding it (`make_png()`) the first time."""
         if key not in self._classes:
             uri = data_uri(make_png())
