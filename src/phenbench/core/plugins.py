@@ -21,6 +21,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "phenbench.datasets.builtin",
     "phenbench.metrics.builtin",
     "phenbench.report.plugin",
+    "phenbench.apply.plugin",
 )
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT

@@ -1,0 +1,64 @@
+"""The built-in `translate` command, registered through the same hook as third-party commands.
+
+Importing this module imports neither torch nor the translators: `phenbench --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import click
+
+from phenbench.hookspecs import hookimpl
+
+
+def _conditions(values: tuple[str, ...]) -> tuple[str, ...]:
+    """`--target a,b --target c` -> ("a", "b", "c"). Condition names hold no commas."""
+    return tuple(part.strip() for value in values for part in value.split(",") if part.strip())
+
+
+@hookimpl
+def register_commands(cli: click.Group) -> None:
+    @cli.command("translate")
+    @click.option("--checkpoint", required=True, type=click.Path(file_okay=False),
+                  help="A saved model folder (runs/<translator>-<dataset>-<preset>-seed<N>/model).")
+    @click.option("--images", required=True, type=click.Path(),
+                  help="A PNG/TIFF file or a folder of them (searched recursively).")
+    @click.option("--source", default="DMSO", show_default=True, help="The condition the images were imaged under.")
+    @click.option("--target", "targets", multiple=True, metavar="COND[,COND...]",
+                  help="Condition(s) to translate to; repeatable.")
+    @click.option("--targets", "series", nargs=2, type=(click.Choice(["all-doses"]), str), default=None,
+                  metavar="all-doses COMPOUND",
+                  help="Every dose of COMPOUND in dose order, plus a strip image and an animated GIF per input.")
+    @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to write into.")
+    @click.option("--differences", is_flag=True, help="Also write translated minus source (float32 TIFF, per channel).")
+    @click.option("--normalization", default="auto", show_default=True, metavar="auto|dtype|estimate|FILE",
+                  help="Intensity map to [-1, 1]: auto = the checkpoint's normalization.json, else estimate; "
+                       "dtype = the file type's full range; estimate = 0.1/99.9 percentiles of the inputs; "
+                       "or a normalization.json.")
+    @click.option("--batch-size", type=int, default=16, show_default=True, help="Images in memory at once.")
+    @click.option("--seed", type=int, default=0, show_default=True, help="Seed (per batch) for stochastic translators.")
+    @click.option("--device", default="auto", show_default=True, help="auto (this process's GPU, else CPU), cpu, cuda:0 ...")
+    @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+    def translate_command(checkpoint: str, images: str, source: str, targets: tuple[str, ...],
+                          series: tuple[str, str] | None, out: str, differences: bool, normalization: str,
+                          batch_size: int, seed: int, device: str, quiet: bool) -> None:
+        """Apply a trained translator to your own images (resumable; shard with `accelerate launch`)."""
+        from pathlib import Path
+
+        from phenbench.apply.runner import TranslateOptions, translate_folder
+        from phenbench.apply.shard import current_shard, default_device
+
+        shard = current_shard()
+        options = TranslateOptions(
+            checkpoint=Path(checkpoint), images=Path(images), out=Path(out), source=source,
+            targets=_conditions(targets), dose_series=series[1] if series else None, differences=differences,
+            normalization=normalization, batch_size=batch_size, seed=seed,
+            device=default_device() if device == "auto" else device, progress=not quiet,
+        )
+        report = translate_folder(options, shard=shard)
+        if shard.is_main:
+            click.echo(
+                f"{report.written} file(s) written, {report.skipped} already there, "
+                f"{report.images} image(s) in {report.seconds:.1f} s by process 1 of {shard.count}; "
+                f"normalisation: {report.normalization}."
+            )
+            click.echo(f"Manifest: {report.manifest}")

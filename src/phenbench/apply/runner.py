@@ -1,0 +1,222 @@
+"""`translate_folder`: apply a saved translator to a folder of PNG/TIFF files.
+
+Streamed: only one batch of images is in memory at a time. Resumable: every output is written
+atomically, so an existing file is complete and skipped; a batch whose outputs all exist is not
+even read. Sharded: see shard.py. The CSV manifest is written last, by the first process, after
+all processes are done.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from phenbench.apply import io as image_io
+from phenbench.apply.normalization import (
+    NORMALIZATION_FILE,
+    Normalization,
+    dtype_range,
+    estimate_normalization,
+    load_normalization,
+    spread_sample,
+)
+from phenbench.apply.plan import Output, plan_outputs
+from phenbench.apply.preprocess import to_input_size, to_model, to_raw
+from phenbench.apply.series import write_series
+from phenbench.apply.shard import Shard, batches, current_shard, my_batches, wait_for_everyone
+from phenbench.core.errors import ConfigError, PhenbenchError
+from phenbench.core.translator import Translator
+
+MANIFEST_FILE = "manifest.csv"
+MANIFEST_COLUMNS = ("input", "source", "target", "kind", "output", "translator", "normalization")
+NORMALIZATION_CHOICES = ("auto", "dtype", "estimate")
+
+
+@dataclass(frozen=True)
+class TranslateOptions:
+    """One `phenbench translate` job."""
+
+    checkpoint: Path
+    images: Path
+    out: Path
+    source: str
+    targets: tuple[str, ...] = ()
+    dose_series: str | None = None  # a compound: translate to each of its doses, in dose order
+    differences: bool = False
+    # auto (the checkpoint's normalization.json, else estimate), dtype, estimate, or a JSON path
+    normalization: str = "auto"
+    batch_size: int = 16
+    seed: int = 0
+    device: str = "cpu"
+    progress: bool = True
+
+
+@dataclass
+class TranslateReport:
+    """What a job (this process's share of it) did."""
+
+    images: int  # input images handled by this process
+    written: int  # files this process wrote
+    skipped: int  # files that already existed
+    seconds: float
+    normalization: str
+    manifest: Path | None
+    shard: Shard = field(default_factory=Shard)
+
+    @property
+    def images_per_second(self) -> float:
+        return self.images / self.seconds if self.seconds > 0 else float("nan")
+
+
+def load_translator(checkpoint: Path, device: str = "cpu", registries=None) -> Translator:
+    """The translator saved in `checkpoint`, whatever its kind."""
+    from phenbench.core.plugins import load_registries
+    from phenbench.core.translator import read_manifest
+
+    name = read_manifest(checkpoint)["translator"]
+    registries = registries or load_registries()
+    translator = registries.translators.load(name).load(checkpoint, device=device)
+    if hasattr(translator, "eval"):
+        translator.eval()
+    return translator
+
+
+def resolve_targets(translator: Translator, options: TranslateOptions) -> list[str]:
+    """Target condition names in output order (dose order for a series), checked against the model."""
+    conditions = translator.spec.conditions
+    conditions.index(options.source)  # an unknown source fails here, with suggestions
+    if options.dose_series is not None:
+        if options.targets:
+            raise ConfigError("Give either --target or --targets all-doses COMPOUND, not both.")
+        return conditions.dose_series(options.dose_series)
+    if not options.targets:
+        raise ConfigError("Give --target COND[,COND...] or --targets all-doses COMPOUND.")
+    for target in options.targets:
+        conditions.index(target)
+    return list(dict.fromkeys(options.targets))
+
+
+def resolve_normalization(
+    choice: str, checkpoint: Path, files: Sequence[Path], channels: tuple[str, ...]
+) -> Normalization | None:
+    """The normalisation to use; None means each image's own dtype range (`dtype`)."""
+    if choice == "dtype":
+        return None
+    if choice == "auto":
+        saved = checkpoint / NORMALIZATION_FILE
+        if saved.exists():
+            choice = str(saved)
+        else:
+            choice = "estimate"
+    if choice == "estimate":
+        sample = [image_io.read_user_image(files[i], channels).pixels for i in spread_sample(len(files))]
+        return estimate_normalization(sample, channels)
+    normalization = load_normalization(choice)
+    normalization.check_channels(channels, choice)
+    return normalization
+
+
+def translate_folder(options: TranslateOptions, *, registries=None, shard: Shard | None = None) -> TranslateReport:
+    """Translate every image under `options.images`; see the module docstring."""
+    start = time.perf_counter()
+    if options.batch_size < 1:
+        raise ConfigError(f"--batch-size must be at least 1, got {options.batch_size}.")
+    shard = shard or current_shard()
+    translator = load_translator(Path(options.checkpoint), options.device, registries)
+    spec = translator.spec
+    targets = resolve_targets(translator, options)
+    files = image_io.list_images(options.images)
+    normalization = resolve_normalization(options.normalization, Path(options.checkpoint), files, spec.channels)
+    origin = normalization.origin if normalization is not None else "input dtype range"
+    plan = plan_outputs(files, Path(options.images), targets, series_compound=options.dose_series,
+                        differences=options.differences)
+    out = Path(options.out)
+    work = batches(files, options.batch_size)
+    mine = my_batches(len(work), shard)
+    written = skipped = handled = 0
+    from tqdm.auto import tqdm
+
+    for k in tqdm(mine, desc="translate", unit="batch", disable=not (options.progress and shard.is_main)):
+        batch = work[k]
+        missing = [o for f in batch for o in plan[f] if not (out / o.path).exists()]
+        handled += len(batch)
+        skipped += sum(len(plan[f]) for f in batch) - len(missing)
+        if not missing:
+            continue
+        torch.manual_seed(options.seed + k)  # per batch, not per process: same outputs for any sharding
+        written += _translate_batch(translator, batch, plan, targets, options, normalization, out)
+    wait_for_everyone(shard)
+    manifest = None
+    if shard.is_main:
+        manifest = _write_manifest(out, plan, options.source, translator.name, origin)
+    return TranslateReport(handled, written, skipped, time.perf_counter() - start, origin, manifest, shard)
+
+
+def _translate_batch(
+    translator: Translator,
+    files: Sequence[Path],
+    plan: dict[Path, list[Output]],
+    targets: Sequence[str],
+    options: TranslateOptions,
+    normalization: Normalization | None,
+    out: Path,
+) -> int:
+    """Read, translate and write one batch; returns the number of files written."""
+    spec = translator.spec
+    inputs = [image_io.read_user_image(f, spec.channels) for f in files]
+    scales = [normalization or dtype_range(spec.channels, image.dtype) for image in inputs]
+    sources = [torch.from_numpy(scale.normalize(image.pixels)) for image, scale in zip(inputs, scales)]
+    batch = torch.stack([to_model(i.pixels, s, spec.image_size) for i, s in zip(inputs, scales)])
+    with torch.no_grad():
+        results = translator.translate_to_each(batch.to(translator.device), options.source, targets)
+    by_name = {spec.conditions.name(index): r.images.detach().cpu().float() for index, r in results.items()}
+    count = 0
+    for n, (image, scale, source) in enumerate(zip(inputs, scales, sources)):
+        for output in plan[image.path]:
+            path = out / output.path
+            if path.exists():
+                continue  # written before a kill: leave it (and its mtime) alone
+            if output.kind in ("strip", "gif"):
+                series = torch.stack([by_name[t][n] for t in targets])
+                is_strip = output.kind == "strip"
+                write_series(series, spec.channels, path if is_strip else None, None if is_strip else path)
+                count += 1
+                continue
+            translated = to_input_size(by_name[output.target][n], source, scale.resize)
+            if output.kind == "translated":
+                image_io.write_like(to_raw(translated, scale, image.dtype), image, path)
+            else:  # difference: translated minus source, per channel, in raw intensity units
+                delta = scale.denormalize(translated.numpy()) - scale.denormalize(source.numpy())
+                image_io.write_array(delta.astype(np.float32), path, png=False)
+            count += 1
+    return count
+
+
+def _write_manifest(out: Path, plan: dict[Path, list[Output]], source: str, translator: str, origin: str) -> Path:
+    """The CSV of every output that exists, in plan order, written atomically."""
+    missing = [o.path for outputs in plan.values() for o in outputs if not (out / o.path).exists()]
+    if missing:
+        raise PhenbenchError(
+            f"{len(missing)} output(s) are missing after translating (first: {missing[0]}); "
+            "run the same command again to finish them."
+        )
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(MANIFEST_COLUMNS)
+    for file, outputs in plan.items():
+        for o in outputs:
+            writer.writerow([str(file), source, o.target, o.kind, o.path.as_posix(), translator, origin])
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / MANIFEST_FILE
+    tmp = out / f".{MANIFEST_FILE}.{os.getpid()}.tmp"
+    tmp.write_text(buffer.getvalue())
+    os.replace(tmp, path)
+    return path

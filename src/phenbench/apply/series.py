@@ -1,0 +1,77 @@
+"""Dose series of one image: a strip with one panel per dose and an animated GIF, in dose order.
+
+Both are for looking at, not measuring: channels are shown as a fluorescence composite (the
+report's colours: DNA blue, tubulin green, actin red, others from a palette; one channel in grey)
+over the model's whole [-1, 1] range, the same for every dose so brightness changes stay visible.
+The measured outputs are the per-dose images written in the input's format beside them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from phenbench.apply.io import write_array
+
+GIF_FRAME_MS = 600
+
+
+def panel_gap(size: int) -> int:
+    """White space between panels: a sixteenth of a panel, at least one pixel."""
+    return max(1, size // 16)
+
+
+def composites(images: torch.Tensor, channels: Sequence[str]) -> np.ndarray:
+    """N x C x H x W in [-1, 1] -> N x H x W x 3 uint8 composites on a fixed [-1, 1] display range."""
+    from phenbench.report.images import ChannelDisplay, default_colours
+
+    c = len(channels)
+    display = ChannelDisplay(
+        channels=tuple(channels),
+        colours=tuple(default_colours(channels)),
+        low=(-1.0,) * c,
+        high=(1.0,) * c,
+        difference_limit=(1.0,) * c,
+    )
+    return display.composite(images.detach().cpu().numpy())
+
+
+def strip(panels: np.ndarray) -> np.ndarray:
+    """N x H x W x 3 panels side by side, left to right, separated by white gaps."""
+    n, h, w, _ = panels.shape
+    gap = panel_gap(w)
+    out = np.full((h, n * w + (n - 1) * gap, 3), 255, dtype=np.uint8)
+    for i in range(n):
+        out[:, i * (w + gap) : i * (w + gap) + w] = panels[i]
+    return out
+
+
+def write_series(series: torch.Tensor, channels: Sequence[str], strip_path: Path | None, gif_path: Path | None) -> None:
+    """Write the strip (PNG) and/or the animated GIF of one image's dose series (D x C x S x S)."""
+    panels = composites(series, channels)
+    if strip_path is not None:
+        write_array(strip(panels), strip_path, png=True)
+    if gif_path is not None:
+        write_gif(panels, gif_path)
+
+
+def write_gif(frames: np.ndarray, path: Path) -> None:
+    """An endlessly looping GIF, one frame per dose (written to a temporary name, then renamed)."""
+    import os
+
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    images = [Image.fromarray(frame) for frame in frames]
+    try:
+        # disposal=1 and no optimisation: every frame is kept whole, so a frame that repeats the
+        # previous one is not merged away and the GIF always has one frame per dose.
+        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=GIF_FRAME_MS,
+                       loop=0, disposal=1, optimize=False)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
