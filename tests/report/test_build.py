@@ -26,6 +26,10 @@ def synthetic_report(synthetic_store, tmp_path_factory):
     return path.read_text(encoding="utf-8")
 
 
+def table_metrics(store: ResultsStore) -> set[str]:
+    return {metric for metric, _ in comparison_table(store).columns}
+
+
 def _section(html: str, label: str) -> str:
     return html.split(f'data-method="{label}"', 1)[1].split("</section>", 1)[0]
 
@@ -46,7 +50,9 @@ def _decode(uri: str) -> np.ndarray:
 
 def test_report_shows_table_grids_and_plots_of_both_methods(synthetic_store, synthetic_report) -> None:
     facts = page_facts(synthetic_report)
-    assert "comparison-table" in facts.ids
+    assert {"summary-table", "comparison-table"} <= facts.ids
+    summary = synthetic_report.split('id="summary-table"', 1)[1].split("</table>", 1)[0]
+    assert summary.count('class="condition"') == summary.count(">pooled<") == len(table_metrics(synthetic_store))
     assert facts.methods == ["channel-shift", "identity"]
     for anchor in ("method-channel-shift", "method-identity"):
         assert {f"grid-{anchor}", f"diff-{anchor}"} <= facts.ids

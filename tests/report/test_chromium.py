@@ -85,7 +85,7 @@ def test_rendered_report_has_table_grids_and_plots(chromium, report_page, tmp_pa
     shutil.copy(page, artifacts / "index.html")
     dom = _chromium(chromium, tmp_path / "profile", "--dump-dom", page.as_uri()).stdout
     facts = page_facts(dom)
-    assert "comparison-table" in facts.ids
+    assert {"summary-table", "comparison-table"} <= facts.ids
     assert {row[0] for row in facts.table_rows[2:]} >= {"identity", "channel-shift"}
     assert facts.methods == ["channel-shift", "identity"]
     for anchor in ("method-channel-shift", "method-identity"):

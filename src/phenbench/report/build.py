@@ -120,9 +120,11 @@ def render_report(
     display = _channel_display(data, grids, options)
     renderer = TileRenderer(display, options.tile_px)
     body = [
-        '<section id="table"><h2>Comparison table</h2>',
+        '<section id="table"><h2>Comparison table</h2><h3>Pooled over conditions</h3>',
+        comparison_table_html(data.table, table_id="summary-table", pooled_only=True),
+        "<details><summary>Every condition (click to open)</summary>",
         comparison_table_html(data.table),
-        "</section>",
+        "</details></section>",
         plots if plots is not None else plots_html(data),
         '<section id="methods"><h2>Images, per method</h2>',
         f'<p class="legend">Columns are target conditions, control first, then each compound in increasing dose. '

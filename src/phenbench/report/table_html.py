@@ -13,6 +13,8 @@ from html import escape
 
 import pandas as pd
 
+from phenbench.core.store_schema import POOLED
+
 MISSING = "—"
 
 
@@ -20,28 +22,30 @@ def _number(x: float) -> str:
     return f"{x:.4g}"
 
 
-def comparison_table_html(table: pd.DataFrame) -> str:
-    """`table` (from `comparison_table`) as an HTML <table> followed by its legend and notes."""
+def comparison_table_html(table: pd.DataFrame, *, table_id: str = "comparison-table", pooled_only: bool = False) -> str:
+    """`table` (from `comparison_table`) as an HTML <table> followed by its legend and notes;
+    `pooled_only` keeps one column per measure (its value pooled over conditions)."""
     meta = table.attrs["phenbench"]
     best = {tuple(b) for b in meta["best"]}
     notes: dict[str, int] = {}
-    metrics = list(dict.fromkeys(m for m, _ in table.columns))
+    columns = [c for c in table.columns if c[1] == POOLED] if pooled_only else list(table.columns)
+    metrics = list(dict.fromkeys(m for m, _ in columns))
     head_metrics = "".join(
-        f'<th colspan="{sum(1 for m, _ in table.columns if m == metric)}" class="metric">'
+        f'<th colspan="{sum(1 for m, _ in columns if m == metric)}" class="metric">'
         f"{escape(metric)}{_unit(meta, metric)} {_arrow(meta, metric)}</th>"
         for metric in metrics
     )
     head_conditions = "".join(
         f'<th class="condition">{escape(condition)}<span class="n">{escape(_n_text(table, meta, (metric, condition)))}</span></th>'
-        for metric, condition in table.columns
+        for metric, condition in columns
     )
     body = []
     for row in table.index:
         is_floor = row == meta["floor_row"]
-        cells = "".join(_cell(meta, notes, best, row, column, table.loc[row, column]) for column in table.columns)
+        cells = "".join(_cell(meta, notes, best, row, column, table.loc[row, column], table_id) for column in columns)
         css = ' class="floor"' if is_floor else ""
         body.append(f'<tr{css}><th class="method" scope="row">{escape(str(row))}</th>{cells}</tr>')
-    note_items = [f'<li id="note-{n}">[{n}] {escape(reason)}</li>' for reason, n in notes.items()]
+    note_items = [f'<li id="{table_id}-note-{n}">[{n}] {escape(reason)}</li>' for reason, n in notes.items()]
     note_items += [
         f"<li>Failed run not shown: {escape(run_id)} ({escape(translator)}): {escape(error)}</li>"
         for run_id, translator, error in meta["failed"]
@@ -53,21 +57,21 @@ def comparison_table_html(table: pd.DataFrame) -> str:
     )
     notes_html = f'<ol class="notes">{"".join(note_items)}</ol>' if note_items else ""
     return (
-        '<div class="table-wrap"><table class="comparison" id="comparison-table">'
+        f'<div class="table-wrap"><table class="comparison" id="{escape(table_id)}">'
         f'<thead><tr><th rowspan="2">method</th>{head_metrics}</tr><tr>{head_conditions}</tr></thead>'
         f'<tbody>{"".join(body)}</tbody></table></div>'
         f'<p class="legend">{legend}</p>{notes_html}'
     )
 
 
-def _cell(meta: dict, notes: dict[str, int], best: set, row: str, column: tuple, value: float) -> str:
+def _cell(meta: dict, notes: dict[str, int], best: set, row: str, column: tuple, value: float, table_id: str) -> str:
     info = meta["cells"].get((row, *column))
     if info is None or info["missing"] is not None or math.isnan(value):
         if row == meta["floor_row"] and info is None:
             return '<td class="none"></td>'  # no floor defined for this column: nothing is missing
         reason = info["missing"] if info and info["missing"] else "not computed in this run"
         number = notes.setdefault(reason, len(notes) + 1)
-        return f'<td class="missing" title="{escape(reason)}">{MISSING}<sup><a href="#note-{number}">{number}</a></sup></td>'
+        return f'<td class="missing" title="{escape(reason)}">{MISSING}<sup><a href="#{table_id}-note-{number}">{number}</a></sup></td>'
     text = _number(value)
     if (row, *column) in best:
         text = f"<strong>{text}</strong>"

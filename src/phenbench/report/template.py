@@ -56,6 +56,8 @@ figure.plot { display: inline-block; margin: 6px 10px 6px 0; background: #fff; b
 figure.plot img { max-width: 100%; display: block; }
 figure.plot figcaption { max-width: 640px; }
 div.absent { border: 1px dashed #a66; background: #fff6f4; padding: 8px 12px; margin: 8px 0; max-width: 1100px; }
+details { margin: 10px 0; }
+details > summary { cursor: pointer; color: #0b57d0; font-weight: 600; }
 footer { color: #777; font-size: 11px; padding: 10px 20px; }
 """
 
