@@ -71,8 +71,10 @@ def _stored_layout(path: Path, chw_shape: tuple[int, ...]) -> str:
     import tifffile
 
     with tifffile.TiffFile(path) as tif:
-        shape = tuple(s for s in tif.series[0].shape if s != 1)
-    return "hwc" if shape[-1] == chw_shape[0] and shape[0] != chw_shape[0] else "chw"
+        series = tif.series[0]
+        axes = "".join(a for a, n in zip(series.axes, series.shape) if n != 1)
+    # "S" is tifffile's axis of interleaved samples (RGB-like, channels last)
+    return "hwc" if axes.endswith("S") else "chw"
 
 
 def to_file_dtype(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -116,7 +118,12 @@ def write_array(array: np.ndarray, path: Path, *, png: bool) -> None:
         else:
             import tifffile
 
-            tifffile.imwrite(tmp, array)
+            if array.ndim == 3 and array.shape[-1] != array.shape[0] and array.shape[-1] <= 8:
+                # channels last: interleaved samples, as RGB for 3 channels
+                options = {"photometric": "rgb" if array.shape[-1] == 3 else "minisblack", "planarconfig": "contig"}
+            else:
+                options = {"photometric": "minisblack"}  # one page (plane) per channel
+            tifffile.imwrite(tmp, array, **options)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -1,0 +1,127 @@
+"""translate_folder end to end with tiny saved translators."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from phenbench.apply.runner import TranslateOptions, translate_folder
+from phenbench.core.errors import DataError, UnknownNameError
+from tests.apply.helpers import write_tiff_folder
+
+
+def options(checkpoint: Path, images: Path, out: Path, **changes) -> TranslateOptions:
+    values = dict(checkpoint=checkpoint, images=images, out=out, source="DMSO", targets=("drug@1",),
+                  batch_size=2, progress=False)
+    values.update(changes)
+    return TranslateOptions(**values)
+
+
+def test_16_bit_three_channel_tiffs_in_give_16_bit_tiffs_of_the_same_shape_out(identity_checkpoint, tmp_path) -> None:
+    inputs = write_tiff_folder(tmp_path / "in", 3)
+    report = translate_folder(options(identity_checkpoint, tmp_path / "in", tmp_path / "out"))
+    assert report.written == 3 and report.skipped == 0 and report.images == 3
+    for path in inputs:
+        written = tifffile.imread(tmp_path / "out" / "drug@1" / path.name)
+        original = tifffile.imread(path)
+        assert written.dtype == np.uint16 and written.shape == original.shape == (3, 16, 16)
+        # identity + the saved normalisation, inverted on output: the raw values come back exactly
+        np.testing.assert_array_equal(written, original)
+
+
+def test_channels_last_and_other_sizes_keep_their_layout_and_shape(identity_checkpoint, tmp_path) -> None:
+    [path] = write_tiff_folder(tmp_path / "in", 1, shape=(3, 24, 20), layout="hwc")
+    translate_folder(options(identity_checkpoint, path, tmp_path / "out"))
+    written = tifffile.imread(tmp_path / "out" / "drug@1" / path.name)
+    original = tifffile.imread(path)
+    assert written.shape == original.shape == (24, 20, 3) and written.dtype == np.uint16
+    # resized to 16 x 16 and back: close to, not equal to, the input
+    error = np.abs(written.astype(float) - original).mean()
+    assert 0 < error < np.abs(original.astype(float) - original.mean()).mean()
+
+
+def test_eight_bit_png_round_trips_through_the_dtype_range(identity_checkpoint, tmp_path) -> None:
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    pixels = rng.integers(0, 256, size=(16, 16, 3), dtype=np.uint8)
+    (tmp_path / "in").mkdir()
+    Image.fromarray(pixels).save(tmp_path / "in" / "a.png")
+    translate_folder(options(identity_checkpoint, tmp_path / "in", tmp_path / "out", normalization="dtype"))
+    with Image.open(tmp_path / "out" / "drug@1" / "a.png") as image:
+        assert image.mode == "RGB"
+        np.testing.assert_array_equal(np.asarray(image), pixels)
+
+
+def test_wrong_channel_count_is_a_one_line_error_naming_the_file(identity_checkpoint, tmp_path) -> None:
+    [path] = write_tiff_folder(tmp_path / "in", 1, shape=(4, 16, 16))
+    with pytest.raises(DataError, match=r"cell_000.tif has 4 channel\(s\) but the model was trained on 3 \(DNA, tubulin, actin\)"):
+        translate_folder(options(identity_checkpoint, tmp_path / "in", tmp_path / "out"))
+
+
+def test_unreadable_file_is_a_one_line_error_naming_the_file(identity_checkpoint, tmp_path) -> None:
+    write_tiff_folder(tmp_path / "in", 1)
+    (tmp_path / "in" / "broken.tif").write_bytes(b"II*\x00 this is not a tiff")
+    with pytest.raises(DataError, match=r"broken.tif") as error:
+        translate_folder(options(identity_checkpoint, tmp_path / "in", tmp_path / "out"))
+    assert "\n" not in str(error.value)
+    (tmp_path / "in" / "broken.tif").write_bytes(b"\x00" * 64)
+    with pytest.raises(DataError, match=r"broken.tif cannot be read"):
+        translate_folder(options(identity_checkpoint, tmp_path / "in", tmp_path / "out"))
+
+
+def test_unknown_target_and_empty_folder_are_clear_errors(identity_checkpoint, tmp_path) -> None:
+    write_tiff_folder(tmp_path / "in", 1)
+    with pytest.raises(UnknownNameError, match="Did you mean: drug@1"):
+        translate_folder(options(identity_checkpoint, tmp_path / "in", tmp_path / "out", targets=("drug@1.0",)))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="No PNG or TIFF files"):
+        translate_folder(options(identity_checkpoint, tmp_path / "empty", tmp_path / "out"))
+
+
+def test_rerun_skips_existing_files_and_fills_in_missing_ones(stargan_checkpoint, tmp_path) -> None:
+    write_tiff_folder(tmp_path / "in", 5)
+    job = options(stargan_checkpoint, tmp_path / "in", tmp_path / "out", targets=("drug@1", "drug@10"))
+    first = translate_folder(job)
+    assert first.written == 10
+    files = sorted((tmp_path / "out").rglob("*.tif"))
+    content = {p: p.read_bytes() for p in files}
+    removed = files[3]
+    removed.unlink()
+    old = 1_000_000_000  # mark the kept files, so any rewrite would show in the mtime
+    for p in files:
+        if p != removed:
+            os.utime(p, (old, old))
+    second = translate_folder(job)
+    assert second.written == 1 and second.skipped == 9
+    assert all(p.stat().st_mtime == old for p in files if p != removed)
+    assert removed.read_bytes() == content[removed]  # recomputed in the same batch: the same bytes
+
+
+def test_manifest_lists_every_output_in_input_order(stargan_checkpoint, tmp_path) -> None:
+    inputs = write_tiff_folder(tmp_path / "in", 3)
+    report = translate_folder(options(stargan_checkpoint, tmp_path / "in", tmp_path / "out",
+                                      targets=("drug@10", "DMSO"), differences=True))
+    rows = list(csv.DictReader(report.manifest.open()))
+    assert [(r["input"], r["target"], r["kind"]) for r in rows[:4]] == [
+        (str(inputs[0]), "drug@10", "translated"), (str(inputs[0]), "DMSO", "translated"),
+        (str(inputs[0]), "drug@10", "difference"), (str(inputs[0]), "DMSO", "difference"),
+    ]
+    assert len(rows) == 12 and all((tmp_path / "out" / r["output"]).is_file() for r in rows)
+    assert {r["translator"] for r in rows} == {"stargan"} and {r["normalization"] for r in rows} == {"test"}
+
+
+def test_difference_maps_are_translated_minus_source_per_channel(stargan_checkpoint, tmp_path) -> None:
+    [path] = write_tiff_folder(tmp_path / "in", 1)
+    translate_folder(options(stargan_checkpoint, tmp_path / "in", tmp_path / "out", differences=True))
+    translated = tifffile.imread(tmp_path / "out" / "drug@1" / path.name).astype(np.float64)
+    difference = tifffile.imread(tmp_path / "out" / "differences" / "drug@1" / path.name)
+    assert difference.dtype == np.float32 and difference.shape == (3, 16, 16)
+    # the map is in raw units before rounding: within half a grey level of the written images' difference
+    np.testing.assert_allclose(difference, translated - tifffile.imread(path), atol=0.51)
+    assert np.abs(difference).max() > 100  # a StarGAN changes the image
