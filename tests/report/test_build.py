@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from phenbench.core.compare import comparison_table
+from phenbench.core.compare import FLOOR_ROW, comparison_table
 from phenbench.core.metric import MetricResult, MetricValue
 from phenbench.core.store import ResultsStore
 from phenbench.report import ReportOptions, build_report
@@ -53,6 +53,8 @@ def test_report_shows_table_grids_and_plots_of_both_methods(synthetic_store, syn
     assert {"summary-table", "comparison-table"} <= facts.ids
     summary = synthetic_report.split('id="summary-table"', 1)[1].split("</table>", 1)[0]
     assert summary.count('class="condition"') == summary.count(">pooled<") == len(table_metrics(synthetic_store))
+    # Floors are per compound here: a row in the full table, none in the pooled summary.
+    assert FLOOR_ROW not in summary and any(row[0] == FLOOR_ROW for row in facts.table_rows)
     assert facts.methods == ["channel-shift", "identity"]
     for anchor in ("method-channel-shift", "method-identity"):
         assert {f"grid-{anchor}", f"diff-{anchor}"} <= facts.ids

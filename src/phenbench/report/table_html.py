@@ -42,6 +42,8 @@ def comparison_table_html(table: pd.DataFrame, *, table_id: str = "comparison-ta
     body = []
     for row in table.index:
         is_floor = row == meta["floor_row"]
+        if is_floor and not any((row, *column) in meta["cells"] for column in columns):
+            continue  # no floor is defined for any column shown
         cells = "".join(_cell(meta, notes, best, row, column, table.loc[row, column], table_id) for column in columns)
         css = ' class="floor"' if is_floor else ""
         body.append(f'<tr{css}><th class="method" scope="row">{escape(str(row))}</th>{cells}</tr>')
@@ -55,7 +57,7 @@ def comparison_table_html(table: pd.DataFrame, *, table_id: str = "comparison-ta
         "↑ higher is better, ↓ lower is better; the best method of each column is in <strong>bold</strong>; "
         f"small numbers under a value are its 95% confidence interval; {MISSING} missing (see notes){floor}."
     )
-    notes_html = f'<ol class="notes">{"".join(note_items)}</ol>' if note_items else ""
+    notes_html = f'<ul class="notes">{"".join(note_items)}</ul>' if note_items else ""
     return (
         f'<div class="table-wrap"><table class="comparison" id="{escape(table_id)}">'
         f'<thead><tr><th rowspan="2">method</th>{head_metrics}</tr><tr>{head_conditions}</tr></thead>'
@@ -71,7 +73,7 @@ def _cell(meta: dict, notes: dict[str, int], best: set, row: str, column: tuple,
             return '<td class="none"></td>'  # no floor defined for this column: nothing is missing
         reason = info["missing"] if info and info["missing"] else "not computed in this run"
         number = notes.setdefault(reason, len(notes) + 1)
-        return f'<td class="missing" title="{escape(reason)}">{MISSING}<sup><a href="#{table_id}-note-{number}">{number}</a></sup></td>'
+        return f'<td class="missing" title="{escape(reason)}">{MISSING}<sup><a href="#{table_id}-note-{number}">[{number}]</a></sup></td>'
     text = _number(value)
     if (row, *column) in best:
         text = f"<strong>{text}</strong>"

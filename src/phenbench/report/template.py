@@ -39,7 +39,8 @@ table.comparison td.missing { color: #a33; text-align: center; }
 table.comparison tr.floor { background: #f3f3e6; font-style: italic; }
 p.legend, p.note, p.run, figcaption { color: #444; font-size: 12.5px; max-width: 1100px; }
 p.note { color: #8a4b00; }
-ol.notes { font-size: 12px; color: #444; }
+ul.notes { font-size: 12px; color: #444; list-style: none; padding-left: 4px; }
+table.comparison td.missing a { text-decoration: none; color: #a33; }
 table.grid { border-collapse: separate; border-spacing: 2px; background: #fff; }
 table.grid th { font-size: 11px; font-weight: 600; padding: 2px 4px; white-space: nowrap; }
 table.grid tbody th { text-align: right; max-width: 170px; white-space: normal; }
