@@ -52,3 +52,13 @@ def test_bad_input_gets_one_line(tmp_path) -> None:
         assert result.exit_code == 2, (arguments, result.output)
         assert message in result.output and "Traceback" not in result.output
         assert len([line for line in result.output.splitlines() if line.startswith("Error")]) == 1
+
+
+def test_registering_the_command_imports_nothing_heavy() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, phenbench.report.plugin; "
+            "print(sorted(m for m in ('numpy', 'pandas', 'matplotlib', 'torch', 'h5py') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr

@@ -102,9 +102,28 @@ def method_section(method: MethodRun, grids: MethodGrids, renderer: TileRenderer
     return (
         f'<section class="method" id="{method.anchor}" data-method="{escape(method.label)}">'
         f"<h3>{escape(method.label)}</h3>"
-        f'<p class="run">Run {escape(record.run_id)} (translator {escape(record.translator)}{preset}, seed {record.seed}).</p>'
+        f'<p class="run">Run {escape(record.run_id)} (translator {escape(record.translator)}{preset}, seed {record.seed}).'
+        f"{escape(_cost_text(record.timings))}</p>"
         f"{notes}<h4>Source images and their translations</h4>{images}{differences}</section>"
     )
+
+
+# (timings key, how to say it): the run's cost as the runner stores it.
+COSTS = (
+    ("fit_seconds", "fit {} s"),
+    ("fit_steps", "{} training steps"),
+    ("translate_images_per_second", "translation {} images/s"),
+    ("nfe_per_image", "{} network evaluations per image"),
+)
+
+
+def _cost_text(timings: dict[str, float]) -> str:
+    parts = [text.format(_quantity(timings[key])) for key, text in COSTS if isinstance(timings.get(key), (int, float))]
+    return f" Cost: {', '.join(parts)}." if parts else ""
+
+
+def _quantity(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
 
 
 def _grid_table(columns: list[str], rows: list[GridRow], renderer: TileRenderer, table_id: str, css: str) -> str:
