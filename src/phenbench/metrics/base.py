@@ -54,6 +54,20 @@ def split_halves(images: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.T
     return images[order[:half]], images[order[half : 2 * half]]
 
 
+def match_sizes(a, b, seed: int):
+    """Seeded subsamples of two arrays (or tensors) to the smaller length: distances such as FID
+    are biased by sample size, so both sides (and every method) are compared at the same n."""
+    import numpy as np
+
+    n = min(len(a), len(b))
+    rng = np.random.default_rng(seed)
+
+    def pick(x):
+        return x if len(x) == n else x[np.sort(rng.choice(len(x), n, replace=False))]
+
+    return pick(a), pick(b)
+
+
 def to_unit(images: torch.Tensor) -> torch.Tensor:
     """[-1, 1] -> [0, 1] float32, clamped (translators may overshoot slightly)."""
     return ((images.detach().float().cpu() + 1.0) / 2.0).clamp(0.0, 1.0)

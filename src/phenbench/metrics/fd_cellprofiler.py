@@ -1,7 +1,8 @@
 """`fd-cellprofiler`: the Fréchet distance in a standardised CellProfiler feature space.
 
 Like FID, but the features are CellProfiler measurements (cp-measure) standardised on the real
-images: no downloaded weights, and interpretable per feature. The distance is the same
+images: no downloaded weights, and interpretable per feature. As for FID, both sides are
+subsampled to the same n (the smaller number of segmented cells), reported with the value. The distance is the same
 torch-fidelity formula as FID. Per target condition (translated against real images of that
 condition) with a bootstrap 95% interval, pooled over conditions, and the real-vs-real floor (two
 halves of the real images). `arrays` holds, per condition, each feature's share of the mean term
@@ -17,7 +18,7 @@ import numpy as np
 import torch
 
 from phenbench.core.metric import Evaluation, MetricResult, MetricValue, Need
-from phenbench.metrics.base import OptionedMetric, bundles_in_order, condition_seed, split_halves
+from phenbench.metrics.base import OptionedMetric, bundles_in_order, condition_seed, match_sizes, split_halves
 from phenbench.metrics.feature_space import CellFeatureSpace, FeatureOptions
 from phenbench.metrics.statistics import frechet_distance_of_features, value_with_ci
 
@@ -62,11 +63,12 @@ class FDCellProfiler(OptionedMetric):
                 per_condition[target] = floor[target] = MetricValue.absent(reason)
                 continue
             seed = condition_seed(evaluation, target, self.name)
+            half_a, half_b = split_halves(torch.from_numpy(real), seed)
+            translated, real = match_sizes(translated, real, seed)
             per_condition[target] = value_with_ci(
                 frechet_distance_of_features, [translated, real], n_boot=self.options.bootstrap, seed=seed,
                 bounds=(0.0, float("inf")),
             )
-            half_a, half_b = split_halves(torch.from_numpy(real), seed)
             floor[target] = value_with_ci(
                 frechet_distance_of_features, [half_a.numpy(), half_b.numpy()], n_boot=0, seed=seed
             )
