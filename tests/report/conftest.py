@@ -16,7 +16,8 @@ from phenbench.core.store import ResultsStore, RunRecord, utc_now
 EXAMPLE_SRC = Path(__file__).resolve().parents[2] / "examples" / "phenbench-example-plugin" / "src"
 SYNTHETIC_CONFIG = {"image_size": 32, "train_per_condition": 8, "test_per_condition": 8}
 # The CellProfiler metrics store the arrays of the report's dose-response and correlation plots.
-METRICS = ("counterfactual", "cellprofiler", "dose-response")
+METRICS = ("counterfactual", "reconstruction", "cellprofiler", "dose-response")
+FEATURE_METRICS = ("cellprofiler", "dose-response")  # no disk cache in tests
 
 
 class ExamplePlugin:
@@ -45,7 +46,7 @@ def synthetic_store(tmp_path_factory) -> ResultsStore:
         config = RunConfig(
             translator=translator, dataset="synthetic", store=str(folder / "results.h5"),
             work_dir=str(folder / "runs"), progress=False, dataset_config=SYNTHETIC_CONFIG,
-            pairs="from-control", metrics=METRICS, metric_options={m: {"cache": False} for m in METRICS[1:]},
+            pairs="from-control", metrics=METRICS, metric_options={m: {"cache": False} for m in FEATURE_METRICS},
         )
         run_benchmark(config, registries)
     return ResultsStore(folder / "results.h5")

@@ -67,6 +67,8 @@ def test_report_shows_table_grids_and_plots_of_both_methods(synthetic_store, syn
     # histogram of feature correlations from the `cellprofiler` metric.
     assert facts.compounds == ["shrinkin", "dispersin"] * 2
     assert facts.absent == [] and facts.classes["correlation-histogram"] == 1
+    # Both translators invert: real images of each condition with their reconstructions, 3 each.
+    assert facts.classes["row-real"] == facts.classes["row-reconstruction"] == 2 * 3
     # Pairs from DMSO only: nothing was translated to DMSO, and the page says so.
     assert "No images were translated to DMSO" in synthetic_report
     # Every tile has the composite and each of the 3 channels alone.
