@@ -78,6 +78,7 @@ def test_difference_maps_are_signed_per_channel() -> None:
     display = ChannelDisplay(("a", "b"), (BLUE, RED), (-1.0, -1.0), (1.0, 1.0), (0.5, 0.5))
     strip = display.difference(translated, source)[0].astype(int)
     brighter, unchanged = strip[:, :4], strip[:, 5:]
+    assert (strip[:, 4] == 150).all()  # the grey gap between the panels
     assert (brighter[..., 0] > brighter[..., 2] + 50).all()  # (dark) red: brighter
     assert (np.abs(unchanged - unchanged[0, 0]).max() == 0) and (unchanged[0, 0] > 240).all()  # white
     darker = display.difference(source, translated)[0].astype(int)[:, :4]
@@ -98,4 +99,5 @@ def test_paletted_difference_png_decodes_to_the_colour_map() -> None:
     png = png_bytes(levels, palette=difference_palette())
     decoded = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
     assert np.array_equal(decoded, display.difference(translated, np.zeros_like(translated))[0])
-    assert levels[0, 0] == 1 and levels[-1, -1] == 255 and levels[0, 4] == 128  # -limit, +limit, gap
+    assert levels[0, 0] == 1 and levels[-1, -1] == 255 and levels[0, 4] == 0  # -limit, +limit, gap
+    assert tuple(decoded[0, 4]) == (150, 150, 150)  # gaps are grey, unlike "unchanged" (white)

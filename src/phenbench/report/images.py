@@ -48,6 +48,7 @@ STAIN_COLOURS: tuple[tuple[str, str], ...] = (
 # Colours for channels with no conventional one, in the order they are handed out.
 PALETTE: tuple[str, ...] = ("magenta", "cyan", "yellow", "orange", "green", "red", "blue")
 DIFFERENCE_COLORMAP = "RdBu_r"
+GAP_LEVEL, GAP_GREY = 0, (150, 150, 150)
 
 
 def parse_colour(text: str) -> RGB:
@@ -148,14 +149,14 @@ class ChannelDisplay:
 
     def difference_levels(self, translated: np.ndarray, source: np.ndarray) -> np.ndarray:
         """N x H x (C*W + gaps) uint8 levels of translated minus source, one panel per channel side
-        by side: 1 is -limit, 128 unchanged, 255 +limit; gaps are 128 (white). Colour them with
+        by side: 1 is -limit, 128 unchanged, 255 +limit; gaps between panels are 0 (grey). Colour them with
         `difference_palette()` (a paletted PNG is a third of the size of an RGB one)."""
         delta = np.asarray(translated, dtype=np.float32) - np.asarray(source, dtype=np.float32)
         limits = np.asarray(self.difference_limit, dtype=np.float32)[None, :, None, None]
         levels = np.clip(np.round(128.0 + 127.0 * delta / limits), 0, 255).astype(np.uint8)
         n, c, h, w = levels.shape
         gap = max(1, w // 16)
-        strip = np.full((n, h, c * w + (c - 1) * gap), 128, dtype=np.uint8)
+        strip = np.full((n, h, c * w + (c - 1) * gap), GAP_LEVEL, dtype=np.uint8)
         for k in range(c):
             strip[:, :, k * (w + gap) : k * (w + gap) + w] = levels[:, k]
         return strip
@@ -171,11 +172,13 @@ class ChannelDisplay:
 
 @functools.lru_cache(maxsize=1)
 def difference_palette() -> np.ndarray:
-    """256 x 3 uint8 colours of the difference levels: blue (darker), white (128), red (brighter)."""
+    """256 x 3 uint8 colours of the difference levels: blue (darker), white (128), red (brighter);
+    level 0 (the gaps between panels) grey."""
     from matplotlib import colormaps
 
     colours = colormaps[DIFFERENCE_COLORMAP](np.clip((np.arange(256) - 128) / 254.0 + 0.5, 0.0, 1.0))[:, :3]
     palette = to_uint8(colours)
+    palette[GAP_LEVEL] = GAP_GREY  # the level no difference takes: panels stay apart even when all white
     palette.flags.writeable = False  # shared by every caller
     return palette
 
