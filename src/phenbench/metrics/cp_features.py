@@ -119,7 +119,12 @@ def measure_objects(
 def _measure_chunk(
     chunk: np.ndarray, channels: tuple[str, ...], nucleus_channel: int
 ) -> list[dict[str, float] | None]:
-    return [measure(image, channels, nucleus_channel) for image in chunk]
+    from threadpoolctl import threadpool_limits
+
+    # One BLAS/OpenMP thread: the arrays of one crop are tiny, so threads only add overhead and
+    # contend with the other worker processes.
+    with threadpool_limits(limits=1):
+        return [measure(image, channels, nucleus_channel) for image in chunk]
 
 
 def extract(
