@@ -1,0 +1,110 @@
+"""Benchmark: `phenbench translate` throughput (images/s) for each translator's quick preset on CPU.
+
+For each registered built-in translator: build it from its `quick` preset at 64 x 64, 3 channels,
+4 conditions (DMSO and three doses), fit ONE step on random images (inference cost does not
+depend on training; the GANs and CycleGAN need a fit to build their pair models), save it, and
+time `translate_folder` on a folder of 16-bit TIFFs: one target, then a 3-dose series (strip and
+GIF included). Times include reading, preprocessing, writing and the manifest, not the fit.
+
+Run from the repository root:  python benchmarks/translate.py [--images 32] [--batch-size 16]
+                                [--translators identity,stargan,...]
+Prints its figures; the measured ones are in docs/benchmarks/translate.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+CONDITIONS = ("DMSO", "drug@0.3", "drug@1", "drug@10")
+CHANNELS = ("DNA", "tubulin", "actin")
+SIZE = 64
+# One fit step: enough to build every network and pair model; schedules shortened to match.
+ONE_STEP = {
+    "identity": {},
+    "phendiff": {"steps": 1, "lr_warmup_steps": 0},
+    "stargan": {"steps": 1, "decay_steps": 0},
+    "cyclegan": {"steps": 1, "decay_steps": 0},
+    "phenex-w": {"steps": 1},
+    "phenex-wplus": {"steps": 1},
+}
+
+
+def saved_model(name: str, directory: Path) -> Path:
+    import torch
+
+    from phenbench.apply.normalization import Normalization
+    from phenbench.core.conditions import ConditionSet
+    from phenbench.core.dataset import DataSpec
+    from phenbench.core.plugins import load_registries
+    from phenbench.core.translator import FitOptions
+    from phenbench.datasets.in_memory import InMemoryDataset
+
+    spec = DataSpec(CHANNELS, SIZE, ConditionSet(CONDITIONS))
+    n = 16 * len(CONDITIONS)
+    labels = [i % len(CONDITIONS) for i in range(n)]
+    images = torch.rand(n, len(CHANNELS), SIZE, SIZE, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    data = InMemoryDataset(spec, {"train": images, "test": images}, {"train": labels, "test": labels})
+    cls = load_registries(entry_points=False).translators.load(name)
+    translator = cls(cls.config_for("quick", ONE_STEP[name]), spec)
+    pairs = tuple((0, t) for t in range(1, len(CONDITIONS)))
+    translator.fit(data, FitOptions(seed=0, progress=False, pairs=pairs))
+    translator.save(directory)
+    Normalization(CHANNELS, (0.0,) * 3, (65535.0,) * 3, origin="benchmark").save(directory)
+    return directory
+
+
+def write_inputs(folder: Path, count: int) -> None:
+    import numpy as np
+    import tifffile
+
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(count):
+        tifffile.imwrite(folder / f"cell_{i:04d}.tif", rng.integers(0, 65535, size=(3, SIZE, SIZE), dtype=np.uint16),
+                         photometric="minisblack")
+
+
+def bench(name: str, work: Path, images: Path, batch_size: int) -> tuple[float, float]:
+    from phenbench.apply.runner import TranslateOptions, translate_folder
+
+    model = saved_model(name, work / name / "model")
+    rates = []
+    for label, extra in (("one", {"targets": ("drug@1",)}), ("series", {"dose_series": "drug"})):
+        options = TranslateOptions(checkpoint=model, images=images, out=work / name / label, source="DMSO",
+                                   batch_size=batch_size, progress=False, **extra)
+        start = time.perf_counter()
+        report = translate_folder(options)
+        rates.append(report.images / (time.perf_counter() - start))
+    return rates[0], rates[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--translators", default=",".join(ONE_STEP))
+    args = parser.parse_args()
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    print(f"{args.images} 16-bit TIFFs, 3 x {SIZE} x {SIZE}, batch {args.batch_size}, {args.threads} torch thread(s)")
+    print(f"{'translator':<14}{'1 target img/s':>16}{'3-dose series img/s':>22}")
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        write_inputs(work / "in", args.images)
+        for name in args.translators.split(","):
+            one, series = bench(name, work, work / "in", args.batch_size)
+            print(f"{name:<14}{one:>16.2f}{series:>22.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
