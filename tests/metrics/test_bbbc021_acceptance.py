@@ -57,7 +57,8 @@ def test_classifier_separates_dmso_from_cyclohexamide_far_above_the_floor(crops)
 
 def _dose_response(test, translated):
     evaluation = make_evaluation(test, translated, conditions=["DMSO", *DOSES])
-    return {r.name: r for r in DoseResponse(bootstrap=20).compute(evaluation)}
+    # 20 features: channel-2 mean intensity ranks about 8th of ~330 with near-tied neighbours
+    return {r.name: r for r in DoseResponse(bootstrap=20, top_features=20).compute(evaluation)}
 
 
 def test_dose_response_finds_the_monotone_response_of_channel_2(crops):
@@ -73,7 +74,7 @@ def test_dose_response_finds_the_monotone_response_of_channel_2(crops):
     column = top.index("Cells_Intensity_MeanIntensity_ch2")
     curve = arrays["real-means/cyclohexamide"][:, column]
     assert np.all(np.diff(curve) > 0)  # rises at 0 < 5 < 15 < 50 uM, like the raw means
-    assert np.all(arrays["rho-real/cyclohexamide"][arrays["top-features/cyclohexamide"]] > 0.5)
+    assert np.all(np.abs(arrays["rho-real/cyclohexamide"][arrays["top-features/cyclohexamide"]]) > 0.5)
     real = results["dose-response/spearman-real"].per_condition["cyclohexamide"]
     perfect = results["dose-response/spearman-translated"].per_condition["cyclohexamide"]
     assert perfect.value == pytest.approx(real.value)
