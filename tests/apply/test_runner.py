@@ -125,3 +125,22 @@ def test_difference_maps_are_translated_minus_source_per_channel(stargan_checkpo
     # the map is in raw units before rounding: within half a grey level of the written images' difference
     np.testing.assert_allclose(difference, translated - tifffile.imread(path), atol=0.51)
     assert np.abs(difference).max() > 100  # a StarGAN changes the image
+
+
+def test_without_normalization_json_auto_estimates_from_the_inputs(tmp_path) -> None:
+    from phenbench.translators.identity.translator import IdentityConfig, IdentityTranslator
+    from tests.apply.helpers import spec
+
+    IdentityTranslator(IdentityConfig(), spec()).save(tmp_path / "model")
+    inputs = write_tiff_folder(tmp_path / "in", 4)
+    report = translate_folder(options(tmp_path / "model", tmp_path / "in", tmp_path / "out"))
+    assert report.normalization.startswith("estimated from 4 input image(s)")
+    # identity: values inside the 0.1-99.9 percentile range come back exactly, the extremes are clipped
+    original = np.stack([tifffile.imread(p) for p in inputs])
+    written = np.stack([tifffile.imread(tmp_path / "out" / "drug@1" / p.name) for p in inputs])
+    low = np.percentile(original.transpose(1, 0, 2, 3).reshape(3, -1), 0.1, axis=1)[None, :, None, None]
+    high = np.percentile(original.transpose(1, 0, 2, 3).reshape(3, -1), 99.9, axis=1)[None, :, None, None]
+    inside = (original >= low + 1) & (original <= high - 1)
+    assert inside.mean() > 0.99
+    assert np.abs(written.astype(int) - original)[inside].max() <= 1
+    np.testing.assert_allclose(written[original < low], np.broadcast_to(low, original.shape)[original < low], atol=1)

@@ -69,4 +69,7 @@ def default_device() -> str:
         return "cpu"
     import os
 
-    return f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+    import torch
+
+    # modulo: more processes than GPUs share them rather than asking for a GPU that is not there
+    return f"cuda:{int(os.environ.get('LOCAL_RANK', '0')) % torch.cuda.device_count()}"
