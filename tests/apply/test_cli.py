@@ -34,3 +34,14 @@ def test_bad_input_is_one_line_and_exit_status_2(identity_checkpoint, tmp_path) 
     both = invoke("translate", "--checkpoint", str(identity_checkpoint), "--images", str(tmp_path / "in"),
                   "--target", "drug@1", "--targets", "all-doses", "drug", "--out", str(tmp_path / "out"))
     assert both.exit_code == 2 and "not both" in both.output
+
+
+def test_the_command_is_registered_and_imports_nothing_heavy() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from phenbench.cli import build_cli; cli = build_cli(); "
+            "print('translate' in cli.commands, "
+            "sorted(m for m in ('numpy', 'torch', 'accelerate', 'tifffile', 'PIL') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "True []", done.stdout + done.stderr
