@@ -51,3 +51,19 @@ def test_strip_lays_panels_left_to_right() -> None:
     picture = strip(panels)
     assert picture.shape == (4, 3 * 4 + 2, 3)
     assert picture[0, 0, 0] == 10 and picture[0, 5, 0] == 20 and picture[0, 10, 0] == 30 and picture[0, 4, 0] == 255
+
+
+def test_gif_frames_are_the_strip_panels_on_one_palette(tmp_path) -> None:
+    from phenbench.apply.series import write_gif
+
+    rng = np.random.default_rng(0)
+    panels = rng.integers(0, 256, size=(3, 8, 8, 3), dtype=np.uint8)
+    panels[:, :, :, 1:] = 0  # few colours (red levels only): the palette holds them all exactly
+    panels[..., 0] //= 32
+    panels[..., 0] *= 32
+    write_gif(strip(panels), 3, tmp_path / "a.gif")
+    with Image.open(tmp_path / "a.gif") as gif:
+        assert gif.n_frames == 3
+        for i in range(3):
+            gif.seek(i)
+            np.testing.assert_array_equal(np.asarray(gif.convert("RGB")), panels[i])

@@ -52,24 +52,31 @@ def strip(panels: np.ndarray) -> np.ndarray:
 def write_series(series: torch.Tensor, channels: Sequence[str], strip_path: Path | None, gif_path: Path | None) -> None:
     """Write the strip (PNG) and/or the animated GIF of one image's dose series (D x C x S x S)."""
     panels = composites(series, channels)
+    picture = strip(panels)
     if strip_path is not None:
-        write_array(strip(panels), strip_path, png=True)
+        write_array(picture, strip_path, png=True)
     if gif_path is not None:
-        write_gif(panels, gif_path)
+        write_gif(picture, len(panels), gif_path)
 
 
-def write_gif(frames: np.ndarray, path: Path) -> None:
-    """An endlessly looping GIF, one frame per dose (written to a temporary name, then renamed)."""
+def write_gif(picture: np.ndarray, frames: int, path: Path) -> None:
+    """An endlessly looping GIF of the strip's panels, one frame per dose.
+
+    The whole strip is quantised to one 256-colour palette (fast octree) and cut into frames: every
+    frame shares the palette, so a colour means the same in every dose, and Pillow's default
+    per-frame median cut (30 ms a frame) is skipped. Written to a temporary name, then renamed.
+    """
     import os
 
     from PIL import Image
 
+    size = picture.shape[0]  # panels are square
+    step = size + panel_gap(size)
+    paletted = Image.fromarray(picture).quantize(256, method=Image.Quantize.FASTOCTREE)
+    images = [paletted.crop((i * step, 0, i * step + size, size)) for i in range(frames)]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    images = [Image.fromarray(frame) for frame in frames]
     try:
-        # disposal=1 and no optimisation: every frame is kept whole, so a frame that repeats the
-        # previous one is not merged away and the GIF always has one frame per dose.
         images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=GIF_FRAME_MS,
                        loop=0, disposal=1, optimize=False)
         os.replace(tmp, path)
