@@ -8,6 +8,7 @@ GIF included). Times include reading, preprocessing, writing and the manifest, n
 
 Run from the repository root:  python benchmarks/translate.py [--images 32] [--batch-size 16]
                                 [--translators identity,stargan,...]
+                                python benchmarks/translate.py --memory 64,1024   (peak memory)
 Prints its figures; the measured ones are in docs/benchmarks/translate.md.
 """
 
@@ -95,13 +96,47 @@ def bench(name: str, work: Path, images: Path, batch_size: int) -> tuple[float, 
     return rates[0], rates[1], rates[2]
 
 
+MEMORY_SCRIPT = """
+import resource, sys, tempfile, time
+from pathlib import Path
+sys.path.insert(0, {repo!r})
+import torch
+torch.set_num_threads(1)
+from benchmarks.translate import saved_model, write_inputs
+from phenbench.apply.runner import TranslateOptions, translate_folder
+work = Path(tempfile.mkdtemp())
+write_inputs(work / "in", {count})
+model = saved_model("identity", work / "model")
+start = time.perf_counter()
+translate_folder(TranslateOptions(checkpoint=model, images=work / "in", out=work / "out", source="DMSO",
+                                  targets=("drug@1", "drug@10"), batch_size=16, progress=False))
+print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def bench_memory(counts: list[int]) -> None:
+    """Peak memory of an identity job in a fresh process: bounded streaming keeps it flat in N."""
+    import subprocess
+
+    print(f"{'images':>8}{'seconds':>10}{'peak RSS MiB':>14}   (identity, 2 targets, batch 16, fresh process)")
+    for count in counts:
+        code = MEMORY_SCRIPT.format(repo=str(REPO), count=count)
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        seconds, peak = map(float, done.stdout.split()[-2:])
+        print(f"{count:>8}{seconds:>10.1f}{peak:>14.0f}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--translators", default=",".join(ONE_STEP))
+    parser.add_argument("--memory", default="", help="Comma-separated image counts: measure peak memory instead.")
     args = parser.parse_args()
+    if args.memory:
+        bench_memory([int(c) for c in args.memory.split(",")])
+        return
 
     import torch
 
