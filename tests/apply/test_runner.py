@@ -144,3 +144,19 @@ def test_without_normalization_json_auto_estimates_from_the_inputs(tmp_path) -> 
     assert inside.mean() > 0.99
     assert np.abs(written.astype(int) - original)[inside].max() <= 1
     np.testing.assert_allclose(written[original < low], np.broadcast_to(low, original.shape)[original < low], atol=1)
+
+
+def test_sixteen_bit_grey_png_stays_sixteen_bit(tmp_path) -> None:
+    from PIL import Image
+
+    from phenbench.translators.identity.translator import IdentityConfig, IdentityTranslator
+    from tests.apply.helpers import spec
+
+    IdentityTranslator(IdentityConfig(), spec(channels=("DNA",))).save(tmp_path / "model")
+    pixels = np.random.default_rng(2).integers(0, 65536, size=(16, 16), dtype=np.uint16)
+    (tmp_path / "in").mkdir()
+    Image.fromarray(pixels).save(tmp_path / "in" / "grey.png")
+    translate_folder(options(tmp_path / "model", tmp_path / "in", tmp_path / "out", normalization="dtype"))
+    with Image.open(tmp_path / "out" / "drug@1" / "grey.png") as image:
+        assert image.mode.startswith("I")
+        np.testing.assert_array_equal(np.asarray(image).astype(np.uint16), pixels)

@@ -111,7 +111,7 @@ def write_array(array: np.ndarray, path: Path, *, png: bool) -> None:
             if array.dtype == np.uint16:
                 if array.ndim != 2:
                     raise DataError(f"{path}: Pillow writes 16-bit PNG only for grey images; use TIFF input.")
-                image = Image.fromarray(array.astype(np.int32), mode="I")
+                image = Image.fromarray(array)  # mode "I;16": a 16-bit grey PNG
             else:
                 image = Image.fromarray(array)
             image.save(tmp, format="PNG")
