@@ -25,8 +25,11 @@ DEFAULT_METRICS = (
     "reconstruction",
     "fid",
     "kid",
+    "cellprofiler",
     "fd-cellprofiler",
+    "classifier",
     "effect",
+    "dose-response",
 )
 
 
@@ -191,8 +194,12 @@ def _run(config: RunConfig, registries: Registries, run_id: str, started: str) -
     if cost.reconstruction_seconds:
         timings["reconstruct_seconds"] = cost.reconstruction_seconds
 
+    from tqdm.auto import tqdm
+
     results = []
-    for name, metric in metrics.items():
+    bar = tqdm(metrics.items(), desc="metrics", unit="metric", disable=not config.progress)
+    for name, metric in bar:
+        bar.set_postfix_str(name)
         results.extend(score_metric(name, metric, evaluation, progress=config.progress))
 
     record = RunRecord(
