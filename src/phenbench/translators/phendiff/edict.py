@@ -11,6 +11,12 @@ with a = sqrt(alpha_{s-1} / alpha_s) and b = sqrt(1 - alpha_{s-1}) - sqrt(alpha_
 given the other, so inversion undoes it exactly, line by line in reverse order. It runs on the
 same grid and alpha table as DDIM (`sampling.Grid`). The predicted x0 is not clipped: clipping
 is not invertible. NFE is 2 per step in each direction.
+
+The two sequences and their affine updates are carried in float64 while the network runs in its own
+precision (float32): at the top of PhenDiff's schedule (3000 steps, zero terminal SNR) alpha is
+below 1e-6, so a step from there multiplies differences by 1e3 or more; with float32 sequences a
+trained quick model reconstructed at 14 dB PSNR (12 steps), with float64 sequences at 121 dB. The network sees the same float32 inputs in
+both directions, so the inversion stays exact.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from phenbench.translators.phendiff.sampling import Denoiser, Grid
 
 def _noise_estimate(denoiser: Denoiser, sample: torch.Tensor, level: int, classes: torch.Tensor,
                     grid: Grid, prediction_type: str) -> torch.Tensor:
-    output = denoiser(sample, grid.timesteps[level - 1], classes)
+    output = denoiser(sample.to(torch.float32), grid.timesteps[level - 1], classes).to(sample.dtype)
     if prediction_type == "epsilon":
         return output
     alpha = grid.alpha(level)
@@ -43,20 +49,21 @@ def _coefficients(grid: Grid, level: int) -> tuple[float, float]:
 def edict_generate(denoiser: Denoiser, pair: torch.Tensor, classes: torch.Tensor, grid: Grid,
                    mix: float, prediction_type: str) -> torch.Tensor:
     """Denoise a pair N x 2 x C x H x W from level N to clean images (the x sequence). NFE = 2N."""
-    x, y = pair[:, 0], pair[:, 1]
+    x, y = pair[:, 0].double(), pair[:, 1].double()
     for level in range(grid.steps, 0, -1):
         a, b = _coefficients(grid, level)
         x_inter = a * x + b * _noise_estimate(denoiser, y, level, classes, grid, prediction_type)
         y_inter = a * y + b * _noise_estimate(denoiser, x_inter, level, classes, grid, prediction_type)
         x = mix * x_inter + (1 - mix) * y_inter
         y = mix * y_inter + (1 - mix) * x
-    return x
+    return x.float()
 
 
 def edict_invert(denoiser: Denoiser, images: torch.Tensor, classes: torch.Tensor, grid: Grid,
                  mix: float, prediction_type: str) -> torch.Tensor:
-    """Invert clean images to the level-N pair N x 2 x C x H x W that `edict_generate` maps back. NFE = 2N."""
-    x, y = images, images
+    """Invert clean images to the level-N pair N x 2 x C x H x W (float64) that `edict_generate` maps
+    back. NFE = 2N."""
+    x, y = images.double(), images.double()
     for level in range(1, grid.steps + 1):
         a, b = _coefficients(grid, level)
         y_inter = (y - (1 - mix) * x) / mix
