@@ -213,7 +213,8 @@ def _run(config: RunConfig, registries: Registries, run_id: str, started: str) -
         configs={
             "run": config_to_dict(config),
             "translator": config_to_dict(translator_config),
-            "dataset": config_to_dict(dataset_config),
+            # The adapter's resolved config where it has one (e.g. a world read from --data world.yaml).
+            "dataset": config_to_dict(getattr(dataset, "config", dataset_config)),
             "data_spec": dataset.spec.to_dict(),
         },
         versions=library_versions(registries.plugins),
