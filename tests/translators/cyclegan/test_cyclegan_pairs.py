@@ -16,7 +16,7 @@ FROM_CONTROL = ((0, 1), (0, 2))  # what the runner's --pairs from-control gives 
 def fitted(pairs=FROM_CONTROL, steps: int = 2, **options) -> tuple[CycleGANTranslator, object]:
     data = random_dataset(channels=2, image_size=8)
     translator = CycleGANTranslator(tiny_config(steps), data.spec)
-    report = translator.fit(data, FitOptions(seed=0, progress=False, pairs=pairs, **options))
+    report = translator.fit(data, FitOptions(**{"seed": 0, "progress": False, "pairs": pairs, **options}))
     translator.report = report
     return translator, data
 
@@ -106,3 +106,11 @@ def test_learns_to_move_images_to_the_target_condition() -> None:
     translated = translator.translate(source, 0, 2).images
     assert abs(source.mean().item() - target_mean) > 1.0
     assert abs(translated.mean().item() - target_mean) < 0.3
+
+
+def test_one_progress_bar_per_pair_model_only_when_asked(capsys) -> None:
+    fitted(steps=1, progress=False)
+    assert "cyclegan" not in capsys.readouterr().err
+    fitted(steps=1, progress=True)
+    err = capsys.readouterr().err
+    assert "cyclegan DMSO<->drug@1" in err and "cyclegan DMSO<->drug@10" in err

@@ -18,7 +18,7 @@ from tests.translators.stargan.test_stargan_contract import tiny_config
 def fitted(steps: int = 2, channels: int = 2, **options) -> tuple[StarGANTranslator, object]:
     data = random_dataset(channels=channels, image_size=8)
     translator = StarGANTranslator(tiny_config(steps), data.spec)
-    translator.fit(data, FitOptions(seed=0, progress=False, **options))
+    translator.fit(data, FitOptions(**{"seed": 0, "progress": False, **options}))
     return translator, data
 
 
@@ -112,3 +112,11 @@ def test_a_finished_checkpoint_is_read_back_without_training(tmp_path) -> None:
     assert report.extra["resumed_from_step"] == 3 and len(report.losses) == 3
     images = data.read("test", [0, 1])
     torch.testing.assert_close(again.translate(images, 0, 1).images, translator.translate(images, 0, 1).images)
+
+
+def test_progress_bar_only_when_asked(capsys) -> None:
+    fitted(steps=2, progress=False)
+    assert "stargan" not in capsys.readouterr().err
+    data = random_dataset(channels=2, image_size=8)
+    StarGANTranslator(tiny_config(2), data.spec).fit(data, FitOptions(seed=0, progress=True))
+    assert "stargan" in capsys.readouterr().err
