@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -179,8 +180,10 @@ def train(config: PhenDiffConfig, spec: DataSpec, dataset: PreparedDataset, opti
     )
 
 
-def _checkpoint(accelerator, options, config, spec, step, model, optimizer, lr_schedule, ema,
-                losses, learning_rates) -> None:
+def _checkpoint(accelerator: Any, options: FitOptions, config: PhenDiffConfig, spec: DataSpec, step: int,
+                model: torch.nn.Module, optimizer: Any, lr_schedule: Any, ema: Any,
+                losses: list[float], learning_rates: list[float]) -> None:
+    """Write the full training state (main process only); every process waits for it."""
     if accelerator.is_main_process:
         state = {
             "step": step,
