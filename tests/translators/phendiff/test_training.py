@@ -93,3 +93,12 @@ def test_a_fit_draws_its_initialisation_from_the_seed() -> None:
     a.fit(data, FitOptions(seed=1, progress=False))
     b.fit(data, FitOptions(seed=2, progress=False))
     assert not torch.allclose(weights(a.unet), weights(b.unet))
+
+
+def test_fits_with_different_mixed_precision_in_one_process() -> None:
+    """accelerate's settings are a process-wide singleton: a bf16 fit then an fp32 fit must both run."""
+    _, bf16, _ = fit(tiny_config(2, mixed_precision="bf16"))
+    _, fp32, _ = fit(tiny_config(2))
+    _, fp32_again, _ = fit(tiny_config(2))
+    assert fp32.losses == fp32_again.losses
+    assert bf16.losses != fp32.losses  # bf16 autocast really ran

@@ -76,18 +76,13 @@ def _model_fingerprint(config: PhenDiffConfig, spec: DataSpec) -> dict:
 def train(config: PhenDiffConfig, spec: DataSpec, dataset: PreparedDataset, options: FitOptions,
           live: UNet2DModel, evaluation: UNet2DModel) -> FitReport:
     """Train `live` in place and copy its EMA weights into `evaluation`; return the report."""
-    from accelerate import Accelerator
     from diffusers.optimization import get_cosine_schedule_with_warmup
     from diffusers.training_utils import EMAModel
 
     labels = torch.as_tensor(dataset.labels("train"), dtype=torch.long)
     if len(labels) == 0:
         raise DataError(f"The dataset '{dataset.name}' has no training images; PhenDiff needs some to fit.")
-    accelerator = Accelerator(
-        cpu=str(options.device) == "cpu",
-        mixed_precision=config.mixed_precision,
-        step_scheduler_with_optimizer=False,
-    )
+    accelerator = _make_accelerator(config, options)
     noise_scheduler = build_scheduler(config)
     optimizer = torch.optim.AdamW(
         live.parameters(), lr=config.learning_rate, betas=(config.adam_beta1, config.adam_beta2),
@@ -178,6 +173,29 @@ def train(config: PhenDiffConfig, spec: DataSpec, dataset: PreparedDataset, opti
         extra={"learning_rates": learning_rates, "resumed_from_step": start,
                "processes": accelerator.num_processes, "ema_decay": float(ema.cur_decay_value or 0.0)},
     )
+
+
+def _make_accelerator(config: PhenDiffConfig, options: FitOptions) -> Any:
+    """An Accelerator for this fit. accelerate keeps its settings in a process-wide singleton that
+    refuses a second mixed-precision mode; a fit in the same process with another mode resets it
+    (the process-group part, shared by every fit, is kept)."""
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+
+    state = AcceleratorState._shared_state
+    if state and str(state.get("_mixed_precision", config.mixed_precision)) != config.mixed_precision:
+        AcceleratorState._reset_state(reset_partial_state=False)
+    try:
+        return Accelerator(
+            cpu=str(options.device) == "cpu",
+            mixed_precision=config.mixed_precision,
+            step_scheduler_with_optimizer=False,  # stepped once per optimizer step, by us
+        )
+    except (ValueError, RuntimeError) as exc:
+        raise ConfigError(
+            f"accelerate cannot run mixed_precision='{config.mixed_precision}' on device "
+            f"'{options.device}' ({str(exc).splitlines()[0]}); use mixed_precision='no' there."
+        ) from None
 
 
 def _checkpoint(accelerator: Any, options: FitOptions, config: PhenDiffConfig, spec: DataSpec, step: int,
