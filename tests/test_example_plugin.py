@@ -16,10 +16,14 @@ PLUGIN = REPO / "examples" / "phenbench-example-plugin"
 @pytest.fixture(scope="module")
 def plugin_path(tmp_path_factory) -> Path:
     """The plugin installed with pip into a folder of its own (kept off the shared environment)."""
+    import shutil
+
     target = tmp_path_factory.mktemp("site")
+    source = tmp_path_factory.mktemp("source") / PLUGIN.name
+    shutil.copytree(PLUGIN, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))  # pip builds in-tree
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--disable-pip-version-check", "--target", str(target), str(PLUGIN)],
+         "--disable-pip-version-check", "--target", str(target), str(source)],
         check=True, capture_output=True, text=True,
     )
     return target
