@@ -69,3 +69,16 @@ def test_sources_of_several_conditions_are_scored_per_source_and_pooled():
     evaluation.bundles["drug@1"] = dataclasses.replace(bundle, source_conditions=["DMSO"] * 6 + ["other@1"] * 6)
     ratio = _results(evaluation)["effect/magnitude-ratio"].per_condition["drug@1"]
     assert ratio.value == 0.0 and ratio.n == 12  # identity from both sources: no effect, all cells counted
+
+
+def test_magnitude_error_is_the_distance_of_the_ratio_from_one() -> None:
+    import numpy as np
+
+    from phenbench.metrics.effect import magnitude_error, magnitude_ratio
+
+    sources = np.zeros((4, 3))
+    real = np.ones((4, 3))
+    for factor, expected in [(0.0, 1.0), (1.0, 0.0), (5.0, 4.0), (0.5, 0.5)]:
+        translated = factor * np.ones((4, 3))
+        assert magnitude_ratio(translated, sources, real) == pytest.approx(factor)
+        assert magnitude_error(translated, sources, real) == pytest.approx(expected)

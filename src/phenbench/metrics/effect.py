@@ -8,6 +8,9 @@ g, so d_r is what the treatment really does to g's cells). Measures (N-weighted 
 - `effect/cosine`: cos(d_t, d_r); 1 = the right direction. Undefined (missing, with the reason)
   when the translation moves nothing, as for the identity translator.
 - `effect/magnitude-ratio`: |d_t| / |d_r|; 1 = the right amount, 0 = no effect (identity).
+  Its ideal is 1, not the largest value: read it with `effect/magnitude-error`.
+- `effect/magnitude-error`: |ratio - 1|; 0 = the right amount, 1 = no effect, 4 = five times too
+  far. This is the one to rank methods by (lower is better).
 - `effect/counterfactual-error` (synthetic data with true counterfactuals only):
   |mean(translated) - mean(true counterfactual)| / |mean(true counterfactual) - mean(sources)|:
   0 = the true effect, 1 = no better than not translating.
@@ -59,8 +62,17 @@ def counterfactual_error(translated: np.ndarray, sources: np.ndarray, counterfac
     return _norm(translated.mean(0) - counterfactual.mean(0)) / d_true if d_true > 0 else float("nan")
 
 
+def magnitude_error(translated: np.ndarray, sources: np.ndarray, real: np.ndarray) -> float:
+    return abs(magnitude_ratio(translated, sources, real) - 1.0)
+
+
 Statistic = Callable[[np.ndarray, np.ndarray, np.ndarray], float]
-MEASURES: dict[str, tuple[Statistic, bool]] = {"cosine": (cosine, True), "magnitude-ratio": (magnitude_ratio, True)}
+MEASURES: dict[str, tuple[Statistic, bool]] = {
+    "cosine": (cosine, True),
+    "magnitude-ratio": (magnitude_ratio, True),  # ideal 1: rank by magnitude-error instead
+    "magnitude-error": (magnitude_error, False),
+}
+UNITS = {"magnitude-ratio": "ideal 1", "magnitude-error": "|ratio - 1|"}
 
 
 class Effect(OptionedMetric):
@@ -95,7 +107,7 @@ class Effect(OptionedMetric):
         for m, per_condition in values.items():
             higher = MEASURES[m][1] if m in MEASURES else False
             results.append(MetricResult(f"effect/{m}", higher, per_condition, pooled_mean(per_condition),
-                                        floor=floors.get(m, {})))
+                                        floor=floors.get(m, {}), unit=UNITS.get(m, "")))
         return results
 
     def _groups(self, space: CellFeatureSpace, bundle: ConditionBundle) -> list[tuple[np.ndarray, np.ndarray]]:
