@@ -177,6 +177,11 @@ def _run(config: RunConfig, registries: Registries, run_id: str, started: str) -
         if report.images_per_second:
             timings["fit_images_per_second"] = report.images_per_second
         translator.save(model_dir / "model")
+        # Beside the weights, the intensity map of the training data, so that `phenbench translate`
+        # preprocesses a user's images as the model saw them (nothing for synthetic data).
+        from phenbench.apply.normalization import save_dataset_normalization
+
+        save_dataset_normalization(dataset, model_dir / "model")
 
     evaluation, cost = build_evaluation(
         translator, dataset, pairs, needs | {Need.TRANSLATED},
