@@ -46,8 +46,9 @@ class _Server:
                 self.send_response(206 if start else 200)
                 self.send_header("Content-Length", str(len(body) - start))
                 self.end_headers()
-                self.wfile.write(body[start:])
+                # Counted before writing: the client may finish reading before this thread runs on.
                 server.sent += len(body) - start
+                self.wfile.write(body[start:])
 
             def log_message(self, *args) -> None:
                 pass
