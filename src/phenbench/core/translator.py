@@ -111,9 +111,17 @@ class Translator(ABC):
     def fit(self, dataset: PreparedDataset, options: FitOptions = FitOptions()) -> FitReport:
         """Learn from the training split of `dataset`."""
 
-    @abstractmethod
     def invert(self, images: torch.Tensor, source: ConditionArg) -> InversionResult:
-        """Map images of condition `source` to this translator's latent."""
+        """Map images of condition `source` to this translator's latent.
+
+        Translators with a latent space (`has_latent_space = True`) override this. For those
+        without one (identity, the GANs) the latent of an image is the image itself.
+        """
+        if self.has_latent_space:
+            raise NotImplementedError(f"{type(self).__name__} has a latent space but does not implement invert()")
+        self.check_images(images)
+        self.condition_indices(source, len(images))
+        return InversionResult(latents=images.clone(), kind="image", nfe=0)
 
     @abstractmethod
     def translate(self, images: torch.Tensor, source: ConditionArg, target: ConditionArg) -> TranslationResult:

@@ -18,7 +18,6 @@ from phenbench.core.errors import PhenbenchError
 from phenbench.core.translator import (
     FitOptions,
     FitReport,
-    InversionResult,
     TranslationResult,
     Translator,
 )
@@ -50,9 +49,6 @@ class ChannelShiftTranslator(Translator):
         self.means = means
         return FitReport(steps=1, seconds=time.perf_counter() - start)
 
-    def invert(self, images, source) -> InversionResult:
-        self.check_images(images)
-        return InversionResult(latents=images.clone(), kind="image", nfe=0)
 
     def translate(self, images, source, target) -> TranslationResult:
         if self.means is None:

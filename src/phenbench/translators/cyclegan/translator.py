@@ -27,7 +27,6 @@ from phenbench.core.translator import (
     ConditionArg,
     FitOptions,
     FitReport,
-    InversionResult,
     TranslationResult,
     Translator,
 )
@@ -152,11 +151,6 @@ class CycleGANTranslator(Translator):
 
     # --- invert, translate -------------------------------------------------------------------
 
-    def invert(self, images: torch.Tensor, source: ConditionArg) -> InversionResult:
-        """CycleGAN has no latent space: the latent of an image is the image itself."""
-        self.check_images(images)
-        self.condition_indices(source, len(images))
-        return InversionResult(latents=images.clone(), kind="image", nfe=0)
 
     def translate(self, images: torch.Tensor, source: ConditionArg, target: ConditionArg) -> TranslationResult:
         """Each image through the generator of its (source, target) pair: one generator pass."""

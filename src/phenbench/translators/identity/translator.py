@@ -17,7 +17,6 @@ from phenbench.core.translator import (
     ConditionArg,
     FitOptions,
     FitReport,
-    InversionResult,
     TranslationResult,
     Translator,
 )
@@ -36,10 +35,6 @@ class IdentityTranslator(Translator):
     def fit(self, dataset: PreparedDataset, options: FitOptions = FitOptions()) -> FitReport:
         return FitReport(steps=0, seconds=0.0)
 
-    def invert(self, images: torch.Tensor, source: ConditionArg) -> InversionResult:
-        self.check_images(images)
-        self.condition_indices(source, len(images))
-        return InversionResult(latents=images.clone(), kind="image", nfe=0)
 
     def translate(self, images: torch.Tensor, source: ConditionArg, target: ConditionArg) -> TranslationResult:
         start = time.perf_counter()

@@ -22,7 +22,6 @@ from phenbench.core.translator import (
     ConditionArg,
     FitOptions,
     FitReport,
-    InversionResult,
     TranslationResult,
     Translator,
 )
@@ -169,11 +168,6 @@ class StarGANTranslator(Translator):
 
     # --- invert, translate -------------------------------------------------------------------
 
-    def invert(self, images: torch.Tensor, source: ConditionArg) -> InversionResult:
-        """StarGAN has no latent space: the latent of an image is the image itself."""
-        self.check_images(images)
-        self.condition_indices(source, len(images))
-        return InversionResult(latents=images.clone(), kind="image", nfe=0)
 
     def translate(self, images: torch.Tensor, source: ConditionArg, target: ConditionArg) -> TranslationResult:
         """G(x, c_target): one generator pass; the source condition is not an input of StarGAN's G."""
