@@ -34,7 +34,8 @@ class TranslationCost:
 def resolve_pairs(pairs, dataset: PreparedDataset) -> list[tuple[int, int]]:
     """The (source, target) index pairs a run translates, from "all", "from-control" or names."""
     conditions = dataset.conditions
-    present = [i for i, n in enumerate(conditions.names) if dataset.counts("test").get(n, 0) > 0]
+    counts = dataset.counts("test")
+    present = [i for i, n in enumerate(conditions.names) if counts.get(n, 0) > 0]
     if pairs == "all":
         return [(s, t) for s in present for t in range(len(conditions)) if s != t]
     if pairs == "from-control":
