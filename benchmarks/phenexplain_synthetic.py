@@ -1,7 +1,7 @@
 """Phenexplain (W and W+) end to end on the synthetic world: training, projection time, metrics.
 
 Trains one conditional StyleGAN2 through the runner as `phenex-w`, then evaluates the same trained
-generator as `phenex-wplus` (a copy of the saved model relabelled: the two translators train
+generator as `phenex-wplus` (it loads phenex-w's saved model: the two translators train
 identically, they differ only in projection), and the identity baseline for reference. Prints the
 figures that docs/benchmarks/phenexplain.md records.
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -60,17 +59,6 @@ def overrides(args: argparse.Namespace) -> dict:
     return values
 
 
-def relabel(model_dir: Path, target: Path, name: str) -> Path:
-    """A copy of a saved Phenexplain model that loads as another of the two translators."""
-    if target.exists():
-        shutil.rmtree(target)
-    shutil.copytree(model_dir, target)
-    manifest = json.loads((target / "translator.json").read_text())
-    manifest["translator"] = name
-    (target / "translator.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    return target
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=600)
@@ -87,8 +75,7 @@ def main() -> None:
 
     rows = [run("phenex-w", args, resume=False)]
     print(json.dumps(rows[-1]), flush=True)
-    copy = relabel(Path(rows[0]["model_dir"]) / "model", args.work / "phenex-wplus-model", "phenex-wplus")
-    rows.append(run("phenex-wplus", args, checkpoint=str(copy)))
+    rows.append(run("phenex-wplus", args, checkpoint=str(Path(rows[0]["model_dir"]) / "model")))
     print(json.dumps(rows[-1]), flush=True)
     rows.append(run("identity", args))
     print(json.dumps(rows[-1]), flush=True)

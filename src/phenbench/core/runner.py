@@ -138,11 +138,6 @@ def _run(config: RunConfig, registries: Registries, run_id: str, started: str) -
     timings: dict[str, float] = {}
     model_dir: Path | None = None
     if config.checkpoint:
-        from phenbench.core.translator import read_manifest
-
-        saved = read_manifest(config.checkpoint)["translator"]
-        if saved != config.translator:
-            raise ConfigError(f"--checkpoint {config.checkpoint} holds a '{saved}' translator, not '{config.translator}'.")
         translator = translator_cls.load(config.checkpoint, device=device)
         if translator.spec.conditions != dataset.conditions or translator.spec.channels != dataset.spec.channels:
             raise ConfigError(

@@ -84,6 +84,9 @@ class Translator(ABC):
     presets: ClassVar[dict[str, dict[str, Any]]] = {}
     # False for models with no latent space (the latent is the image itself).
     has_latent_space: ClassVar[bool] = False
+    # Other translators whose saved models this one loads as its own: the same networks used
+    # another way (Phenexplain's W and W+ projections share one generator, trained once).
+    loads_models_of: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: Any, spec: DataSpec):
         if not isinstance(config, self.config_class):
@@ -168,9 +171,10 @@ class Translator(ABC):
     @classmethod
     def load(cls, directory: str | Path, device: str | torch.device = "cpu") -> "Translator":
         manifest = read_manifest(directory)
-        if manifest["translator"] != cls.name:
-            raise PhenbenchError(
-                f"{directory} holds a '{manifest['translator']}' translator, not '{cls.name}'."
+        if manifest["translator"] != cls.name and manifest["translator"] not in cls.loads_models_of:
+            raise ConfigError(
+                f"--checkpoint {directory} holds a '{manifest['translator']}' translator, not '{cls.name}'. "
+                f"Run with --translator {manifest['translator']}, or point --checkpoint at a {cls.name} model."
             )
         config = config_from_dict(cls.config_class, manifest["config"], where=f"{directory}/{TRANSLATOR_FILE}")
         translator = cls(config, DataSpec.from_dict(manifest["spec"]))

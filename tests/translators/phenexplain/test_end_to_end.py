@@ -1,12 +1,15 @@
-"""Both Phenexplain translators through the runner on the synthetic world (slow: ~30 s)."""
+"""Both Phenexplain translators through the runner on the synthetic world, from one fit (slow: ~20 s)."""
 
 from __future__ import annotations
 
 import pytest
 
+from phenbench.core.errors import PhenbenchError
 from phenbench.core.run_config import RunConfig
 from phenbench.core.runner import run_benchmark
 from phenbench.core.store import ResultsStore
+from phenbench.core.translator import TRANSLATOR_FILE
+from phenbench.translators.phenexplain.translator import PhenexWPlusTranslator
 
 TINY_32PX = dict(
     z_dim=16, w_dim=16, mapping_layers=2, d_mapping_layers=1, channel_base=256, channel_max=32, steps=30,
@@ -16,20 +19,33 @@ TINY_32PX = dict(
 
 
 @pytest.mark.slow
-def test_both_translators_end_to_end_and_w_plus_reconstructs_better(tmp_path) -> None:
-    pooled = {}
+def test_one_fit_serves_both_translators_and_w_plus_reconstructs_better(tmp_path) -> None:
+    """phenex-w trains; phenex-wplus loads that very model (`--checkpoint`) and only projects differently."""
+    pooled, checkpoint = {}, None
     for name in ("phenex-w", "phenex-wplus"):
         outcome = run_benchmark(RunConfig(
             translator=name, dataset="synthetic",
             dataset_config={"image_size": 32, "train_per_condition": 16, "test_per_condition": 4},
             translator_config=TINY_32PX, metrics=("reconstruction", "counterfactual"), pairs="from-control",
             store=str(tmp_path / "results.h5"), work_dir=str(tmp_path / "runs"), progress=False, device="cpu",
+            checkpoint=checkpoint,
         ))
         record = outcome.record
-        assert record.status == "complete" and record.timings["fit_steps"] == 30
-        assert (outcome.model_dir / "model" / "phenexplain.pt").exists()
+        assert record.status == "complete" and record.translator == name
         pooled[name] = {m.name: m.pooled.value for m in record.metrics}
         assert pooled[name]["counterfactual/mse"] is not None
-    # Same seed, same config: the two runs train the same generator; only the projection space differs.
+        if checkpoint is None:
+            assert record.timings["fit_steps"] == 30
+            checkpoint = str(outcome.model_dir / "model")
+            assert (outcome.model_dir / "model" / "phenexplain.pt").exists()
+        else:
+            assert "fit_steps" not in record.timings  # loaded, not trained again
+    # One generator, two projection spaces: W+ (a vector per layer) reconstructs better than W.
     assert pooled["phenex-wplus"]["reconstruction/mse"] < pooled["phenex-w"]["reconstruction/mse"], pooled
     assert len(ResultsStore(tmp_path / "results.h5").run_ids()) == 2
+
+
+def test_a_model_of_another_family_is_still_refused(tmp_path) -> None:
+    (tmp_path / TRANSLATOR_FILE).write_text('{"translator": "stargan", "config": {}, "spec": {}}')
+    with pytest.raises(PhenbenchError, match="holds a 'stargan' translator, not 'phenex-wplus'"):
+        PhenexWPlusTranslator.load(tmp_path)

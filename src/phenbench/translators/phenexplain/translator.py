@@ -50,6 +50,8 @@ class PhenexplainTranslator(Translator):
     presets = PRESETS
     has_latent_space = True
     space: ClassVar[str] = "w"
+    # Training does not depend on the projection space: one fit serves both translators.
+    loads_models_of = ("phenex-w", "phenex-wplus")
 
     def __init__(self, config: PhenexplainConfig, spec):
         super().__init__(config, spec)
