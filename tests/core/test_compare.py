@@ -90,6 +90,30 @@ def test_best_follows_each_metrics_direction_and_marks_ties(store: ResultsStore)
     assert not [b for b in best if b[1:] == ("fid", "taxol@1")]  # all missing: nothing is best
 
 
+def shift_run(run_id: str, translator: str, minute: int, share: float, *, ideal: float | None) -> RunRecord:
+    """A run whose only measure is a phenotype-shift share of `share` (ideal 1, or none as in old stores)."""
+    result = MetricResult("phenotype-shift", True, {"taxol@1": MetricValue(share, 8)}, MetricValue(share, 8),
+                          unit="share of true shift", ideal=ideal)  # fmt: skip
+    return dataclasses.replace(run(run_id, translator, minute, 20.0, 5.0), metrics=[result])
+
+
+def test_a_measure_with_an_ideal_marks_the_closest_value_not_the_largest(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path / "r.h5")
+    # The overshoot (1.5) is further from 1 than the undershoot (0.8); the oldest run predates `ideal`.
+    store.write(shift_run("old", "identity", 1, 0.0, ideal=None))
+    store.write(shift_run("over", "stargan", 2, 1.5, ideal=1.0))
+    store.write(shift_run("under", "cyclegan", 3, 0.8, ideal=1.0))
+    table = comparison_table(store)
+    assert table.attrs["phenbench"]["ideals"] == {"phenotype-shift": 1.0}
+    assert set(table.attrs["phenbench"]["best"]) == {
+        ("cyclegan", "phenotype-shift", "pooled"), ("cyclegan", "phenotype-shift", "taxol@1")}  # fmt: skip
+    text = format_table(table, "markdown", conditions="pooled")
+    assert "phenotype-shift (share of true shift) →1" in text and "**0.8**" in text and "**1.5**" not in text
+    assert ResultsStore(tmp_path / "r.h5").read("under").metrics[0].ideal == 1.0
+    assert ResultsStore(tmp_path / "r.h5").read("old").metrics[0].ideal is None
+    assert "phenotype-shift →1" in describe_run(store.read("under"))
+
+
 def test_a_lone_value_is_not_marked_best(tmp_path: Path) -> None:
     store = ResultsStore(tmp_path / "r.h5")
     store.write(run("a", "identity", 1, 20.0, 5.0))

@@ -46,6 +46,7 @@ def test_real_target_cells_as_translations_have_the_real_effect():
     results = _results(make_evaluation({"DMSO": dmso, "drug@1": drug}, {"drug@1": drug}))
     assert results["effect/cosine"].per_condition["drug@1"].value == pytest.approx(1.0)
     assert results["effect/magnitude-ratio"].per_condition["drug@1"].value == pytest.approx(1.0)
+    assert results["effect/magnitude-ratio"].ideal == 1.0 and results["effect/cosine"].ideal is None
     floor = results["effect/cosine"].floor["drug@1"].value
     assert 0.5 < floor <= 1.0  # two halves of real drug cells agree on the direction
 

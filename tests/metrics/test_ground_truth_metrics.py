@@ -58,6 +58,8 @@ def test_phenotype_shift_is_the_fraction_of_the_true_shift(fraction: float) -> N
     results = by_name(PhenotypeShift().compute(evaluation(fraction)))
     assert results["phenotype-shift"].per_condition["drug@1"].value == pytest.approx(fraction, abs=1e-6)
     assert results["phenotype-shift"].pooled.value == pytest.approx(fraction, abs=1e-6)
+    # Its best value is 1 (the whole true shift), not the largest: an overshoot must not win a table.
+    assert results["phenotype-shift"].ideal == 1.0 and results["phenotype-error"].ideal is None
     error = results["phenotype-error"].per_condition["drug@1"].value
     assert (error == pytest.approx(0, abs=1e-6)) == (fraction == 1.0)
 

@@ -85,14 +85,17 @@ def comparison_table(
 
     direction = {m: bool(values.loc[values["metric"] == m, "higher_is_better"].iloc[0]) for m in chosen_metrics}
     units = {m: str(values.loc[values["metric"] == m, "unit"].iloc[0]) for m in chosen_metrics}
+    # A measure's ideal is a property of the measure: runs stored before it was recorded lack it.
+    ideals = {m: _first_present(values.loc[values["metric"] == m, "ideal"]) for m in chosen_metrics}
     method_rows = [r for r in table.index if r != floor_row]
     table.attrs["phenbench"] = {
         "dataset": dataset,
         "store": str(store.path),
         "higher_is_better": direction,
+        "ideals": ideals,
         "units": units,
         "cells": cells,
-        "best": _best_cells(table, method_rows, direction),
+        "best": _best_cells(table, method_rows, direction, ideals),
         "floor_row": floor_row,
         "runs": {label: run_id for run_id, label in labels.items()},
         "dataset_hashes": {labels[r.run_id]: r.dataset_hash for r in complete.itertuples() if r.run_id in labels},
@@ -187,14 +190,27 @@ def _cell_info(row: Any) -> dict[str, Any]:
     }
 
 
-def _best_cells(table: pd.DataFrame, rows: list[str], direction: dict[str, bool]) -> list[tuple[str, str, str]]:
-    """(row, metric, condition) of the best method value of each column with at least two values;
-    ties all count."""
+def _first_present(values: pd.Series) -> float | None:
+    present = values.dropna()
+    return float(present.iloc[0]) if len(present) else None
+
+
+def _best_cells(
+    table: pd.DataFrame, rows: list[str], direction: dict[str, bool], ideals: dict[str, float | None]
+) -> list[tuple[str, str, str]]:
+    """(row, metric, condition) of the best method value of each column with at least two values:
+    the closest to the measure's ideal where it has one, else the largest or smallest; ties all count."""
     best = []
     for metric, condition in table.columns:
         column = table.loc[rows, (metric, condition)].dropna()
         if len(column) < 2:  # the best of one is no finding
             continue
-        target = column.max() if direction[metric] else column.min()
-        best += [(row, metric, condition) for row, value in column.items() if value == target]
+        ideal = ideals.get(metric)
+        if ideal is not None:
+            distance = (column - ideal).abs()
+            winners = distance[distance == distance.min()].index
+        else:
+            target = column.max() if direction[metric] else column.min()
+            winners = column[column == target].index
+        best += [(row, metric, condition) for row in winners]
     return best

@@ -14,6 +14,7 @@ import math
 import pandas as pd
 
 from phenbench.core.errors import PhenbenchError
+from phenbench.core.metric_direction import direction_symbol
 from phenbench.core.store_schema import POOLED
 
 FORMATS = ("markdown", "csv", "latex")
@@ -64,7 +65,7 @@ def _blocks(table: pd.DataFrame, meta: dict, columns: list[tuple[str, str]]) -> 
     for metric in metrics:
         mine = [c for c in columns if c[0] == metric]
         headers = [c[1] + (f" · {n}" if (n := _n_text(table, meta, c)) else "") for c in mine]
-        blocks.append((f"{metric}{_unit(meta, metric)} {_arrow(meta, metric)}", mine, headers))
+        blocks.append((f"{metric}{_unit(meta, metric)} {direction_mark(meta, metric)}", mine, headers))
     return blocks
 
 
@@ -122,8 +123,9 @@ def _n_text(table: pd.DataFrame, meta: dict, column: tuple) -> str:
     return f"N={ns[0]}" if len(ns) == 1 else f"N={ns[0]}–{ns[-1]}"
 
 
-def _arrow(meta: dict, metric: str) -> str:
-    return "↑" if meta["higher_is_better"][metric] else "↓"
+def direction_mark(meta: dict, metric: str) -> str:
+    """↑, ↓ or →ideal for a column of a comparison table."""
+    return direction_symbol(meta["higher_is_better"][metric], meta.get("ideals", {}).get(metric))
 
 
 def _unit(meta: dict, metric: str) -> str:
@@ -133,7 +135,7 @@ def _unit(meta: dict, metric: str) -> str:
 def _header(table: pd.DataFrame, meta: dict, column: tuple) -> str:
     metric, condition = column
     n = _n_text(table, meta, column)
-    return f"{metric}{_unit(meta, metric)} {_arrow(meta, metric)} · {condition}" + (f" · {n}" if n else "")
+    return f"{metric}{_unit(meta, metric)} {direction_mark(meta, metric)} · {condition}" + (f" · {n}" if n else "")
 
 
 def _note_lines(meta: dict, notes: _Notes) -> list[str]:
@@ -150,7 +152,7 @@ def _note_lines(meta: dict, notes: _Notes) -> list[str]:
 def _legend(meta: dict) -> str:
     floor = f"; '{meta['floor_row']}' compares real images with real images" if meta["floor_row"] else ""
     return (
-        f"Dataset {meta['dataset']}. ↑ higher is better, ↓ lower is better; best of each column "
+        f"Dataset {meta['dataset']}. ↑ higher is better, ↓ lower is better, →1 closest to 1 is best; best of each column "
         f"marked; value [lo, hi] is a confidence interval; — missing (see notes){floor}."
     )
 
@@ -190,7 +192,7 @@ def _latex(table, meta, blocks, body, notes) -> str:
         if title is None:  # pooled only: metric over condition, as two header rows
             names = pd.MultiIndex.from_tuples(
                 [
-                    (_escape(f"{m}{_unit(meta, m)} {_arrow(meta, m)}"), _escape(c + _n_suffix(table, meta, (m, c))))
+                    (_escape(f"{m}{_unit(meta, m)} {direction_mark(meta, m)}"), _escape(c + _n_suffix(table, meta, (m, c))))
                     for m, c in columns
                 ]
             )

@@ -6,6 +6,8 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from phenbench.core.metric_direction import direction_symbol
+
 if TYPE_CHECKING:
     from phenbench.core.metric import MetricValue
     from phenbench.core.store import RunRecord
@@ -51,7 +53,7 @@ def _metrics_lines(record: RunRecord) -> list[str]:
     lines = []
     for result in record.metrics:
         unit = f" ({result.unit})" if result.unit else ""
-        lines.append(f"  {result.name} {'↑' if result.higher_is_better else '↓'}{unit}")
+        lines.append(f"  {result.name} {direction_symbol(result.higher_is_better, result.ideal)}{unit}")
         rows = [*result.per_condition.items(), ("pooled", result.pooled)]
         for condition in result.floor:
             if condition not in dict(rows):

@@ -66,6 +66,9 @@ class MetricResult:
     floor: dict[str, MetricValue] = field(default_factory=dict)  # real-vs-real, where defined
     unit: str = ""
     arrays: dict[str, np.ndarray] = field(default_factory=dict)  # e.g. histograms, for reports
+    # A target value (e.g. 1 for "share of the true shift"): the best value is the closest to it,
+    # so an overshoot does not win. None: `higher_is_better` decides.
+    ideal: float | None = None
 
 
 @dataclass

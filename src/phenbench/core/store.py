@@ -46,7 +46,7 @@ RUN_COLUMNS = [
 ]  # fmt: skip
 METRIC_COLUMNS = [
     "run_id", "translator", "dataset", "metric", "condition", "value", "n", "ci_low", "ci_high",
-    "missing", "higher_is_better", "unit", "is_floor",
+    "missing", "higher_is_better", "ideal", "unit", "is_floor",
 ]  # fmt: skip
 
 
@@ -241,6 +241,7 @@ class ResultsStore:
             frame[column] = frame[column].astype("float64")
         frame["n"] = frame["n"].astype("int64")
         frame["higher_is_better"] = frame["higher_is_better"].astype(bool)
+        frame["ideal"] = frame["ideal"].astype("float64")  # NaN: no ideal value
         frame["is_floor"] = frame["is_floor"].astype(bool)
         return frame
 

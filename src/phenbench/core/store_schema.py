@@ -84,6 +84,8 @@ SCHEMA: tuple[Entry, ...] = (
     Entry("/runs/<run_id>/metrics/<k>@name", "attribute", "str", "Measure name, e.g. reconstruction/psnr."),
     Entry("/runs/<run_id>/metrics/<k>@higher_is_better", "attribute", "bool", "Direction of the measure."),
     Entry("/runs/<run_id>/metrics/<k>@unit", "attribute", "str", 'Unit; "" when none.'),
+    Entry("/runs/<run_id>/metrics/<k>@ideal", "attribute", "float (optional)",
+          "Target value where the best is the closest to it (e.g. 1 for phenotype-shift); absent otherwise."),
     Entry(
         "/runs/<run_id>/metrics/<k>/values",
         "dataset",
@@ -196,6 +198,8 @@ def _write_metric(group: h5py.Group, result: MetricResult) -> None:
     group.attrs["name"] = result.name
     group.attrs["higher_is_better"] = bool(result.higher_is_better)
     group.attrs["unit"] = result.unit or ""
+    if result.ideal is not None:
+        group.attrs["ideal"] = float(result.ideal)
     if POOLED in result.per_condition:
         raise PhenbenchError(
             f"Metric {result.name!r} has a condition named {POOLED!r}, which the store reserves for "
@@ -320,6 +324,7 @@ def read_run_group(group: h5py.Group, samples: bool) -> dict[str, Any]:
                 floor=floor,
                 unit=_text(metric.attrs["unit"]),
                 arrays=arrays,
+                ideal=_ideal(metric),
             )
         )
     fields["samples"] = {}
@@ -331,6 +336,11 @@ def read_run_group(group: h5py.Group, samples: bool) -> dict[str, Any]:
     return fields
 
 
+def _ideal(metric: h5py.Group) -> float | None:
+    # Absent in stores written before measures could have an ideal value; those had none.
+    return float(metric.attrs["ideal"]) if "ideal" in metric.attrs else None
+
+
 def read_value_rows(group: h5py.Group) -> list[dict[str, Any]]:
     """Every stored MetricValue of a run as plain rows (for data frames; no torch import)."""
     rows = []
@@ -340,6 +350,7 @@ def read_value_rows(group: h5py.Group) -> list[dict[str, Any]]:
             "metric": _text(metric.attrs["name"]),
             "higher_is_better": bool(metric.attrs["higher_is_better"]),
             "unit": _text(metric.attrs["unit"]),
+            "ideal": _ideal(metric),
         }
         for row in metric["values"][()]:
             missing = _text(row["missing"])

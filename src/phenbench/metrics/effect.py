@@ -69,10 +69,11 @@ def magnitude_error(translated: np.ndarray, sources: np.ndarray, real: np.ndarra
 Statistic = Callable[[np.ndarray, np.ndarray, np.ndarray], float]
 MEASURES: dict[str, tuple[Statistic, bool]] = {
     "cosine": (cosine, True),
-    "magnitude-ratio": (magnitude_ratio, True),  # ideal 1: rank by magnitude-error instead
+    "magnitude-ratio": (magnitude_ratio, True),  # ideal 1 (IDEALS): tables mark the closest to 1
     "magnitude-error": (magnitude_error, False),
 }
-UNITS = {"magnitude-ratio": "ideal 1", "magnitude-error": "|ratio - 1|"}
+UNITS = {"magnitude-error": "|ratio - 1|"}
+IDEALS = {"magnitude-ratio": 1.0}
 
 
 class Effect(OptionedMetric):
@@ -107,7 +108,7 @@ class Effect(OptionedMetric):
         for m, per_condition in values.items():
             higher = MEASURES[m][1] if m in MEASURES else False
             results.append(MetricResult(f"effect/{m}", higher, per_condition, pooled_mean(per_condition),
-                                        floor=floors.get(m, {}), unit=UNITS.get(m, "")))
+                                        floor=floors.get(m, {}), unit=UNITS.get(m, ""), ideal=IDEALS.get(m)))
         return results
 
     def _groups(self, space: CellFeatureSpace, bundle: ConditionBundle) -> list[tuple[np.ndarray, np.ndarray]]:

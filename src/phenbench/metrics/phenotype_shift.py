@@ -81,6 +81,6 @@ class PhenotypeShift(Metric):
         else:
             pooled_share = pooled_error = MetricValue.absent("no condition could be measured")
         return [
-            MetricResult("phenotype-shift", True, share, pooled_share, unit="share of true shift"),
+            MetricResult("phenotype-shift", True, share, pooled_share, unit="share of true shift", ideal=1.0),
             MetricResult("phenotype-error", False, error, pooled_error, unit="readout SDs"),
         ]

@@ -13,6 +13,7 @@ from html import escape
 
 import pandas as pd
 
+from phenbench.core.compare_format import direction_mark
 from phenbench.core.store_schema import POOLED
 
 MISSING = "—"
@@ -32,7 +33,7 @@ def comparison_table_html(table: pd.DataFrame, *, table_id: str = "comparison-ta
     metrics = list(dict.fromkeys(m for m, _ in columns))
     head_metrics = "".join(
         f'<th colspan="{sum(1 for m, _ in columns if m == metric)}" class="metric">'
-        f"{escape(metric)}{_unit(meta, metric)} {_arrow(meta, metric)}</th>"
+        f"{escape(metric)}{_unit(meta, metric)} {direction_mark(meta, metric)}</th>"
         for metric in metrics
     )
     head_conditions = "".join(
@@ -54,7 +55,7 @@ def comparison_table_html(table: pd.DataFrame, *, table_id: str = "comparison-ta
     ]
     floor = f"; <em>{escape(meta['floor_row'])}</em> compares real images with real images" if meta["floor_row"] else ""
     legend = (
-        "↑ higher is better, ↓ lower is better; the best method of each column is in <strong>bold</strong>; "
+        "↑ higher is better, ↓ lower is better, →1 closest to 1 is best; the best method of each column is in <strong>bold</strong>; "
         f"small numbers under a value are its 95% confidence interval; {MISSING} missing (see notes){floor}."
     )
     notes_html = f'<ul class="notes">{"".join(note_items)}</ul>' if note_items else ""
@@ -89,8 +90,6 @@ def _n_text(table: pd.DataFrame, meta: dict, column: tuple) -> str:
     return f"N={ns[0]}" if len(ns) == 1 else f"N={ns[0]}–{ns[-1]}"
 
 
-def _arrow(meta: dict, metric: str) -> str:
-    return "↑" if meta["higher_is_better"][metric] else "↓"
 
 
 def _unit(meta: dict, metric: str) -> str:

@@ -41,6 +41,7 @@ class PlainResult:
     floor: dict[str, Any] = field(default_factory=dict)
     unit: str = ""
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    ideal: float | None = None
 
 
 def record_for(
