@@ -3,9 +3,10 @@
     python benchmarks/synthetic_comparison.py [--store comparison.h5] [--translators identity,phendiff,...]
 
 Each method is fitted from scratch with the same seed, the same world and the paper's pairs
-(DMSO to each condition), so the rows of the table are comparable. Prints the pooled comparison
-table (markdown), then each method's training time and translation throughput. Runs already in
-the store are kept (delete the store to start over).
+(DMSO to each condition), so the rows of the table are comparable; phenex-wplus loads the
+generator phenex-w trained (the two differ only in the projection space). Prints the pooled
+comparison table (markdown), then each method's training time, translation throughput and time
+to invert (project) one image. Runs already in the store are kept (delete the store to start over).
 """
 
 from __future__ import annotations
@@ -32,26 +33,39 @@ def main() -> None:
     args = parser.parse_args()
 
     registries = load_registries()
-    costs = []
+    costs, model_dirs = [], {}
     for name in args.translators.split(","):
+        checkpoint = model_dirs.get("phenex-w") if name == "phenex-wplus" else None
         config = RunConfig(
-            translator=name, dataset="synthetic", preset="quick", pairs="from-control",
+            translator=name, dataset="synthetic", preset=None if checkpoint else "quick", pairs="from-control",
             seed=args.seed, store=args.store, work_dir=args.work_dir, progress=False,
+            checkpoint=str(checkpoint) if checkpoint else None,
         )
         begin = time.perf_counter()
-        record = run_benchmark(config, registries).record
+        outcome = run_benchmark(config, registries)
         wall = time.perf_counter() - begin
-        costs.append((name, record.timings, wall))
+        if outcome.model_dir is not None:
+            model_dirs[name] = outcome.model_dir / "model"
+        costs.append((name, outcome.record.timings, wall))
         print(f"{name}: done in {wall:.0f} s", flush=True)
 
     print(comparison_text(ResultsStore(args.store), "markdown", dataset="synthetic", conditions="pooled"))
     print(f"\nMachine: {platform.processor() or platform.machine()}, {platform.system()}; wall times include scoring.")
-    print("| method | fit (s) | translation (images/s) | NFE per image | whole run (s) |")
-    print("| --- | ---: | ---: | ---: | ---: |")
+    print("| method | fit (s) | translation (images/s) | inversion (s per image) | NFE per image | whole run (s) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for name, timings, wall in costs:
-        ips = timings.get("translate_images_per_second")
-        print(f"| {name} | {timings.get('fit_seconds', 0):.0f} | {ips:.1f} | {timings.get('nfe_per_image', 0):.0f} | {wall:.0f} |"
-              if ips else f"| {name} | {timings.get('fit_seconds', 0):.0f} | — | — | {wall:.0f} |")
+        cells = [
+            f"{timings['fit_seconds']:.0f}" if "fit_seconds" in timings else "loaded",
+            _figure(timings.get("translate_images_per_second"), ".1f"),
+            _figure(timings.get("invert_seconds_per_image"), ".2f"),
+            _figure(timings.get("nfe_per_image"), ".0f"),
+            f"{wall:.0f}",
+        ]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
+def _figure(value: float | None, spec: str) -> str:
+    return "—" if value is None else format(value, spec)
 
 
 if __name__ == "__main__":

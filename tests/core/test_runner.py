@@ -31,6 +31,7 @@ def test_identity_run_is_stored_with_provenance(tmp_path, registries) -> None:
     assert record.dataset_hash
     # all pairs: each of 3 targets receives the 3 test images of each of the 2 other conditions
     assert record.timings["translated_images"] == 3 * 2 * 3
+    assert "invert_seconds_per_image" not in record.timings  # identity has no latent space to invert into
     mse = {r.name: r for r in record.metrics}["counterfactual/mse"]
     assert mse.per_condition["drug@1"].value is None  # no true counterfactuals here: missing, with reason
     assert "counterfactual" in mse.per_condition["drug@1"].missing

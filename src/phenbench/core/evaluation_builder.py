@@ -24,11 +24,18 @@ class TranslationCost:
     seconds: float = 0.0
     nfe: int = 0
     reconstruction_seconds: float = 0.0
+    # Inversion (DDIM/EDICT, projection into W or W+): done once per source image, shared by its targets.
+    inversion_seconds: float = 0.0
+    inverted_images: int = 0
     per_pair_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def images_per_second(self) -> float | None:
         return self.images / self.seconds if self.seconds > 0 else None
+
+    @property
+    def inversion_seconds_per_image(self) -> float | None:
+        return self.inversion_seconds / self.inverted_images if self.inverted_images else None
 
 
 def resolve_pairs(pairs, dataset: PreparedDataset) -> list[tuple[int, int]]:
@@ -87,6 +94,10 @@ def build_evaluation(
                 results = translator.translate_to_each(images, source, targets)
             elapsed = time.perf_counter() - begin
             cost.seconds += elapsed
+            inverted = next(iter(results.values())).latents if results else None
+            if inverted is not None and inverted.kind != "image":  # the same inversion serves every target
+                cost.inversion_seconds += inverted.seconds
+                cost.inverted_images += len(images)
             for target, result in results.items():
                 cost.images += len(images)
                 cost.nfe = max(cost.nfe, result.nfe)

@@ -193,6 +193,8 @@ def _run(config: RunConfig, registries: Registries, run_id: str, started: str) -
         timings["translate_images_per_second"] = cost.images_per_second
     if cost.reconstruction_seconds:
         timings["reconstruct_seconds"] = cost.reconstruction_seconds
+    if cost.inversion_seconds_per_image is not None:
+        timings["invert_seconds_per_image"] = cost.inversion_seconds_per_image
 
     from tqdm.auto import tqdm
 

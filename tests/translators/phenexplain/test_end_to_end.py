@@ -34,6 +34,8 @@ def test_one_fit_serves_both_translators_and_w_plus_reconstructs_better(tmp_path
         assert record.status == "complete" and record.translator == name
         pooled[name] = {m.name: m.pooled.value for m in record.metrics}
         assert pooled[name]["counterfactual/mse"] is not None
+        # Projection time per image is recorded: each source image is projected once for all its targets.
+        assert 0 < record.timings["invert_seconds_per_image"] < record.timings["translate_seconds"]
         if checkpoint is None:
             assert record.timings["fit_steps"] == 30
             checkpoint = str(outcome.model_dir / "model")
