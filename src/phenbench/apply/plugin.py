@@ -10,7 +10,7 @@ import click
 from phenbench.hookspecs import hookimpl
 
 
-def _conditions(values: tuple[str, ...]) -> tuple[str, ...]:
+def split_conditions(values: tuple[str, ...]) -> tuple[str, ...]:
     """`--target a,b --target c` -> ("a", "b", "c"). Condition names hold no commas."""
     return tuple(part.strip() for value in values for part in value.split(",") if part.strip())
 
@@ -50,7 +50,7 @@ def register_commands(cli: click.Group) -> None:
         shard = current_shard()
         options = TranslateOptions(
             checkpoint=Path(checkpoint), images=Path(images), out=Path(out), source=source,
-            targets=_conditions(targets), dose_series=series[1] if series else None, differences=differences,
+            targets=split_conditions(targets), dose_series=series[1] if series else None, differences=differences,
             normalization=normalization, batch_size=batch_size, seed=seed,
             device=default_device() if device == "auto" else device, progress=not quiet,
         )

@@ -60,20 +60,26 @@ def write_series(series: torch.Tensor, channels: Sequence[str], strip_path: Path
 
 
 def write_gif(picture: np.ndarray, frames: int, path: Path) -> None:
-    """An endlessly looping GIF of the strip's panels, one frame per dose.
+    """An endlessly looping GIF of the strip's panels, one frame per dose."""
+    size = picture.shape[0]  # panels are square
+    step = size + panel_gap(size)
+    write_frames_gif([picture[:, i * step : i * step + size] for i in range(frames)], path)
 
-    The whole strip is quantised to one 256-colour palette (fast octree) and cut into frames: every
-    frame shares the palette, so a colour means the same in every dose, and Pillow's default
+
+def write_frames_gif(frames: Sequence[np.ndarray], path: Path) -> None:
+    """An endlessly looping GIF of equally sized H x W x 3 uint8 frames.
+
+    The frames are stacked and quantised to one 256-colour palette (fast octree), then cut apart:
+    every frame shares the palette, so a colour means the same in every frame, and Pillow's default
     per-frame median cut (30 ms a frame) is skipped. Written to a temporary name, then renamed.
     """
     import os
 
     from PIL import Image
 
-    size = picture.shape[0]  # panels are square
-    step = size + panel_gap(size)
-    paletted = Image.fromarray(picture).quantize(256, method=Image.Quantize.FASTOCTREE)
-    images = [paletted.crop((i * step, 0, i * step + size, size)) for i in range(frames)]
+    height = frames[0].shape[0]
+    paletted = Image.fromarray(np.concatenate(list(frames), axis=0)).quantize(256, method=Image.Quantize.FASTOCTREE)
+    images = [paletted.crop((0, i * height, paletted.width, (i + 1) * height)) for i in range(len(frames))]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:

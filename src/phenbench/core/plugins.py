@@ -22,6 +22,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "phenbench.metrics.builtin",
     "phenbench.report.plugin",
     "phenbench.apply.plugin",
+    "phenbench.translators.phenexplain.plugin",
 )
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT
