@@ -113,6 +113,7 @@ COSTS = (
     ("fit_seconds", "fit {} s"),
     ("fit_steps", "{} training steps"),
     ("translate_images_per_second", "translation {} images/s"),
+    ("invert_seconds_per_image", "inversion {} s per source image"),
     ("nfe_per_image", "{} network evaluations per image"),
 )
 
