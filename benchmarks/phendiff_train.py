@@ -1,6 +1,6 @@
 """PhenDiff training throughput per preset on the synthetic set. Prints its figures; not a test.
 
-    .venv/bin/python benchmarks/phendiff_train.py [--steps 5] [--presets quick small paper]
+    .venv/bin/python benchmarks/phendiff_train.py [--steps 5] [--presets quick small paper] [--mixed-precision bf16]
 
 Times `steps` optimizer steps of a fresh fit (the first step, which warms up allocators, is
 excluded) and prints images/s and the loss of the last step.
@@ -24,6 +24,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--mixed-precision", default="no", choices=("no", "bf16", "fp16"),
+                        help="bf16 also runs on CPUs (fast where they have AMX or AVX512-BF16)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -32,9 +34,9 @@ def main() -> None:
 
     data = SyntheticDataset(SyntheticConfig())
     print(f"synthetic {data.spec.image_size} px, {data.spec.num_channels} channels, batch {args.batch_size}, "
-          f"threads {torch.get_num_threads()}, device {args.device}")
+          f"threads {torch.get_num_threads()}, device {args.device}, mixed precision {args.mixed_precision}")
     for preset in args.presets:
-        overrides = {"steps": 1, "batch_size": args.batch_size}
+        overrides = {"steps": 1, "batch_size": args.batch_size, "mixed_precision": args.mixed_precision}
         warm = PhenDiffTranslator(PhenDiffTranslator.config_for(preset, overrides), data.spec)
         warm.fit(data, FitOptions(progress=False, device=args.device))
         overrides["steps"] = args.steps

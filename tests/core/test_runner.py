@@ -88,6 +88,15 @@ def test_checkpoint_reuse(tmp_path, registries) -> None:
         run_benchmark(config(tmp_path, translator="failing", checkpoint=str(first.model_dir / "model")), registries)
 
 
+def test_scoring_a_saved_model_again_keeps_the_preset_it_was_trained_with(tmp_path, registries) -> None:
+    first = run_benchmark(config(tmp_path, metrics=(), preset="quick"), registries)
+    again = run_benchmark(config(tmp_path, metrics=(), checkpoint=str(first.model_dir / "model")), registries)
+    assert first.record.preset == again.record.preset == "quick"
+    # One model, one row: the comparison does not split it into "(quick)" and "(default)".
+    runs = ResultsStore(tmp_path / "r.h5").runs_frame()
+    assert list(runs["preset"]) == ["quick", "quick"]
+
+
 def test_a_refused_write_keeps_the_record(tmp_path, registries) -> None:
     import pickle
 

@@ -146,9 +146,12 @@ def _run(config: RunConfig, registries: Registries, run_id: str, started: str) -
                 "Use the same dataset (and selection) it was trained on."
             )
         translator_config = translator.config
+        preset = translator.preset or config.preset
     else:
         translator_config = translator_cls.config_for(config.preset, config.translator_config)
+        preset = config.preset
         translator = translator_cls(translator_config, dataset.spec).to(device)
+        translator.preset = preset
         model_dir = model_directory(config)
         checkpoints = model_dir / "checkpoints"
         if not config.resume and checkpoints.exists():
@@ -225,7 +228,7 @@ def _run(config: RunConfig, registries: Registries, run_id: str, started: str) -
         metrics=results,
         samples=collect_samples(evaluation, config.samples_per_condition),
         timings=timings,
-        preset=config.preset,
+        preset=preset,
     )
     if is_main_process():
         write_or_keep(store, record, Path(config.work_dir))

@@ -94,6 +94,9 @@ class Translator(ABC):
         self.config = config
         self.spec = spec
         self.device = torch.device("cpu")
+        # The preset the config came from, kept with a saved model so that runs scoring it again
+        # (`--checkpoint`) are labelled as the run that trained it. None: no preset, or unknown.
+        self.preset: str | None = None
 
     # --- construction ------------------------------------------------------------------------
 
@@ -160,6 +163,7 @@ class Translator(ABC):
         self._save_weights(directory)
         manifest = {
             "translator": self.name,
+            "preset": self.preset,
             "config": config_to_dict(self.config),
             "spec": self.spec.to_dict(),
         }
@@ -178,6 +182,7 @@ class Translator(ABC):
             )
         config = config_from_dict(cls.config_class, manifest["config"], where=f"{directory}/{TRANSLATOR_FILE}")
         translator = cls(config, DataSpec.from_dict(manifest["spec"]))
+        translator.preset = manifest.get("preset")  # absent in models saved before presets were kept
         translator._load_weights(Path(directory))
         return translator.to(device)
 
