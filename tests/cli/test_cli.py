@@ -76,7 +76,7 @@ def test_errors_are_one_line_with_exit_status_2(cli, tmp_path) -> None:
 
 
 def test_synthetic_identity_end_to_end_in_a_subprocess(tmp_path) -> None:
-    """The README's first command, with the console entry point (as a user runs it)."""
+    """The console entry point end to end, as a user runs it (the README's quick check, identity)."""
     ran = subprocess.run(
         [sys.executable, "-m", "phenbench.cli", "run", "--translator", "identity", "--dataset", "synthetic",
          "--quiet", "--store", "results.h5"],
