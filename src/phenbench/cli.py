@@ -111,14 +111,17 @@ def build_cli(pm: pluggy.PluginManager | None = None) -> click.Group:
     @click.option("--metrics", help="Comma-separated metrics to show (default: all).")
     @click.option("--conditions", default="all", show_default=True,
                   help="'all', 'pooled' (one column per metric), or comma-separated condition names.")
-    def compare_command(store: str, fmt: str, dataset: str | None, metrics: str | None, conditions: str) -> None:
+    @click.option("--costs", is_flag=True, help="Add fit time, translation images/s and inversion s/image columns.")
+    def compare_command(store: str, fmt: str, dataset: str | None, metrics: str | None, conditions: str,
+                        costs: bool) -> None:
         """The comparison table across methods: a row per method, a column per metric and condition."""
         from phenbench.core.compare import comparison_text
         from phenbench.core.store import ResultsStore
 
         chosen = [m.strip() for m in metrics.split(",")] if metrics else None
         columns = conditions if conditions in ("all", "pooled") else [c.strip() for c in conditions.split(",")]
-        click.echo(comparison_text(ResultsStore(store), fmt, dataset=dataset, metrics=chosen, conditions=columns))
+        click.echo(comparison_text(ResultsStore(store), fmt, dataset=dataset, metrics=chosen, conditions=columns,
+                                   costs=costs))
 
     @cli.command("show")
     @click.argument("run_id")

@@ -114,6 +114,24 @@ def test_a_measure_with_an_ideal_marks_the_closest_value_not_the_largest(tmp_pat
     assert "phenotype-shift →1" in describe_run(store.read("under"))
 
 
+def test_costs_are_pooled_columns_marked_cheapest_with_reasons_where_not_recorded(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path / "r.h5")
+    fitted = dataclasses.replace(run("a", "phendiff", 1, 20.0, 5.0), timings={
+        "fit_seconds": 300.0, "translate_images_per_second": 2.0, "invert_seconds_per_image": 0.5})
+    loaded = dataclasses.replace(run("b", "stargan", 2, 20.0, 5.0), timings={"translate_images_per_second": 250.0})
+    store.write(fitted)
+    store.write(loaded)
+    table = comparison_table(store, metrics=["fid"], costs=True)
+    assert table.loc["phendiff", ("cost/fit", "pooled")] == 300.0
+    assert table.loc["stargan", ("cost/translation", "pooled")] == 250.0
+    assert math.isnan(table.loc["stargan", ("cost/fit", "pooled")])
+    assert ("stargan", "cost/translation", "pooled") in table.attrs["phenbench"]["best"]  # images/s: higher
+    text = format_table(table, "markdown", conditions="pooled")
+    assert "cost/fit (s) ↓" in text and "cost/inversion (s per source image) ↓" in text
+    assert "a saved model was loaded with --checkpoint" in text and "no inversion recorded" in text
+    assert "cost/fit" not in format_table(comparison_table(store, metrics=["fid"]), "markdown")  # only on request
+
+
 def test_a_lone_value_is_not_marked_best(tmp_path: Path) -> None:
     store = ResultsStore(tmp_path / "r.h5")
     store.write(run("a", "identity", 1, 20.0, 5.0))

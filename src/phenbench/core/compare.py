@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from phenbench.core.compare_costs import COST_COLUMNS, cost_rows
 from phenbench.core.compare_format import format_table
 from phenbench.core.compare_show import describe_run
 from phenbench.core.errors import PhenbenchError, UnknownNameError
@@ -32,11 +33,14 @@ def comparison_table(
     dataset: str | None = None,
     metrics: list[str] | None = None,
     latest_only: bool = True,
+    costs: bool = False,
 ) -> pd.DataFrame:
     """A row per method on `dataset`, a column per (metric, condition); see the module docstring.
 
     With `latest_only`, each (translator, preset) contributes its latest complete run; otherwise
-    every complete run is a row. Failed runs are never rows; they are listed in the notes.
+    every complete run is a row. Failed runs are never rows; they are listed in the notes. With
+    `costs`, three pooled columns follow the metrics: fit time, translation throughput and
+    inversion time per image (compare_costs.py).
     """
     runs = store.runs_frame()
     if runs.empty:
@@ -59,6 +63,10 @@ def comparison_table(
             raise UnknownNameError(f"metric in the runs on '{dataset}'", name, known_metrics)
     chosen_metrics = list(metrics) if metrics else known_metrics
     values = values[values["metric"].isin(chosen_metrics)]
+    if costs:
+        shown_runs = complete[complete["run_id"].isin(list(labels))]
+        values = pd.concat([values, cost_rows(store, shown_runs)], ignore_index=True)
+        chosen_metrics = chosen_metrics + COST_COLUMNS
 
     if values.empty:
         raise PhenbenchError(
@@ -112,6 +120,7 @@ def comparison_text(
     metrics: list[str] | None = None,
     conditions: str | list[str] = "all",
     latest_only: bool = True,
+    costs: bool = False,
 ) -> str:
     """What `phenbench compare` prints: one formatted table per dataset (or only `dataset`).
 
@@ -119,7 +128,7 @@ def comparison_text(
     program will read, pass `dataset`: several tables in one text are not one CSV table.
     """
     if dataset is not None:
-        table = comparison_table(store, dataset=dataset, metrics=metrics, latest_only=latest_only)
+        table = comparison_table(store, dataset=dataset, metrics=metrics, latest_only=latest_only, costs=costs)
         return format_table(table, fmt, conditions)
     runs = store.runs_frame()
     if runs.empty:
@@ -132,7 +141,7 @@ def comparison_text(
             latest = mine["run_id"].iloc[-1]
             parts.append(f"{comment} {name}: no complete run ({len(mine)} failed; `phenbench show {latest}`)\n")
             continue
-        table = comparison_table(store, dataset=name, metrics=metrics, latest_only=latest_only)
+        table = comparison_table(store, dataset=name, metrics=metrics, latest_only=latest_only, costs=costs)
         parts.append(format_table(table, fmt, conditions=conditions))
     return "\n".join(parts)
 

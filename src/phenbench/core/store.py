@@ -32,6 +32,7 @@ from phenbench.core.store_schema import (
     init_store_root,
     read_run_group,
     read_run_header,
+    read_timings,
     read_value_rows,
     write_run_group,
 )
@@ -217,6 +218,15 @@ class ResultsStore:
             rows = [read_run_header(group) for group in root[RUNS_GROUP].values()]
         frame = pd.DataFrame(rows, columns=RUN_COLUMNS)
         return frame.sort_values(["started", "run_id"], kind="stable").reset_index(drop=True)
+
+    def timings(self, run_ids: list[str]) -> dict[str, dict[str, float]]:
+        """The stored timings (fit_seconds, translate_seconds, ...) of each run, without its metrics."""
+        with self._open() as root:
+            runs = root[RUNS_GROUP]
+            unknown = [r for r in run_ids if r not in runs]
+            if unknown:
+                raise UnknownRunError(unknown[0], sorted(runs), self.path)
+            return {r: read_timings(runs[r]) for r in run_ids}
 
     def metrics_frame(self, run_ids: list[str] | None = None) -> pd.DataFrame:
         """One row per stored value (columns: METRIC_COLUMNS); condition "pooled" for pooled values

@@ -294,6 +294,11 @@ def read_run_header(group: h5py.Group) -> dict[str, Any]:
     }
 
 
+def read_timings(group: h5py.Group) -> dict[str, float]:
+    """A run's timings (cheap: one small JSON dataset)."""
+    return json.loads(_text(group["timings"][()]))
+
+
 def read_run_group(group: h5py.Group, samples: bool) -> dict[str, Any]:
     """Every field of a run as RunRecord keyword arguments."""
     from phenbench.core.metric import MetricResult  # torch only when whole records are read
