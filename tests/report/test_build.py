@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from phenbench.core.compare import FLOOR_ROW, comparison_table
+from phenbench.core.compare_costs import COST_COLUMNS
 from phenbench.core.metric import MetricResult, MetricValue
 from phenbench.core.store import ResultsStore
 from phenbench.report import ReportOptions, build_report
@@ -52,7 +53,10 @@ def test_report_shows_table_grids_and_plots_of_both_methods(synthetic_store, syn
     facts = page_facts(synthetic_report)
     assert {"summary-table", "comparison-table"} <= facts.ids
     summary = synthetic_report.split('id="summary-table"', 1)[1].split("</table>", 1)[0]
-    assert summary.count('class="condition"') == summary.count(">pooled<") == len(table_metrics(synthetic_store))
+    # One pooled column per measure, then the three costs (fit time, images/s, inversion time).
+    shown = len(table_metrics(synthetic_store)) + len(COST_COLUMNS)
+    assert summary.count('class="condition"') == summary.count(">pooled<") == shown
+    assert all(column in summary for column in COST_COLUMNS)
     # Floors are per compound here: a row in the full table, none in the pooled summary.
     assert FLOOR_ROW not in summary and any(row[0] == FLOOR_ROW for row in facts.table_rows)
     assert facts.methods == ["channel-shift", "identity"]

@@ -56,7 +56,7 @@ def display_order(conditions: ConditionSet) -> list[str]:
 
 def load_report_data(store: ResultsStore, dataset: str | None = None) -> ReportData:
     """The table of `dataset` (the store's only dataset if None) and the runs of its rows."""
-    table = comparison_table(store, dataset=dataset)
+    table = comparison_table(store, dataset=dataset, costs=True)  # what each method cost, beside its scores
     meta = table.attrs["phenbench"]
     methods = [MethodRun(label, store.read(run_id, samples=True)) for label, run_id in meta["runs"].items()]
     spec = _data_spec(methods)
