@@ -109,3 +109,24 @@ def test_a_refused_write_keeps_the_record(tmp_path, registries) -> None:
     record = pickle.loads(kept.read_bytes())
     assert record.status == "complete" and record.translator == "identity"
     assert (tmp_path / "not-a-store.h5").read_text() == "this is not HDF5"  # never overwritten
+
+
+def test_a_full_size_default_on_a_cpu_is_announced_before_training(capsys) -> None:
+    from phenbench.core.runner import warn_full_size_on_cpu
+
+    class Sized:
+        presets = {"quick": {"steps": 10}, "paper": {}}
+
+    class Weightless:
+        presets = {"quick": {}, "paper": {}}  # identity: every preset is the default, and free
+
+    warn_full_size_on_cpu(Sized, RunConfig(translator="sized"), "cpu")
+    assert "no --preset given, so sized trains its full" in capsys.readouterr().err
+    for cls, config, device in [
+        (Sized, RunConfig(translator="sized", preset="quick"), "cpu"),
+        (Sized, RunConfig(translator="sized", translator_config={"steps": 5}), "cpu"),  # sized by hand
+        (Sized, RunConfig(translator="sized"), "cuda"),
+        (Weightless, RunConfig(translator="identity"), "cpu"),
+    ]:
+        warn_full_size_on_cpu(cls, config, device)
+        assert capsys.readouterr().err == ""

@@ -7,6 +7,7 @@ progress bars and provenance; the store is the only thing that writes results.
 from __future__ import annotations
 
 import random
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,6 +151,7 @@ def _run(config: RunConfig, registries: Registries, run_id: str, started: str) -
     else:
         translator_config = translator_cls.config_for(config.preset, config.translator_config)
         preset = config.preset
+        warn_full_size_on_cpu(translator_cls, config, device)
         translator = translator_cls(translator_config, dataset.spec).to(device)
         translator.preset = preset
         model_dir = model_directory(config)
@@ -233,6 +235,16 @@ def _run(config: RunConfig, registries: Registries, run_id: str, started: str) -
     if is_main_process():
         write_or_keep(store, record, Path(config.work_dir))
     return RunOutcome(record=record, model_dir=model_dir)
+
+
+def warn_full_size_on_cpu(translator_cls, config: RunConfig, device: str) -> None:
+    """Say so before a translator's full-size default config starts training for days on a CPU."""
+    if config.preset is None and not config.translator_config and device == "cpu" and translator_cls.presets.get("quick"):
+        print(
+            f"warning: no --preset given, so {config.translator} trains its full (paper-size) configuration, "
+            "made for GPUs; on this CPU that takes days. For a CPU-sized run add --preset quick.",
+            file=sys.stderr,
+        )
 
 
 def is_main_process() -> bool:
