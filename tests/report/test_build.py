@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import re
 
 import numpy as np
@@ -227,7 +228,11 @@ def test_report_of_a_run_of_nine_conditions_stays_under_20_mb(tmp_path) -> None:
 
 def test_a_page_over_its_size_budget_shows_fewer_rows_and_says_so(tmp_path) -> None:
     store = _nine_condition_store(tmp_path, 24, runs=2)
-    full = build_report(store, tmp_path / "full").stat().st_size
+    written = build_report(store, tmp_path / "full")
+    full = written.stat().st_size
+    umask = os.umask(0)
+    os.umask(umask)
+    assert written.stat().st_mode & 0o777 == 0o666 & ~umask  # shareable, not mkstemp's private 0600
     html = build_report(store, tmp_path / "out", ReportOptions(max_megabytes=full / 2e6)).read_text(encoding="utf-8")
     assert len(html.encode("utf-8")) <= full / 2
     facts = page_facts(html)

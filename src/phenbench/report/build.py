@@ -70,11 +70,19 @@ def build_report(store: ResultsStore | str | Path, out_dir: str | Path, options:
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             file.write(html)
+        # mkstemp makes the file private (0600); a report is for sharing: the usual mode under the umask.
+        os.chmod(temp, 0o666 & ~current_umask())
         os.replace(temp, target)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
     return target
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def render_within_budget(data: ReportData, options: ReportOptions) -> str:
