@@ -9,15 +9,7 @@ from phenbench.core.translator import FitOptions
 from phenbench.datasets.in_memory import random_dataset
 from phenbench.translators.phenexplain.config import PhenexplainConfig
 from phenbench.translators.phenexplain.translator import PhenexWPlusTranslator, PhenexWTranslator
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: a second thread only adds contention on the shared 2-core machines."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from tests.torch_threads import one_torch_thread  # noqa: F401 (autouse fixture)
 
 
 def small_config(**overrides) -> PhenexplainConfig:
