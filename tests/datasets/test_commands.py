@@ -95,3 +95,6 @@ def test_run_phendiff_quick_on_the_real_crops_end_to_end(
     mse = values.loc[("reconstruction/mse", "pooled")]
     # A barely trained model reconstructs, imperfectly: a real, finite error above zero.
     assert mse.n == 12 and 0 < mse.value < 4
+    # The saved model keeps its preset, and the inversion time per source image is recorded.
+    record = ResultsStore(store).read(ResultsStore(store).run_ids()[-1])
+    assert record.preset == "quick" and record.timings["invert_seconds_per_image"] > 0
