@@ -19,7 +19,7 @@ def test_translate_writes_files_and_says_what_it_did(identity_checkpoint, tmp_pa
     assert result.exit_code == 0, result.output
     assert "4 file(s) written, 0 already there, 2 image(s)" in result.output
     assert "normalisation: test" in result.output
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["drug@1", "drug@10", "manifest.csv"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".phenbench-job.json", "drug@1", "drug@10", "manifest.csv"]
 
 
 def test_bad_input_is_one_line_and_exit_status_2(identity_checkpoint, tmp_path) -> None:

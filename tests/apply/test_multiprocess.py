@@ -51,7 +51,7 @@ def test_two_processes_write_the_same_files_as_one(stargan_checkpoint, tmp_path)
     assert "by process 1 of 2" in two.stdout and "by process 1 of 1" in one.stdout
     files = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(tmp_path / "two") for p in (tmp_path / "two").rglob("*") if p.is_file())
-    assert len(files) == 7 * (3 + 3 + 2) + 1  # 3 doses, 3 difference maps, strip and GIF; the manifest
+    assert len(files) == 7 * (3 + 3 + 2) + 2  # 3 doses, 3 difference maps, strip and GIF; manifest and job
     for relative in files:
         assert (tmp_path / "one" / relative).read_bytes() == (tmp_path / "two" / relative).read_bytes(), relative
 

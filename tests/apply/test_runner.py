@@ -11,7 +11,7 @@ import pytest
 import tifffile
 
 from phenbench.apply.runner import TranslateOptions, translate_folder
-from phenbench.core.errors import DataError, UnknownNameError
+from phenbench.core.errors import ConfigError, DataError, UnknownNameError
 from tests.apply.helpers import write_tiff_folder
 
 
@@ -101,6 +101,19 @@ def test_rerun_skips_existing_files_and_fills_in_missing_ones(stargan_checkpoint
     assert second.written == 1 and second.skipped == 9
     assert all(p.stat().st_mtime == old for p in files if p != removed)
     assert removed.read_bytes() == content[removed]  # recomputed in the same batch: the same bytes
+
+
+def test_a_folder_of_another_jobs_outputs_is_refused_not_skipped(stargan_checkpoint, identity_checkpoint, tmp_path) -> None:
+    write_tiff_folder(tmp_path / "in", 2)
+    translate_folder(options(stargan_checkpoint, tmp_path / "in", tmp_path / "out"))
+    # Another model into the same folder would find the StarGAN files and skip them as done.
+    with pytest.raises(ConfigError, match=r"another translate job \(checkpoint .*translator 'stargan' there, 'identity' now"):
+        translate_folder(options(identity_checkpoint, tmp_path / "in", tmp_path / "out"))
+    with pytest.raises(ConfigError, match="source 'DMSO' there, 'drug@10' now"):
+        translate_folder(options(stargan_checkpoint, tmp_path / "in", tmp_path / "out", source="drug@10"))
+    # The same job with one more target resumes: only the new target's files are written.
+    again = translate_folder(options(stargan_checkpoint, tmp_path / "in", tmp_path / "out", targets=("drug@1", "drug@10")))
+    assert again.written == 2 and again.skipped == 2
 
 
 def test_manifest_lists_every_output_in_input_order(stargan_checkpoint, tmp_path) -> None:

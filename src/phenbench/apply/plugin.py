@@ -22,6 +22,9 @@ def register_commands(cli: click.Group) -> None:
                   help="A saved model folder (runs/<translator>-<dataset>-<preset>-seed<N>/model).")
     @click.option("--images", required=True, type=click.Path(),
                   help="A PNG/TIFF file or a folder of them (searched recursively).")
+    @click.option("--translator", default=None,
+                  help="Use the model as this translator (default: the one that trained it), e.g. phenex-wplus "
+                       "for a phenex-w model.")
     @click.option("--source", default="DMSO", show_default=True, help="The condition the images were imaged under.")
     @click.option("--target", "targets", multiple=True, metavar="COND[,COND...]",
                   help="Condition(s) to translate to; repeatable.")
@@ -38,7 +41,7 @@ def register_commands(cli: click.Group) -> None:
     @click.option("--seed", type=int, default=0, show_default=True, help="Seed (per batch) for stochastic translators.")
     @click.option("--device", default="auto", show_default=True, help="auto (this process's GPU, else CPU), cpu, cuda:0 ...")
     @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-    def translate_command(checkpoint: str, images: str, source: str, targets: tuple[str, ...],
+    def translate_command(checkpoint: str, images: str, translator: str | None, source: str, targets: tuple[str, ...],
                           series: tuple[str, str] | None, out: str, differences: bool, normalization: str,
                           batch_size: int, seed: int, device: str, quiet: bool) -> None:
         """Apply a trained translator to your own images (resumable; shard with `accelerate launch`)."""
@@ -49,7 +52,7 @@ def register_commands(cli: click.Group) -> None:
 
         shard = current_shard()
         options = TranslateOptions(
-            checkpoint=Path(checkpoint), images=Path(images), out=Path(out), source=source,
+            checkpoint=Path(checkpoint), images=Path(images), out=Path(out), source=source, translator=translator,
             targets=split_conditions(targets), dose_series=series[1] if series else None, differences=differences,
             normalization=normalization, batch_size=batch_size, seed=seed,
             device=default_device() if device == "auto" else device, progress=not quiet,

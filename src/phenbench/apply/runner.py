@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from phenbench.apply import io as image_io
+from phenbench.apply.job import claim_output_folder, job_identity
 from phenbench.apply.normalization import (
     NORMALIZATION_FILE,
     Normalization,
@@ -48,6 +49,7 @@ class TranslateOptions:
     images: Path
     out: Path
     source: str
+    translator: str | None = None  # load the checkpoint as this translator (default: the one that saved it)
     targets: tuple[str, ...] = ()
     dose_series: str | None = None  # a compound: translate to each of its doses, in dose order
     differences: bool = False
@@ -76,12 +78,13 @@ class TranslateReport:
         return self.images / self.seconds if self.seconds > 0 else float("nan")
 
 
-def load_translator(checkpoint: Path, device: str = "cpu", registries=None) -> Translator:
-    """The translator saved in `checkpoint`, whatever its kind."""
+def load_translator(checkpoint: Path, device: str = "cpu", registries=None, name: str | None = None) -> Translator:
+    """The translator saved in `checkpoint`, whatever its kind; or, with `name`, that translator
+    loading it (e.g. `phenex-wplus` a `phenex-w` model: the same generator, projected into W+)."""
     from phenbench.core.plugins import load_registries
     from phenbench.core.translator import read_manifest
 
-    name = read_manifest(checkpoint)["translator"]
+    name = name or read_manifest(checkpoint)["translator"]
     registries = registries or load_registries()
     translator = registries.translators.load(name).load(checkpoint, device=device)
     if hasattr(translator, "eval"):
@@ -130,7 +133,7 @@ def translate_folder(options: TranslateOptions, *, registries=None, shard: Shard
     if options.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1, got {options.batch_size}.")
     shard = shard or current_shard()
-    translator = load_translator(Path(options.checkpoint), options.device, registries)
+    translator = load_translator(Path(options.checkpoint), options.device, registries, options.translator)
     spec = translator.spec
     targets = resolve_targets(translator, options)
     files = image_io.list_images(options.images)
@@ -139,6 +142,8 @@ def translate_folder(options: TranslateOptions, *, registries=None, shard: Shard
     plan = plan_outputs(files, Path(options.images), targets, series_compound=options.dose_series,
                         differences=options.differences)
     out = Path(options.out)
+    job = job_identity(Path(options.checkpoint), translator.name, options.source, origin, options.seed)
+    claim_output_folder(out, job, write=shard.is_main)
     work = batches(files, options.batch_size)
     mine = my_batches(len(work), shard)
     written = skipped = handled = 0

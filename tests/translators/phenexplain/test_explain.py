@@ -1,9 +1,12 @@
-"""`phenbench explain`: Phenexplain's walks between conditions, from a saved model, on the command line."""
+"""Phenexplain on the command line: `phenbench explain` (walks between conditions) and `translate` in W+."""
 
 from __future__ import annotations
 
+import csv
+
 import numpy as np
 import pytest
+import tifffile
 from click.testing import CliRunner
 from PIL import Image
 
@@ -12,6 +15,7 @@ from phenbench.cli import build_cli
 from phenbench.core.dataset import DataSpec
 from phenbench.core.translator import read_manifest
 from phenbench.translators.identity.translator import IdentityConfig, IdentityTranslator
+from tests.apply.helpers import write_tiff_folder
 
 
 def invoke(*arguments: str):
@@ -64,3 +68,21 @@ def test_bad_requests_are_one_line_errors(saved_model, tmp_path) -> None:
     steps = invoke("explain", "--checkpoint", str(saved_model), "--steps", "1", "--out", str(tmp_path / "out"))
     assert steps.exit_code == 2 and "at least 1 sample and 2 steps" in steps.output
 
+
+
+def test_translate_can_use_a_phenex_w_model_as_phenex_wplus(saved_model, tmp_path) -> None:
+    """`phenbench translate --translator phenex-wplus` projects into W+ with the W model's generator."""
+    write_tiff_folder(tmp_path / "in", 2, shape=(2, 8, 8))
+    outputs = {}
+    for name in ("phenex-w", "phenex-wplus"):
+        out = tmp_path / name
+        result = invoke("translate", "--checkpoint", str(saved_model), "--translator", name, "--images",
+                        str(tmp_path / "in"), "--target", "drug@10", "--out", str(out), "--device", "cpu", "-q")
+        assert result.exit_code == 0, result.output
+        with open(out / "manifest.csv") as manifest:
+            assert {row["translator"] for row in csv.DictReader(manifest)} == {name}
+        outputs[name] = tifffile.imread(out / "drug@10" / "cell_000.tif")
+    assert not np.array_equal(outputs["phenex-w"], outputs["phenex-wplus"])  # two projections, two results
+    wrong = invoke("translate", "--checkpoint", str(saved_model), "--translator", "stargan", "--images",
+                   str(tmp_path / "in"), "--target", "drug@10", "--out", str(tmp_path / "x"), "-q")
+    assert wrong.exit_code == 2 and "holds a 'phenex-w' translator, not 'stargan'" in wrong.output

@@ -1,0 +1,47 @@
+"""What a translate job is, kept in its output folder.
+
+`phenbench translate` resumes by skipping outputs that already exist. That is only right when they
+came from the same job: a second model, source condition or intensity map writing into the same
+folder would otherwise find the first job's files and skip them as done, silently.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from phenbench.core.errors import ConfigError
+
+JOB_FILE = ".phenbench-job.json"
+
+
+def job_identity(checkpoint: Path, translator: str, source: str, normalization: str, seed: int) -> dict[str, object]:
+    """The settings that decide an output's pixels (targets may grow between runs: each has its own files)."""
+    return {
+        "checkpoint": str(Path(checkpoint).resolve()),
+        "translator": translator,
+        "source": source,
+        "normalization": normalization,
+        "seed": seed,
+    }
+
+
+def claim_output_folder(out: Path, job: dict[str, object], *, write: bool) -> None:
+    """Refuse a folder holding another job's outputs; record this job there (if `write`)."""
+    path = out / JOB_FILE
+    if path.exists():
+        stored = json.loads(path.read_text())
+        differing = [key for key in job if stored.get(key) != job[key]]
+        if differing:
+            what = "; ".join(f"{key} {stored.get(key)!r} there, {job[key]!r} now" for key in differing)
+            raise ConfigError(
+                f"{out} holds the outputs of another translate job ({what}): they would be skipped as done. "
+                f"Use a new --out, or delete {out} to start over."
+            )
+        return
+    if write:
+        out.mkdir(parents=True, exist_ok=True)
+        tmp = out / f".{JOB_FILE}.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(job, indent=2) + "\n")
+        tmp.replace(path)
