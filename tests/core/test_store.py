@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import h5py
@@ -342,3 +344,13 @@ def test_docs_show_the_schema_as_defined() -> None:
     assert store_schema.schema_markdown() in DOCS.read_text(), (
         "docs/results_store.md is out of date: paste the output of `python -m phenbench.core.store_schema`"
     )
+
+
+def test_reading_and_writing_the_store_imports_no_torch() -> None:
+    """Store writers (and `compare`) start in a second: metric results are plain data (metric_result.py)."""
+    code = (
+        "import sys; from phenbench.core.store import ResultsStore; from phenbench.core.compare import comparison_text;"
+        "from phenbench.core.metric_result import MetricResult, MetricValue; print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

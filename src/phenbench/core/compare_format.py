@@ -14,7 +14,7 @@ import math
 import pandas as pd
 
 from phenbench.core.errors import PhenbenchError
-from phenbench.core.metric_direction import direction_symbol
+from phenbench.core.metric_result import direction_symbol
 from phenbench.core.store_schema import POOLED
 
 FORMATS = ("markdown", "csv", "latex")

@@ -6,10 +6,9 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from phenbench.core.metric_direction import direction_symbol
+from phenbench.core.metric_result import MetricValue, direction_symbol
 
 if TYPE_CHECKING:
-    from phenbench.core.metric import MetricValue
     from phenbench.core.store import RunRecord
 
 

@@ -10,7 +10,6 @@ condition, a `MetricValue` with N, an optional confidence interval, or the reaso
 from __future__ import annotations
 
 import enum
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +19,9 @@ import numpy as np
 import torch
 
 from phenbench.core.conditions import ConditionSet
+from phenbench.core.metric_result import MetricResult, MetricValue
+
+__all__ = ["ConditionBundle", "Evaluation", "Metric", "MetricResult", "MetricValue", "Need", "pooled_mean"]
 
 
 class Need(str, enum.Enum):
@@ -31,44 +33,6 @@ class Need(str, enum.Enum):
     RECONSTRUCTION = "reconstruction"  # invert then regenerate under the source condition
     COUNTERFACTUAL = "counterfactual"  # true counterfactual (synthetic worlds only)
     REAL_TRAIN = "real_train"  # real training images of every condition (for classifiers)
-
-
-@dataclass
-class MetricValue:
-    """One number with its sample size; `value` None means missing, and `missing` says why."""
-
-    value: float | None
-    n: int = 0
-    ci_low: float | None = None
-    ci_high: float | None = None
-    missing: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.value is not None and not math.isfinite(self.value):
-            self.missing = self.missing or f"not finite ({self.value})"
-            self.value = None
-        if self.value is None and not self.missing:
-            raise ValueError("a missing MetricValue needs a reason")
-
-    @classmethod
-    def absent(cls, reason: str, n: int = 0) -> "MetricValue":
-        return cls(value=None, n=n, missing=reason)
-
-
-@dataclass
-class MetricResult:
-    """One measure (e.g. `reconstruction/psnr`) for every target condition and pooled."""
-
-    name: str
-    higher_is_better: bool
-    per_condition: dict[str, MetricValue]
-    pooled: MetricValue
-    floor: dict[str, MetricValue] = field(default_factory=dict)  # real-vs-real, where defined
-    unit: str = ""
-    arrays: dict[str, np.ndarray] = field(default_factory=dict)  # e.g. histograms, for reports
-    # A target value (e.g. 1 for "share of the true shift"): the best value is the closest to it,
-    # so an overshoot does not win. None: `higher_is_better` decides.
-    ideal: float | None = None
 
 
 @dataclass

@@ -17,13 +17,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import h5py
 import numpy as np
 import pandas as pd
 
 from phenbench.core.errors import DataError, PhenbenchError, UnknownNameError
+from phenbench.core.metric_result import MetricResult
 from phenbench.core.store_file import exclusive_lock, publish_changed_copy, remove_stale_temps
 from phenbench.core.store_schema import (
     RUNS_GROUP,
@@ -36,9 +37,6 @@ from phenbench.core.store_schema import (
     read_value_rows,
     write_run_group,
 )
-
-if TYPE_CHECKING:
-    from phenbench.core.metric import MetricResult
 
 STATUSES = ("complete", "failed")
 RUN_COLUMNS = [

@@ -21,9 +21,9 @@ import h5py
 import numpy as np
 
 from phenbench.core.errors import DataError, PhenbenchError
+from phenbench.core.metric_result import MetricResult, MetricValue
 
-if TYPE_CHECKING:  # metric.py imports torch; reading a table should not have to
-    from phenbench.core.metric import MetricResult, MetricValue
+if TYPE_CHECKING:
     from phenbench.core.store import RunRecord
 
 FORMAT_NAME = "phenbench-results"
@@ -301,8 +301,6 @@ def read_timings(group: h5py.Group) -> dict[str, float]:
 
 def read_run_group(group: h5py.Group, samples: bool) -> dict[str, Any]:
     """Every field of a run as RunRecord keyword arguments."""
-    from phenbench.core.metric import MetricResult  # torch only when whole records are read
-
     fields = read_run_header(group)
     for key in ("configs", "versions", "timings"):
         fields[key] = json.loads(_text(group[key][()]))
@@ -375,8 +373,6 @@ def read_value_rows(group: h5py.Group) -> list[dict[str, Any]]:
 
 
 def _row_value(row: np.void) -> MetricValue:
-    from phenbench.core.metric import MetricValue
-
     return MetricValue(
         value=_optional(row["value"]),
         n=int(row["n"]),

@@ -2,7 +2,7 @@
 
 Prints `ready` once imported, waits for GO_FILE to exist (if given, so that several writers start
 together), then writes runs PREFIX-000, PREFIX-001, ... and prints `wrote <id>` after each write
-has returned. It never imports torch (see records.PlainValue), so that it starts quickly.
+has returned. It never imports torch (the store and metric results are plain data), so it starts quickly.
 """
 
 import os
@@ -28,7 +28,7 @@ def main() -> None:
         time.sleep(0.005)
     for index in range(count):
         run_id = f"{prefix}-{index:03d}"
-        store.write(record_for(run_id, image_size=image_size, n_samples=4, plain=True))
+        store.write(record_for(run_id, image_size=image_size, n_samples=4))
         print(f"wrote {run_id}", flush=True)
 
 
