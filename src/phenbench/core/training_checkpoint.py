@@ -4,7 +4,9 @@ A checkpoint holds whatever state dict a translator gives it (networks, optimize
 generator states, step counter, loss history, seconds spent). It is written to a temporary file
 and renamed, so a fit killed while writing leaves the previous checkpoint intact. Loading checks
 that the checkpoint belongs to the same data and config, allowing only the listed fields to change
-(the run length, say), and refuses anything else with a one-line error.
+(the run length, say), and refuses anything else with a one-line error. The file holds only tensors
+and plain values and is read with torch's restricted unpickler (safe_checkpoint.py), so a crafted
+checkpoint is refused without running anything.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import torch
 
 from phenbench.core.errors import PhenbenchError
+from phenbench.core.safe_checkpoint import load_checkpoint_state
 
 
 class TrainingCheckpoints:
@@ -40,14 +43,13 @@ class TrainingCheckpoints:
         if directory is None or not (directory / self.filename).exists():
             return None
         path = directory / self.filename
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as exc:  # a truncated or foreign file
-            raise PhenbenchError(f"Cannot read the checkpoint {path} ({exc}); delete it or use another --checkpoint.") from None
+        state = load_checkpoint_state(path, fix="delete it, or run with --fresh to start the fit over")
+        if not isinstance(state, dict):
+            raise PhenbenchError(f"The checkpoint {path} is not a {self.model_name} training state; delete it.")
         if state.get("spec") != spec:
             raise PhenbenchError(
                 f"The checkpoint {path} was written for other data (channels, size or conditions differ); "
-                "use another --checkpoint directory."
+                "delete it, or run with --fresh to start the fit over."
             )
         saved = state.get("config", {})
         changed = sorted(
@@ -56,6 +58,6 @@ class TrainingCheckpoints:
         if changed:
             raise PhenbenchError(
                 f"The checkpoint {path} was written with a different {self.model_name} config ({', '.join(changed)}); "
-                "resume with the same config or use another --checkpoint directory."
+                "resume with the same config, or run with --fresh to start the fit over."
             )
         return state

@@ -3,7 +3,9 @@
 A checkpoint is a folder `step-000123/` holding `state.pt` (live weights, optimizer, LR scheduler,
 EMA, step counter, loss and learning-rate history, RNG states). It is written into a temporary
 folder and renamed, then the `latest` file is replaced to point at it: a kill at any moment
-leaves the previous checkpoint intact and `latest` naming a complete one.
+leaves the previous checkpoint intact and `latest` naming a complete one. It holds only tensors
+and plain values, and is read back with torch's restricted unpickler (core/safe_checkpoint.py):
+a crafted `state.pt` in a shared `runs/` folder is refused, never run.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from phenbench.core.errors import PhenbenchError
+from phenbench.core.safe_checkpoint import load_checkpoint_state, numpy_rng_state, restore_numpy_rng_state
 
 LATEST = "latest"
 STATE = "state.pt"
@@ -25,7 +27,7 @@ KEEP = 2  # checkpoints kept on disk (the newest ones)
 
 
 def rng_states() -> dict[str, Any]:
-    states = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    states = {"torch": torch.get_rng_state(), "numpy": numpy_rng_state(), "python": random.getstate()}
     if torch.cuda.is_available():
         states["cuda"] = torch.cuda.get_rng_state_all()
     return states
@@ -33,7 +35,7 @@ def rng_states() -> dict[str, Any]:
 
 def restore_rng_states(states: dict[str, Any]) -> None:
     torch.set_rng_state(states["torch"])
-    np.random.set_state(states["numpy"])
+    restore_numpy_rng_state(states["numpy"])
     random.setstate(states["python"])
     if "cuda" in states and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])
@@ -61,10 +63,14 @@ def load_latest_checkpoint(directory: Path | None) -> dict[str, Any] | None:
     """The state of the newest complete checkpoint in `directory`, or None when there is none."""
     if directory is None or not (directory / LATEST).exists():
         return None
-    folder = directory / (directory / LATEST).read_text().strip()
-    try:
-        return torch.load(folder / STATE, map_location="cpu", weights_only=False)
-    except (OSError, RuntimeError, EOFError) as exc:
+    name = (directory / LATEST).read_text(errors="replace").strip()
+    folder = directory / name
+    if not name or Path(name).name != name or not (folder / STATE).is_file():
         raise PhenbenchError(
-            f"The checkpoint {folder} cannot be read ({exc}); delete it, or point checkpoint_dir elsewhere."
-        ) from None
+            f"{directory / LATEST} names no checkpoint folder beside it ({name!r}); delete {directory}, "
+            "or run with --fresh to start the fit over."
+        )
+    state = load_checkpoint_state(folder / STATE, fix=f"delete {directory}, or run with --fresh to start the fit over")
+    if not isinstance(state, dict):
+        raise PhenbenchError(f"The checkpoint {folder / STATE} is not a PhenDiff training state; delete {directory}.")
+    return state

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from phenbench.core.config import config_to_dict
 from phenbench.core.dataset import DataSpec, PreparedDataset
 from phenbench.core.errors import DataError, PhenbenchError
+from phenbench.core.safe_checkpoint import load_checkpoint_state
 from phenbench.core.translator import FitOptions
 from phenbench.translators.phenexplain.augment import AdaptiveAugment
 from phenbench.translators.phenexplain.config import PhenexplainConfig, Resolved
@@ -206,8 +207,10 @@ class Trainer:
         tmp.replace(directory / STATE_FILE)  # atomic: a crash never leaves half a checkpoint
 
     def _load_checkpoint(self, path: Path, dataset: PreparedDataset, rng: torch.Generator) -> None:
-        payload = torch.load(path, map_location=self.device, weights_only=False)
-        if payload["identity"] != self._identity(dataset):
+        # Only tensors and plain values: a crafted file is refused, never unpickled into running code.
+        payload = load_checkpoint_state(path, map_location=self.device,
+                                        fix="delete it, or run with --fresh to start the fit over")
+        if not isinstance(payload, dict) or payload.get("identity") != self._identity(dataset):
             raise PhenbenchError(
                 f"{path} was written by a Phenexplain run with another config or dataset; "
                 "give a new --checkpoint directory or delete that file to start over."
