@@ -133,6 +133,16 @@ def build_cli(pm: pluggy.PluginManager | None = None) -> click.Group:
 
         click.echo(describe_run(ResultsStore(store).read(run_id)))
 
+    @cli.command("merge")
+    @click.argument("source", type=click.Path())
+    @click.option("--store", type=click.Path(), default="results.h5", show_default=True, help="The store to add to.")
+    def merge_command(source: str, store: str) -> None:
+        """Add the runs of another store to --store (e.g. a run kept when its store refused it)."""
+        from phenbench.core.store import ResultsStore
+
+        added, present = ResultsStore(store).merge(ResultsStore(source))
+        click.echo(f"{len(added)} run(s) added to {store}, {len(present)} already there.")
+
     plugin_manager = pm if pm is not None else make_plugin_manager()
     pm = plugin_manager
     plugin_manager.hook.register_commands(cli=cli)

@@ -97,18 +97,57 @@ def test_scoring_a_saved_model_again_keeps_the_preset_it_was_trained_with(tmp_pa
     assert list(runs["preset"]) == ["quick", "quick"]
 
 
-def test_a_refused_write_keeps_the_record(tmp_path, registries) -> None:
-    import pickle
+def test_an_unusable_store_is_refused_before_fitting(tmp_path, registries, monkeypatch) -> None:
+    from phenbench.core.errors import DataError
+    from phenbench.translators.identity.translator import IdentityTranslator
 
-    from phenbench.core.errors import PhenbenchError
-
+    fits = []
+    monkeypatch.setattr(IdentityTranslator, "fit", lambda self, dataset, options=None: fits.append(1))
     (tmp_path / "not-a-store.h5").write_text("this is not HDF5")
-    with pytest.raises(PhenbenchError, match="record is kept in"):
+    with pytest.raises(DataError, match="not-a-store.h5 is not a readable HDF5 results store"):
         run_benchmark(config(tmp_path, store=str(tmp_path / "not-a-store.h5"), metrics=()), registries)
-    [kept] = (tmp_path / "runs").glob("*.record.pickle")
-    record = pickle.loads(kept.read_bytes())
-    assert record.status == "complete" and record.translator == "identity"
+    with pytest.raises(DataError, match="folder of results store .* does not exist"):
+        run_benchmark(config(tmp_path, store=str(tmp_path / "absent" / "r.h5"), metrics=()), registries)
+    assert fits == [] and not (tmp_path / "runs").exists()
     assert (tmp_path / "not-a-store.h5").read_text() == "this is not HDF5"  # never overwritten
+
+
+def test_a_store_refusing_the_write_keeps_the_run_as_a_mergeable_store(tmp_path, registries, monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from phenbench.cli import build_cli
+    from phenbench.core.errors import PhenbenchError
+    from phenbench.core.plugins import make_plugin_manager
+    from phenbench.core.translator import FitReport
+    from phenbench.translators.identity.translator import IdentityTranslator
+
+    store = tmp_path / "r.h5"
+    earlier = run_benchmark(config(tmp_path, metrics=("counterfactual",)), registries).record.run_id
+    good = store.read_bytes()
+
+    def spoil_the_store(self, dataset, options=None):  # the store becomes unusable while the fit runs
+        store.write_text("this is not HDF5")
+        return FitReport(steps=0, seconds=0.0)
+
+    monkeypatch.setattr(IdentityTranslator, "fit", spoil_the_store)
+    with pytest.raises(PhenbenchError, match="phenbench merge") as caught:
+        run_benchmark(config(tmp_path, metrics=("counterfactual",)), registries)
+    assert "\n" not in str(caught.value)
+    [kept] = (tmp_path / "runs").glob("*.h5")
+    assert not list(tmp_path.rglob("*.pickle"))
+    [kept_id] = ResultsStore(kept).run_ids()
+    assert store.read_text() == "this is not HDF5"  # never overwritten
+
+    store.write_bytes(good)  # the user restores the store, then merges the kept run into it
+    cli = build_cli(make_plugin_manager(entry_points=False))
+    merged = CliRunner().invoke(cli, ["merge", str(kept), "--store", str(store)])
+    assert merged.exit_code == 0 and "1 run(s) added" in merged.output, merged.output
+    again = CliRunner().invoke(cli, ["merge", str(kept), "--store", str(store)])
+    assert "0 run(s) added" in again.output and "1 already there" in again.output
+    assert ResultsStore(store).run_ids() == [earlier, kept_id]
+    back, original = ResultsStore(store).read(kept_id, samples=True), ResultsStore(kept).read(kept_id, samples=True)
+    assert back.metrics == original.metrics and back.configs == original.configs
+    assert back.samples.keys() == original.samples.keys()
 
 
 def test_a_full_size_default_on_a_cpu_is_announced_before_training(capsys) -> None:

@@ -129,6 +129,7 @@ def _run(config: RunConfig, registries: Registries, run_id: str, started: str) -
 
     translator_cls = registries.translators.load(config.translator)  # fail fast on a bad name
     store = ResultsStore(config.store)
+    store.check_writable()  # before fitting: a five-hour fit must not learn at the end that its store is unusable
     seed_everything(config.seed)
     device = resolve_device(config.device)
     dataset, dataset_config = open_dataset(registries, config.dataset, config.data, config.dataset_config)
@@ -255,20 +256,34 @@ def is_main_process() -> bool:
 
 
 def write_or_keep(store, record, work_dir: Path) -> None:
-    """Write the record; if the store refuses it, keep it on disk so hours of compute are not lost."""
+    """Write the record; if the store refuses it, keep it on disk so hours of compute are not lost.
+
+    The kept copy is a results store of its own holding just this run (HDF5, no pickle: a file
+    that may be passed around must not run code when read); `phenbench merge` adds it to a store.
+    """
+    from phenbench.core.store import ResultsStore
+
     try:
         store.write(record)
     except Exception as exc:
-        import pickle
-
-        work_dir.mkdir(parents=True, exist_ok=True)
-        kept = work_dir / f"{record.run_id}.record.pickle"
-        with open(kept, "wb") as handle:
-            pickle.dump(record, handle)
+        kept = work_dir / f"{record.run_id}.h5"
+        try:
+            work_dir.mkdir(parents=True, exist_ok=True)
+            ResultsStore(kept).write(record)
+        except Exception as keep_exc:
+            raise PhenbenchError(
+                f"The store {store.path} refused run {record.run_id} ({_one_line(exc)}), and keeping it in {kept} "
+                f"failed too ({_one_line(keep_exc)}); the run's scores are lost."
+            ) from exc
         raise PhenbenchError(
-            f"The store {store.path} refused run {record.run_id} ({exc}); the record is kept in {kept}. "
-            "Fix the store (or choose another with --store) and load the record with pickle to write it."
+            f"The store {store.path} refused run {record.run_id} ({_one_line(exc)}); the run is kept in {kept}. "
+            f"Fix the store (or choose another) and add it with `phenbench merge {kept} --store {store.path}`."
         ) from exc
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def score_metric(name: str, metric, evaluation, *, progress: bool) -> list:

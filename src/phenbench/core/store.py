@@ -147,6 +147,36 @@ class ResultsStore:
                     pass
             publish_changed_copy(target, add_run)
 
+    def check_writable(self) -> None:
+        """Refuse, before hours of fitting, a store that `write` would refuse at the end: a folder,
+        a missing or read-only folder, a foreign, damaged or newer-schema file."""
+        if self.path.is_dir():
+            raise DataError(f"Results store path {self.path} is a folder; pass a file name such as {self.path}/results.h5.")
+        folder = Path(os.path.realpath(self.path)).parent
+        if not folder.is_dir():
+            raise DataError(f"The folder of results store {self.path} does not exist; create it or pass another --store.")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise DataError(f"The folder of results store {self.path} is not writable; pass another --store.")
+        if self.path.exists():
+            with self._open() as root:
+                root[RUNS_GROUP]  # a store without its runs group is damaged: _open says so
+
+    def merge(self, source: "ResultsStore") -> tuple[list[str], list[str]]:
+        """Add every run of `source` (another store, or a run kept when its store refused it) that
+        this store lacks. Returns (added, already present) run ids; stored runs are never replaced."""
+        incoming = source.run_ids()  # refuses a missing, foreign or damaged source first
+        if self.path.exists() and os.path.samefile(self.path, source.path):
+            raise PhenbenchError(f"{source.path} is the store itself; merge another store into it.")
+        present = set(self.run_ids()) if self.exists() else set()
+        added, skipped = [], []
+        for run_id in incoming:
+            if run_id in present:
+                skipped.append(run_id)
+                continue
+            self.write(source.read(run_id, samples=True))
+            added.append(run_id)
+        return added, skipped
+
     # ------------------------------------------------------------ reading
 
     @contextlib.contextmanager
@@ -169,8 +199,9 @@ class ResultsStore:
                 "overwrites it)."
             ) from None
         with root:
-            check_store_root(root, str(self.path))
             try:
+                # Inside the try: a damaged root attribute heap fails here, as a DataError.
+                check_store_root(root, str(self.path))
                 yield root
             except PhenbenchError:
                 raise
