@@ -51,3 +51,35 @@ def test_missing_and_corrupt_files_are_clear(tmp_path) -> None:
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(ConfigError, match="not valid JSON"):
         load_config(Outer, tmp_path / "bad.json")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"name": 3}, "Outer: name must be a string, got 3."),
+        ({"maybe": "four"}, "Outer: maybe must be an integer or null, got 'four'."),
+        ({"maybe": 1.5}, "Outer: maybe must be an integer or null, got 1.5."),
+        ({"maybe": True}, "Outer: maybe must be an integer or null, got True."),
+        ({"pair": [1]}, "Outer: pair must be a list of 2 values, got [1]."),
+        ({"pair": [1, "b"]}, "Outer: pair[1] must be an integer, got 'b'."),
+        ({"inner": [1, 2]}, "Outer: inner must be a mapping of Inner options, got [1, 2]."),
+        ({"inner": {"sizes": ["x"]}}, "Outer: inner: sizes[0] must be an integer, got 'x'."),
+        ({"inner": {"rate": "fast"}}, "Outer: inner: rate must be a number, got 'fast'."),
+    ],
+)
+def test_a_wrong_type_names_its_field(data, message) -> None:
+    with pytest.raises(ConfigError) as caught:
+        config_from_dict(Outer, data)
+    assert str(caught.value) == message
+
+
+def test_numbers_are_converted_where_that_loses_nothing() -> None:
+    import numpy as np
+
+    loaded = config_from_dict(Outer, {"inner": {"rate": "1e-4", "sizes": [np.int64(3)]}, "maybe": np.int32(2)})
+    assert loaded.inner.rate == 1e-4 and type(loaded.inner.rate) is float  # YAML 1.1 reads 1e-4 as a string
+    assert loaded.inner.sizes == (3,) and type(loaded.inner.sizes[0]) is int and type(loaded.maybe) is int
+    with pytest.raises(ConfigError, match="rate must be a number, got 'nan'"):
+        config_from_dict(Outer, {"inner": {"rate": "nan"}})
+    with pytest.raises(ConfigError, match="Outer must be a mapping"):
+        config_from_dict(Outer, [1, 2])

@@ -144,7 +144,7 @@ def test_a_store_refusing_the_write_keeps_the_run_as_a_mergeable_store(tmp_path,
     assert merged.exit_code == 0 and "1 run(s) added" in merged.output, merged.output
     again = CliRunner().invoke(cli, ["merge", str(kept), "--store", str(store)])
     assert "0 run(s) added" in again.output and "1 already there" in again.output
-    assert ResultsStore(store).run_ids() == [earlier, kept_id]
+    assert sorted(ResultsStore(store).run_ids()) == sorted([earlier, kept_id])
     back, original = ResultsStore(store).read(kept_id, samples=True), ResultsStore(kept).read(kept_id, samples=True)
     assert back.metrics == original.metrics and back.configs == original.configs
     assert back.samples.keys() == original.samples.keys()
@@ -169,3 +169,31 @@ def test_a_full_size_default_on_a_cpu_is_announced_before_training(capsys) -> No
     ]:
         warn_full_size_on_cpu(cls, config, device)
         assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"seed": -5}, "seed must be at least 0, got -5"),
+        ({"seed": "abc"}, "seed must be an integer, got 'abc'"),
+        ({"seed": 1.5}, "seed must be an integer, got 1.5"),
+        ({"max_test_per_condition": 0}, "max_test_per_condition must be at least 1 (0 would score nothing), got 0"),
+        ({"max_test_per_condition": "four"}, "max_test_per_condition must be an integer or null, got 'four'"),
+        ({"translator": ["identity"]}, "translator must be a string, got ['identity']"),
+        ({"dataset_config": [1, 2]}, "dataset_config must be a mapping (key: value), got [1, 2]"),
+        ({"metric_options": {"fid": 3}}, "metric_options.fid must be a mapping (key: value), got 3"),
+        ({"device": "banana"}, "device must be auto, cpu, cuda, cuda:N, mps or xpu:N, got 'banana'"),
+        ({"batch_size": 0}, "batch_size must be at least 1, got 0"),
+        ({"progress": "yes"}, "progress must be true or false, got 'yes'"),
+    ],
+)
+def test_every_run_config_field_is_checked_where_it_is_built(tmp_path, changes, message) -> None:
+    import yaml
+
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(changes))
+    with pytest.raises(ConfigError) as from_yaml:
+        load_run_config(tmp_path / "run.yaml")
+    assert str(from_yaml.value) == f"run config {tmp_path / 'run.yaml'}: {message}."
+    with pytest.raises(ConfigError) as from_python:
+        RunConfig(**changes)
+    assert message in str(from_python.value)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from phenbench.core.config import config_from_dict
+from phenbench.core.config import coerce_fields, config_from_dict
 from phenbench.core.errors import ConfigError
 
 PAIR_MODES = ("all", "from-control")
+DEVICE_PATTERN = re.compile(r"auto|cpu|mps|(cuda|xpu)(:\d+)?")
 
 
 @dataclass(frozen=True)
@@ -42,10 +44,26 @@ class RunConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
+        # Checked once, here, where every run config is built (YAML, flags or Python): a wrong
+        # type or value is one line naming the field, not a TypeError hours into a fit.
+        coerce_fields(self, "run config")
+        for name in ("translator", "dataset", "store", "work_dir"):
+            if not getattr(self, name).strip():
+                raise ConfigError(f"{name} must not be empty.")
         if isinstance(self.pairs, str) and self.pairs not in PAIR_MODES:
-            raise ConfigError(f"pairs must be one of {', '.join(PAIR_MODES)} or a list of [source, target], got {self.pairs!r}")
-        if self.batch_size < 1:
-            raise ConfigError(f"batch_size must be at least 1, got {self.batch_size}")
+            raise ConfigError(f"pairs must be one of {', '.join(PAIR_MODES)} or a list of [source, target], got {self.pairs!r}.")
+        _at_least("seed", self.seed, 0, "")
+        _at_least("batch_size", self.batch_size, 1, "")
+        _at_least("max_test_per_condition", self.max_test_per_condition, 1, " (0 would score nothing)")
+        _at_least("samples_per_condition", self.samples_per_condition, 0, "")
+        _at_least("checkpoint_every", self.checkpoint_every, 1, "")
+        if not DEVICE_PATTERN.fullmatch(self.device):
+            raise ConfigError(f"device must be auto, cpu, cuda, cuda:N, mps or xpu:N, got {self.device!r}.")
+
+
+def _at_least(name: str, value: int | None, minimum: int, why: str) -> None:
+    if value is not None and value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}{why}, got {value}.")
 
 
 def load_run_config(path: str | Path | None, **overrides: Any) -> RunConfig:
@@ -55,15 +73,17 @@ def load_run_config(path: str | Path | None, **overrides: Any) -> RunConfig:
         path = Path(path)
         if not path.exists():
             raise ConfigError(f"Run config {path} does not exist. Pass an existing YAML file to --config.")
+        if not path.is_file():
+            raise ConfigError(f"Run config {path} is a folder, not a YAML file. Pass the file to --config.")
         try:
             data = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as exc:
             raise ConfigError(f"Run config {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"Run config {path} cannot be read ({exc}); pass a YAML text file to --config.") from None
         if not isinstance(data, dict):
             raise ConfigError(f"Run config {path} must be a mapping of options, got {type(data).__name__}.")
     data.update({k: v for k, v in overrides.items() if v is not None})
     if isinstance(data.get("metrics"), str):
         data["metrics"] = tuple(m.strip() for m in data["metrics"].split(",") if m.strip())
-    if isinstance(data.get("pairs"), list):
-        data["pairs"] = tuple(tuple(p) for p in data["pairs"])
-    return config_from_dict(RunConfig, data, where=str(path) if path else "run options")
+    return config_from_dict(RunConfig, data, where=f"run config {path}" if path else "run options")
