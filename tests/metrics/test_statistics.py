@@ -77,3 +77,45 @@ def test_low_rank_route_equals_torch_fidelitys_formula(n1, n2):
     b = rng.normal(0.3, 1.5, size=(n2, 64))
     expected = frechet_distance(gaussian_statistics(a), gaussian_statistics(b))  # torch-fidelity
     assert frechet_distance_of_features(a, b) == pytest.approx(expected, rel=1e-7)
+
+
+def test_bca_interval_of_an_exponential_mean_matches_the_exact_chi_square_interval():
+    # For exponential data, 2 n mean / theta ~ chi2(2n): the exact interval is asymmetric. BCa
+    # follows it; a bias-shifted percentile interval is nearly symmetric and misses its upper end.
+    from scipy.stats import chi2
+
+    sample = np.random.default_rng(0).exponential(1.0, size=40)
+    n, mean = len(sample), sample.mean()
+    exact = (2 * n * mean / chi2.ppf(0.975, 2 * n), 2 * n * mean / chi2.ppf(0.025, 2 * n))
+    low, high = bootstrap_ci(np.mean, [sample], n_boot=2000, seed=0)
+    assert low == pytest.approx(exact[0], abs=0.02)
+    assert high == pytest.approx(exact[1], abs=0.04)
+
+
+def test_rows_of_one_field_are_resampled_together():
+    # 12 fields of 25 cells: cells of a field share the field's level. The honest interval is
+    # the t-interval over the 12 field means; resampling cells as if independent is far too narrow.
+    from scipy import stats
+
+    rng = np.random.default_rng(1)
+    fields = np.repeat(np.arange(12), 25)
+    cells = rng.normal(0, 1, 12)[fields] + rng.normal(0, 0.1, len(fields))
+    field_means = np.array([cells[fields == k].mean() for k in range(12)])
+    expected = stats.t.interval(0.95, 11, field_means.mean(), stats.sem(field_means))
+    low, high = bootstrap_ci(np.mean, [cells], n_boot=1000, seed=0, groups=[fields])
+    width = expected[1] - expected[0]
+    assert (high - low) == pytest.approx(width, rel=0.25)  # the bootstrap of 12 units is a bit narrower
+    assert low < field_means.mean() < high
+    naive_low, naive_high = bootstrap_ci(np.mean, [cells], n_boot=1000, seed=0)
+    assert naive_high - naive_low < width / 3
+
+
+@pytest.mark.parametrize("resamples", [10, 50, 199, -1])
+def test_fewer_than_200_resamples_are_refused(resamples):
+    from phenbench.core.errors import ConfigError
+    from phenbench.metrics.fd_cellprofiler import FDCellProfiler
+
+    with pytest.raises(ConfigError, match="bootstrap must be 0 .* at least 200"):
+        FDCellProfiler(bootstrap=resamples)
+    assert FDCellProfiler(bootstrap=0).options.bootstrap == 0
+    assert FDCellProfiler().options.bootstrap == 200

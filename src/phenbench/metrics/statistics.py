@@ -3,16 +3,20 @@
 The Fréchet distance is torch-fidelity's own (`fid_statistics_to_metric`), so FID and the
 CellProfiler-space distance use the same, well-tested formula.
 
-Bootstrap intervals resample the images of each sample with replacement (independently, seeded by
-the run's seed) and take the 2.5% and 97.5% quantiles of the statistic, re-centred on the estimate:
-the bootstrap bias (mean of the resamples minus the estimate) is subtracted. Without that, a
-distance such as FID, which duplicates inflate, gets an interval that lies wholly above its own
-value; for unbiased statistics (means, shares) the shift is close to zero and the interval is the
-plain percentile interval.
+Bootstrap intervals are scipy's (`scipy.stats.bootstrap`): bias-corrected and accelerated (BCa),
+200 resamples by default (an option may ask for more, never for fewer: 0 switches intervals off).
+What is resampled is the *unit* that is independent: rows that share a group label (the cells of
+one field of view or well, or a translated image and the source it came from) are drawn together,
+so cells of one field do not count as independent evidence. BCa corrects the bootstrap's own bias
+from the share of resamples below the estimate; where that correction is undefined (every
+resample on one side of the estimate, as for a distance between two near-identical sets, which
+duplicated images inflate) the interval falls back to the plain percentile interval, and where
+too few resamples give a finite value, there is no interval.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -21,6 +25,7 @@ from phenbench.core.metric import MetricValue
 from phenbench.core.torch_compat import ensure_torchvision_importable
 
 CI_LEVEL = 0.95
+MIN_RESAMPLES = 200
 
 
 def gaussian_statistics(features: np.ndarray) -> dict[str, np.ndarray]:
@@ -65,39 +70,68 @@ def frechet_distance_of_features(features_1: np.ndarray, features_2: np.ndarray)
     return float(mean_term + traces - 2.0 * trace_sqrt)
 
 
+def check_resamples(n_boot: int) -> None:
+    """0 (no interval) or at least MIN_RESAMPLES: fewer resamples give unstable 2.5% quantiles."""
+    if n_boot != 0 and not (isinstance(n_boot, int) and n_boot >= MIN_RESAMPLES):
+        raise ValueError(f"bootstrap must be 0 (no interval) or at least {MIN_RESAMPLES} resamples, got {n_boot!r}")
+
+
+def resampling_units(n: int, groups: np.ndarray | None) -> list[np.ndarray]:
+    """Row indices of each resampling unit: the rows sharing a label of `groups`, or each row alone."""
+    if groups is None:
+        return [np.array([i]) for i in range(n)]
+    groups = np.asarray(groups)
+    if len(groups) != n:
+        raise ValueError(f"{len(groups)} group labels for {n} rows")
+    _, inverse = np.unique(groups, return_inverse=True)
+    return [np.flatnonzero(inverse == k) for k in range(inverse.max() + 1)] if n else []
+
+
 def bootstrap_ci(
     statistic: Callable[..., float],
     samples: Sequence[np.ndarray],
     *,
     n_boot: int,
     seed: int,
+    groups: Sequence[np.ndarray | None] | None = None,
     level: float = CI_LEVEL,
     bounds: tuple[float, float] | None = None,
 ) -> tuple[float | None, float | None]:
-    """Percentile interval of `statistic(*resampled)`, each sample resampled along axis 0.
+    """BCa interval of `statistic(*samples)` (scipy), resampling each sample's units independently.
 
-    Returns (None, None) when `n_boot` is 0 or too few resamples give a finite value.
+    `groups[i]` labels the rows of `samples[i]` (None: every row is its own unit). Returns
+    (None, None) when `n_boot` is 0, a sample has fewer than 2 units, or the resamples are not finite.
     """
     if n_boot <= 0:
         return None, None
-    rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(n_boot):
-        resampled = [s[rng.integers(0, len(s), len(s))] for s in samples]
-        try:
-            value = float(statistic(*resampled))
-        except (ValueError, np.linalg.LinAlgError, FloatingPointError):
-            continue
-        if np.isfinite(value):
-            values.append(value)
-    if len(values) < max(2, n_boot // 2):
+    groups = list(groups) if groups is not None else [None] * len(samples)
+    units = [resampling_units(len(s), g) for s, g in zip(samples, groups)]
+    if min((len(u) for u in units), default=0) < 2:
         return None, None
-    alpha = (1.0 - level) / 2.0
-    low, high = np.quantile(values, [alpha, 1.0 - alpha])
-    estimate = float(statistic(*samples))
-    bias = float(np.mean(values)) - estimate
-    low, high = float(low - bias), float(high - bias)
-    if bounds is not None:  # the bias shift must not carry a bound outside the statistic's range
+
+    def on_units(*chosen: np.ndarray) -> float:
+        rows = [np.concatenate([u[j] for j in ids]) for u, ids in zip(units, chosen)]
+        try:
+            return float(statistic(*[s[r] for s, r in zip(samples, rows)]))
+        except (ValueError, ZeroDivisionError, np.linalg.LinAlgError, FloatingPointError):
+            return float("nan")
+
+    from scipy.stats import bootstrap
+
+    data = [np.arange(len(u)) for u in units]
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")  # a degenerate BCa warns; we fall back to percentiles below
+        result = bootstrap(data, on_units, n_resamples=n_boot, method="BCa", paired=False, vectorized=False,
+                           confidence_level=level, rng=np.random.default_rng(seed))
+    low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
+    if not (np.isfinite(low) and np.isfinite(high)):
+        values = np.asarray(result.bootstrap_distribution, dtype=float)
+        values = values[np.isfinite(values)]
+        if len(values) < 0.9 * n_boot:
+            return None, None
+        alpha = (1.0 - level) / 2.0
+        low, high = (float(q) for q in np.quantile(values, [alpha, 1.0 - alpha]))
+    if bounds is not None:
         low, high = max(low, bounds[0]), min(high, bounds[1])
     return low, high
 
@@ -109,6 +143,7 @@ def value_with_ci(
     n_boot: int,
     seed: int,
     n: int | None = None,
+    groups: Sequence[np.ndarray | None] | None = None,
     bounds: tuple[float, float] | None = None,
 ) -> MetricValue:
     """`statistic(*samples)` with its bootstrap interval, as a MetricValue (missing if not finite)."""
@@ -117,7 +152,9 @@ def value_with_ci(
         value = float(statistic(*samples))
     except (ValueError, np.linalg.LinAlgError) as exc:
         return MetricValue.absent(f"cannot be computed: {exc}", n=n)
-    low, high = bootstrap_ci(statistic, samples, n_boot=n_boot, seed=seed, bounds=bounds)
+    if not np.isfinite(value):
+        return MetricValue(value=value, n=n)  # MetricValue records it as missing, with the value
+    low, high = bootstrap_ci(statistic, samples, n_boot=n_boot, seed=seed, groups=groups, bounds=bounds)
     return MetricValue(value=value, n=n, ci_low=low, ci_high=high)
 
 
