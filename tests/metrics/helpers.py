@@ -87,3 +87,20 @@ def blobs(n: int, channels: int = 3, size: int = 16, brightness: float = 0.0, se
 
 def gaussian_features(mu: np.ndarray, cov: np.ndarray, n: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).multivariate_normal(mu, cov, size=n)
+
+
+def random_images(n: int, seed: int, channels: int = 3, size: int = 4) -> torch.Tensor:
+    """Distinct tiny images (their bytes name them in the feature memo: see `inject_features`)."""
+    return torch.rand(n, channels, size, size, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+
+def inject_features(evaluation: Evaluation, images: torch.Tensor, values: np.ndarray, failures=None) -> None:
+    """Make the CellProfiler extractor return `values` (N x K, features f0, f1, ...) for `images`,
+    as if cp-measure had measured them: tests then choose every feature value by hand."""
+    from phenbench.metrics.cache import images_digest
+    from phenbench.metrics.cp_features import MEMO_KEY, FeatureTable
+
+    names = tuple(f"f{k}" for k in range(values.shape[1]))
+    failures = np.zeros(len(values), np.int8) if failures is None else np.asarray(failures, np.int8)
+    key = (images_digest(images), 0, evaluation.channels)
+    evaluation.options.setdefault(MEMO_KEY, {})[key] = FeatureTable(names, np.asarray(values, float), failures)

@@ -8,7 +8,8 @@ import torch
 
 from phenbench.core.conditions import ConditionSet
 from phenbench.core.metric import Evaluation
-from phenbench.metrics.cp_features import FeatureExtractor, extract, measure_objects
+from phenbench.metrics.cp_features import FAILURES, FeatureExtractor, extract, measure_objects
+from tests.metrics.bbbc021_crops import load_crops, needs_crops
 
 
 def disc_image(radius: float, levels: tuple[float, ...], size: int = 48, centre=None) -> torch.Tensor:
@@ -57,7 +58,45 @@ def test_cell_grows_beyond_the_nucleus_from_the_other_channels():
 
 def test_flat_image_gives_a_nan_row_not_an_error():
     table = extract(torch.stack([disc_image(8.0, (0.5, 0.5, 0.5))[0], -torch.ones(3, 48, 48)]), ("a", "b", "c"))
-    assert table.valid_rows().tolist() == [True, False]
+    assert table.measured_rows().tolist() == [True, False]
+    assert np.isnan(table.values[1]).all() and FAILURES[table.failures[1]] == "no nucleus found"
+
+
+def _failure(image: torch.Tensor) -> str:
+    return FAILURES[extract(image[None], ("a", "b", "c")).failures[0]]
+
+
+def test_what_is_not_a_plausible_cell_and_why():
+    disc, _ = disc_image(8.0, (0.6, 0.5, 0.4))
+    assert _failure(disc) == ""
+    blank = disc.clone()
+    blank[1] = -1.0  # one channel blanked by a broken translator: not a cell any more
+    assert _failure(blank) == "a channel is blank inside the cell"
+    speck, _ = disc_image(1.5, (0.6, 0.5, 0.4))  # 9 pixels of 2,304: below 1% of the crop
+    assert _failure(speck) == "nucleus smaller than 1% of the crop"
+    yy, xx = np.mgrid[-24:24, -24:24]
+    open_ring = (np.abs(np.hypot(yy, xx) - 12) < 2) & ~((xx > 0) & (np.abs(yy) < 3))  # a "C": nothing to fill
+    ring = disc.clone()
+    ring[0] = torch.from_numpy(np.where(open_ring, 0.6, 0.0) * 2 - 1).float()
+    assert _failure(ring) == "nucleus not compact (solidity < 0.6)"
+
+
+def test_pure_noise_is_not_measured_as_cells():
+    generator = torch.Generator().manual_seed(0)
+    noise = (0.3 * torch.randn(40, 3, 48, 48, generator=generator)).clamp(-1, 1)
+    table = extract(noise, ("a", "b", "c"))
+    assert table.measured_rows().mean() <= 0.05  # was 1.0: every noise image was "a cell"
+
+
+@needs_crops
+def test_real_bbbc021_crops_are_plausible_cells():
+    from phenbench.metrics.base import to_unit
+    from phenbench.metrics.cp_features import implausibility, segment
+
+    crops = torch.cat(list(load_crops(25, seed=3).values()))
+    unit = to_unit(crops).numpy().astype(np.float64)
+    codes = [implausibility(image, *masks) if (masks := segment(image)) is not None else 1 for image in unit]
+    assert np.mean(np.array(codes) == 0) >= 0.97
 
 
 def test_features_are_memoised_per_evaluation_and_cached_on_disk(tmp_path, monkeypatch):

@@ -46,6 +46,11 @@ class ConditionBundle:
     real: torch.Tensor | None = None
     reconstructions: torch.Tensor | None = None
     counterfactuals: torch.Tensor | None = None
+    # The independent unit of each image for bootstrap resampling (its field of view or well,
+    # where the dataset's metadata says; None: each image is its own unit). `source_units` labels
+    # the translated images (and their sources) by the unit of their source image.
+    real_units: np.ndarray | None = None
+    source_units: np.ndarray | None = None
 
 
 @dataclass
@@ -59,8 +64,11 @@ class Evaluation:
     real_train: dict[str, torch.Tensor] | None = None
     # Ground-truth measurements of images, where the dataset defines them (synthetic worlds).
     readouts: Callable[[torch.Tensor], tuple[list[str], np.ndarray] | None] | None = None
-    seed: int = 0
+    seed: int = 0  # the evaluation seed (subsamples, bootstrap): fixed, not the training seed
     options: dict[str, Any] = field(default_factory=dict)
+    # A digest of what was evaluated (dataset, pairs, the rows of every image set): stored with
+    # every value, so that `compare` never puts values of different rows in one column.
+    rows_digest: str = ""
 
 
 class Metric(ABC):

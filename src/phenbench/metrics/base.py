@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 
 from phenbench.core.config import config_from_dict
@@ -21,6 +22,18 @@ from phenbench.core.metric import ConditionBundle, Evaluation, Metric
 @dataclass(frozen=True)
 class NoOptions:
     """A metric without options."""
+
+
+@dataclass(frozen=True)
+class BootstrapOptions:
+    """The resample count of a metric's 95% intervals: 0 (none) or at least 200 (statistics.py)."""
+
+    bootstrap: int = 200
+
+    def __post_init__(self) -> None:
+        from phenbench.metrics.statistics import check_resamples
+
+        check_resamples(self.bootstrap)
 
 
 class OptionedMetric(Metric):
@@ -46,26 +59,24 @@ def condition_seed(evaluation: Evaluation, condition: str, salt: str = "") -> in
     return (int(evaluation.seed) * 1_000_003 + zlib.crc32(f"{salt}|{condition}".encode())) % (2**31 - 1)
 
 
-def split_halves(images: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Two disjoint random halves of a batch, for the real-vs-real floor."""
-    generator = torch.Generator().manual_seed(seed)
-    order = torch.randperm(len(images), generator=generator)
-    half = len(images) // 2
-    return images[order[:half]], images[order[half : 2 * half]]
+def split_halves(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of two disjoint random halves (n // 2 each) of n items, for real-vs-real floors."""
+    order = np.random.default_rng(seed).permutation(n)
+    half = n // 2
+    return np.sort(order[:half]), np.sort(order[half : 2 * half])
 
 
-def match_sizes(a, b, seed: int):
-    """Seeded subsamples of two arrays (or tensors) to the smaller length: distances such as FID
-    are biased by sample size, so both sides (and every method) are compared at the same n."""
-    import numpy as np
+def matched_halves(n_translated: int, n_real: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(translated, real half A, real half B) positions, all of one size h = min(n_real // 2, n_translated).
 
-    n = min(len(a), len(b))
-    rng = np.random.default_rng(seed)
-
-    def pick(x):
-        return x if len(x) == n else x[np.sort(rng.choice(len(x), n, replace=False))]
-
-    return pick(a), pick(b)
+    A method is scored as translated against B and the floor as A against B: both at the same
+    n, so a distance biased by sample size (FID, FD) is biased alike on both rows.
+    """
+    order = np.random.default_rng(seed).permutation(n_real)
+    half = n_real // 2
+    size = min(half, n_translated)
+    translated = np.sort(np.random.default_rng(seed + 1).choice(n_translated, size=size, replace=False))
+    return translated, np.sort(order[:size]), np.sort(order[half : half + size])
 
 
 def to_unit(images: torch.Tensor) -> torch.Tensor:

@@ -1,11 +1,25 @@
 """A standardised CellProfiler feature space over the bundles of one Evaluation.
 
 The metrics that work on CellProfiler features (`fd-cellprofiler`, `classifier`, `effect`,
-`dose-response`, `cellprofiler`) share this: features of the real, translated and source images
-of each bundle (measured once, see `cp_features.py`), and one standardisation fitted on the real
-images only (every method is measured in the same coordinates). Features kept are those finite
-for every valid image and with variance among the real images; rows where segmentation failed
-are dropped, and the counts are reported.
+`dose-response`, `cellprofiler`, `source-fidelity`, `segmentation-failures`) share this: features
+of the real, translated and source images of each bundle (measured once, see `cp_features.py`),
+and one standardisation fitted on the real images only (every method is measured in the same
+coordinates).
+
+- **One subsample per bundle.** Above `max_images`, a bundle's translated images, their sources
+  and their true counterfactuals are subsampled at the same positions, seeded by the evaluation
+  seed and not by the target: an untranslated image is compared with its own source, and bundles
+  with the same sources (pairs `from-control`) score the same source cells.
+- **Per-feature handling, never per-cell drops.** A feature is dropped when it is undefined
+  (non-finite) in more than `MAX_UNDEFINED_SHARE` of the measured real cells, or has no variance
+  among them; every other undefined entry is imputed with the feature's median over real cells.
+  A cell is never dropped for one undefined measurement.
+- **Failures are counted.** An image without a plausible cell (see `cp_features.py`) has no
+  features; every `CellSet` keeps all its images (`measured` says which have features), so a
+  metric can count failures as misses instead of scoring the survivors.
+- **Resampling units.** Each image carries the label of its independent unit (`units`): its field
+  of view or well where the dataset's metadata says (`ConditionBundle.real_units`,
+  `source_units`), else itself. Bootstrap intervals resample these units.
 """
 
 from __future__ import annotations
@@ -19,6 +33,8 @@ from phenbench.core.metric import ConditionBundle, Evaluation
 from phenbench.metrics.base import condition_seed
 from phenbench.metrics.cp_features import FeatureExtractor, FeatureTable
 
+MAX_UNDEFINED_SHARE = 0.05  # of measured real cells; above it a feature is dropped, below imputed
+
 
 @dataclass(frozen=True)
 class FeatureOptions:
@@ -30,11 +46,50 @@ class FeatureOptions:
     workers: int = 1  # processes measuring cells in parallel (one core each)
 
 
-def subsample(images: torch.Tensor, cap: int | None, seed: int) -> torch.Tensor:
-    if cap is None or len(images) <= cap:
-        return images
-    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))
-    return images[order[:cap].sort().values]
+@dataclass(frozen=True)
+class CellSet:
+    """Standardised features of one image set, with every image of it accounted for."""
+
+    x: np.ndarray  # measured images x kept features
+    failures: np.ndarray  # one per image of the set: 0 measured, else a cp_features.FAILURES code
+    units: np.ndarray  # resampling unit of each image of the set
+    rows: np.ndarray  # position of each image in the bundle (or image set) it came from
+
+    @property
+    def measured(self) -> np.ndarray:
+        return self.failures == 0
+
+    @property
+    def total(self) -> int:
+        return len(self.failures)
+
+    @property
+    def failed(self) -> int:
+        return int((~self.measured).sum())
+
+    @property
+    def measured_units(self) -> np.ndarray:
+        return self.units[self.measured]
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def where(self, keep: np.ndarray) -> "CellSet":
+        """The images for which `keep` (one bool per image of the set) is true."""
+        keep = np.asarray(keep, bool)
+        return CellSet(x=self.x[keep[self.measured]], failures=self.failures[keep], units=self.units[keep],
+                       rows=self.rows[keep])
+
+
+def subsample_rows(n: int, cap: int | None, seed: int) -> np.ndarray:
+    """Sorted positions of a seeded subsample of `cap` out of `n` (all of them when n <= cap)."""
+    if cap is None or n <= cap:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=cap, replace=False))
+
+
+def _labels(prefix: str, rows: np.ndarray) -> np.ndarray:
+    return np.array([f"{prefix}#{r}" for r in rows], dtype=object)
 
 
 def _source_label(bundle: ConditionBundle) -> str:
@@ -43,7 +98,7 @@ def _source_label(bundle: ConditionBundle) -> str:
 
 
 class CellFeatureSpace:
-    """Raw and standardised features per bundle; standardisation fitted on all real images."""
+    """Standardised features per bundle; standardisation fitted on all measured real images."""
 
     def __init__(self, evaluation: Evaluation, options: FeatureOptions):
         self.evaluation = evaluation
@@ -52,52 +107,97 @@ class CellFeatureSpace:
             evaluation, nucleus_channel=options.nucleus_channel, disk_cache=options.cache, workers=options.workers
         )
         self._names: tuple[str, ...] | None = None
-        self._mean = self._std = self._keep = None
+        self._mean = self._std = self._median = self._keep = None
 
-    # --- raw tables -------------------------------------------------------------------------
+    # --- which images ------------------------------------------------------------------------
 
-    def _table(self, images: torch.Tensor, what: str, condition: str, real: bool) -> FeatureTable:
-        images = subsample(images, self.options.max_images, condition_seed(self.evaluation, condition, what))
-        return self.extractor.features(images, real_condition=condition if real else None)
-
-    def real(self, target: str) -> FeatureTable | None:
+    def bundle_rows(self, target: str) -> np.ndarray:
+        """Positions in the bundle of the translated images (and their sources) that are scored."""
         bundle = self.evaluation.bundles[target]
-        return None if bundle.real is None else self._table(bundle.real, "real", target, real=True)
+        return subsample_rows(len(bundle.translated), self.options.max_images,
+                              condition_seed(self.evaluation, "every-bundle", "pairs"))
 
-    def translated(self, target: str) -> FeatureTable:
-        return self._table(self.evaluation.bundles[target].translated, "translated", target, real=False)
+    def source_conditions(self, target: str) -> np.ndarray:
+        """The source condition of each scored translated image (aligned with `bundle_rows`)."""
+        return np.asarray(self.evaluation.bundles[target].source_conditions)[self.bundle_rows(target)]
 
-    def sources(self, target: str) -> FeatureTable:
+    def _paired(self, target: str, images: torch.Tensor, real_condition: str | None) -> CellSet:
         bundle = self.evaluation.bundles[target]
-        return self._table(bundle.sources, "sources", _source_label(bundle), real=True)
+        rows = self.bundle_rows(target)
+        # Without metadata, the source image itself is the unit (positions name the same source
+        # images in bundles translated from the same sources).
+        units = bundle.source_units[rows] if bundle.source_units is not None else _labels("source", rows)
+        table = self.extractor.features(images[torch.from_numpy(rows)], real_condition=real_condition)
+        return self._cells(table, np.asarray(units), rows)
 
-    def real_train(self, condition: str) -> FeatureTable | None:
+    # --- image sets ---------------------------------------------------------------------------
+
+    def translated(self, target: str) -> CellSet:
+        return self._paired(target, self.evaluation.bundles[target].translated, None)
+
+    def sources(self, target: str) -> CellSet:
+        bundle = self.evaluation.bundles[target]
+        return self._paired(target, bundle.sources, _source_label(bundle))
+
+    def counterfactuals(self, target: str) -> CellSet | None:
+        bundle = self.evaluation.bundles[target]
+        return None if bundle.counterfactuals is None else self._paired(target, bundle.counterfactuals, None)
+
+    def real(self, target: str) -> CellSet | None:
+        bundle = self.evaluation.bundles[target]
+        if bundle.real is None:
+            return None
+        rows = subsample_rows(len(bundle.real), self.options.max_images, condition_seed(self.evaluation, target, "real"))
+        units = bundle.real_units[rows] if bundle.real_units is not None else _labels(target, rows)
+        table = self.extractor.features(bundle.real[torch.from_numpy(rows)], real_condition=target)
+        return self._cells(table, np.asarray(units), rows)
+
+    def real_train(self, condition: str) -> CellSet | None:
         images = (self.evaluation.real_train or {}).get(condition)
         if images is None:
             return None
-        images = subsample(images, self.options.max_images, condition_seed(self.evaluation, condition, "train"))
-        return self.extractor.features(images, real_condition=condition, split="train")
+        rows = subsample_rows(len(images), self.options.max_images, condition_seed(self.evaluation, condition, "train"))
+        table = self.extractor.features(images[torch.from_numpy(rows)], real_condition=condition, split="train")
+        return self._cells(table, _labels(f"train:{condition}", rows), rows)
 
-    def of(self, images: torch.Tensor, what: str, condition: str, *, real: bool) -> np.ndarray:
-        """Standardised features of any image set (`what` and `condition` name it for seeds and caches)."""
-        return self.standardise(self._table(images, what, condition, real=real))
+    # --- the standardised space ---------------------------------------------------------------
 
-    # --- the standardised space -------------------------------------------------------------
+    def _real_tables(self) -> list[FeatureTable]:
+        tables = []
+        for target, bundle in self.evaluation.bundles.items():
+            if bundle.real is not None:
+                rows = subsample_rows(len(bundle.real), self.options.max_images,
+                                      condition_seed(self.evaluation, target, "real"))
+                tables.append(self.extractor.features(bundle.real[torch.from_numpy(rows)], real_condition=target))
+            rows = torch.from_numpy(self.bundle_rows(target))
+            tables.append(self.extractor.features(bundle.sources[rows], real_condition=_source_label(bundle)))
+        return [t for t in tables if t.names]
 
     def _fit(self) -> None:
-        tables = [t for t in (self.real(target) for target in self.evaluation.bundles) if t is not None]
-        tables += [self.sources(target) for target in self.evaluation.bundles]
-        tables = [t for t in tables if t.names]
+        tables = self._real_tables()
         if not tables:
             self._names, self._keep = (), np.zeros(0, bool)
-            self._mean = self._std = np.zeros(0)
+            self._mean = self._std = self._median = np.zeros(0)
             return
         names = tables[0].names
-        stacked = np.concatenate([t.values[t.valid_rows()] for t in tables if t.names == names])
+        stacked = np.concatenate([t.values[t.measured_rows()] for t in tables if t.names == names])
         self._names = names
-        self._mean = stacked.mean(axis=0) if len(stacked) else np.zeros(len(names))
-        self._std = stacked.std(axis=0) if len(stacked) else np.zeros(len(names))
-        self._keep = np.isfinite(self._std) & (self._std > 1e-9 * (1.0 + np.abs(self._mean)))
+        if not len(stacked):
+            self._keep = np.zeros(len(names), bool)
+            self._mean = self._std = self._median = np.zeros(len(names))
+            return
+        finite = np.isfinite(stacked)
+        undefined_share = 1.0 - finite.mean(axis=0)
+        with np.errstate(all="ignore"):
+            median = np.nanmedian(np.where(finite, stacked, np.nan), axis=0)
+        imputed = np.where(finite, stacked, median)
+        self._median = median
+        self._mean = imputed.mean(axis=0)
+        self._std = imputed.std(axis=0)
+        self._keep = (
+            (undefined_share <= MAX_UNDEFINED_SHARE) & np.isfinite(self._std) & np.isfinite(median)
+            & (self._std > 1e-9 * (1.0 + np.abs(self._mean)))
+        )
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -105,12 +205,15 @@ class CellFeatureSpace:
             self._fit()
         return tuple(n for n, k in zip(self._names, self._keep) if k)
 
-    def standardise(self, table: FeatureTable | None) -> np.ndarray:
-        """Valid rows of `table`, standardised, kept features only (0 x K if none)."""
+    def _cells(self, table: FeatureTable, units: np.ndarray, rows: np.ndarray) -> CellSet:
         if self._names is None:
             self._fit()
         width = int(self._keep.sum())
-        if table is None or not table.names or table.names != self._names:
-            return np.zeros((0, width))
-        values = table.values[table.valid_rows()]
-        return ((values - self._mean) / np.where(self._keep, self._std, 1.0))[:, self._keep]
+        failures = np.asarray(table.failures, dtype=np.int8)
+        if table.names != self._names:  # nothing in the table was measured (or another channel layout)
+            failures = np.where(failures == 0, 1, failures).astype(np.int8)
+        measured = failures == 0
+        values = table.values[measured] if measured.any() else np.zeros((0, len(self._names)))
+        values = np.where(np.isfinite(values), values, self._median)
+        x = ((values - self._mean) / np.where(self._keep, self._std, 1.0))[:, self._keep]
+        return CellSet(x=x.reshape(len(x), width), failures=failures, units=units, rows=rows)
