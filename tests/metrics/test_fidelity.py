@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 from phenbench.core.errors import ConfigError
+from phenbench.metrics.base import condition_seed, matched_halves
 from phenbench.metrics.fidelity import FID, KID
 from phenbench.metrics.projection import to_rgb_uint8
 from tests.metrics.helpers import blobs, make_evaluation, register_tiny_extractor
@@ -28,33 +30,51 @@ def tiny(tmp_path, monkeypatch):
     return register_tiny_extractor()
 
 
-def _reference(translated, real, extractor, n):
+def _reference(translated, real, extractor, kid_subset_size):
     import torch_fidelity
 
     return torch_fidelity.calculate_metrics(
         input1=_Images(to_rgb_uint8(translated)), input2=_Images(to_rgb_uint8(real)), fid=True, kid=True,
         feature_extractor=extractor, cuda=False, cache=False, verbose=False, save_cpu_ram=True,
-        kid_subset_size=n, kid_subsets=5,
+        kid_subset_size=kid_subset_size, kid_subsets=5,
     )
 
 
-def test_fid_and_kid_equal_torch_fidelity_on_the_same_images(tiny):
+def test_fid_and_kid_equal_torch_fidelity_at_matched_n(tiny):
     real = blobs(40, brightness=0.5, seed=1)
     translated = blobs(40, brightness=0.0, seed=2)
     evaluation = make_evaluation({"drug@1": real, "DMSO": blobs(40, seed=3)}, {"drug@1": translated})
-    options = dict(feature_extractor=tiny, bootstrap=5, kid_subsets=5, kid_subset_size=20)
+    options = dict(feature_extractor=tiny, kid_subsets=5, kid_subset_size=1000)
     [fid] = FID(**options).compute(evaluation)
-    kid, kid_std = KID(**options).compute(evaluation)
-    reference = _reference(translated, real, tiny, 20)
-
-    assert fid.per_condition["drug@1"].value == pytest.approx(reference["frechet_inception_distance"], rel=1e-6)
+    [kid] = KID(**options).compute(evaluation)
+    # Matched N: 20 translated images against real half B; the floor is half A against half B.
+    t_rows, a_rows, b_rows = matched_halves(40, 40, condition_seed(evaluation, "drug@1", "fidelity"))
+    assert len(t_rows) == len(a_rows) == len(b_rows) == 20 and not set(a_rows) & set(b_rows)
+    reference = _reference(translated[t_rows], real[b_rows], tiny, 10)
+    floor = _reference(real[a_rows], real[b_rows], tiny, 10)
+    value = fid.per_condition["drug@1"]
+    assert value.value == pytest.approx(reference["frechet_inception_distance"], rel=1e-6)
+    assert fid.floor["drug@1"].value == pytest.approx(floor["frechet_inception_distance"], rel=1e-6)
+    assert fid.floor["drug@1"].n == value.n == 20
     # torch-fidelity keeps float32 features for KID; we keep float64: agreement to float32 precision
     assert kid.per_condition["drug@1"].value == pytest.approx(reference["kernel_inception_distance_mean"], rel=1e-4)
-    assert kid_std.per_condition["drug@1"].value == pytest.approx(reference["kernel_inception_distance_std"], rel=1e-3)
-    value = fid.per_condition["drug@1"]
-    assert value.n == 40 and value.ci_low < value.value < value.ci_high
-    # the brightness shift is far above the two-halves floor
-    assert fid.floor["drug@1"].value < value.value / 2
+    assert value.ci_low < value.value < value.ci_high
+    assert fid.floor["drug@1"].value < value.value / 2  # the brightness shift is far above the floor
+
+
+def test_kid_subsets_are_at_most_half_the_images_and_their_spread_is_not_a_measure(tiny):
+    # With kid_subset_size >= n every subset was the whole sample: a std of ~0 stored as a
+    # "lower is better" measure that could win a table.
+    real, translated = blobs(40, brightness=0.5, seed=1), blobs(40, seed=2)
+    evaluation = make_evaluation({"drug@1": real}, {"drug@1": translated})
+    results = KID(feature_extractor=tiny, kid_subsets=5, kid_subset_size=1000, bootstrap=0).compute(evaluation)
+    assert [r.name for r in results] == ["kid"]
+    [kid] = results
+    assert int(kid.arrays["subset_size/drug@1"][0]) == 10  # half of the 20 images per side
+    t_rows, _, b_rows = matched_halves(40, 40, condition_seed(evaluation, "drug@1", "fidelity"))
+    reference = _reference(translated[t_rows], real[b_rows], tiny, 10)
+    std = float(kid.arrays["std/drug@1"][0])
+    assert std == pytest.approx(reference["kernel_inception_distance_std"], rel=1e-3) and std > 1e-4
 
 
 def test_matched_sample_size_is_reported_and_capped(tiny):
@@ -62,19 +82,26 @@ def test_matched_sample_size_is_reported_and_capped(tiny):
     translated = blobs(50, seed=2)
     evaluation = make_evaluation({"drug@1": real}, {"drug@1": translated})
     [fid] = FID(feature_extractor=tiny, bootstrap=0, max_images=20).compute(evaluation)
-    assert fid.per_condition["drug@1"].n == 20
-    assert fid.pooled.n == 20
+    assert fid.per_condition["drug@1"].n == 10  # 20 real images used, halves of 10; 10 translated
+    assert fid.floor["drug@1"].n == 10 and fid.pooled.n == 10
 
 
-def test_real_features_are_cached_on_disk(tiny, tmp_path):
+def test_real_features_are_read_from_the_disk_cache(tiny, tmp_path):
     real, translated = blobs(20, seed=1), blobs(20, seed=2)
-    first = FID(feature_extractor=tiny, bootstrap=0).compute(
-        make_evaluation({"drug@1": real}, {"drug@1": translated}, dataset_hash="abc"))[0]
-    files = list((tmp_path / "features").glob("abc__test__drug-1__*.npz"))
-    assert len(files) == 1
-    second = FID(feature_extractor=tiny, bootstrap=0).compute(
-        make_evaluation({"drug@1": real}, {"drug@1": translated}, dataset_hash="abc"))[0]
-    assert second.per_condition["drug@1"].value == first.per_condition["drug@1"].value
+
+    def score():
+        evaluation = make_evaluation({"drug@1": real}, {"drug@1": translated}, dataset_hash="abc")
+        return FID(feature_extractor=tiny, bootstrap=0).compute(evaluation)[0].per_condition["drug@1"].value
+
+    first = score()
+    [path] = (tmp_path / "features").glob("abc__test__drug-1__*.npz")
+    with np.load(path) as stored:
+        features = stored["features"]
+    np.savez(path, features=features + 1.0)  # a hit must read this file back, not recompute
+    assert score() > first + 5  # read back: the real features moved by 1 in each of 12 dimensions
+    path.unlink()
+    assert score() == pytest.approx(first, rel=1e-12)  # recomputed, and written again
+    assert path.exists()
 
 
 def test_missing_inception_weights_give_a_missing_value_naming_the_options(tmp_path, monkeypatch):

@@ -1,10 +1,13 @@
 """`fid` and `kid`: torch-fidelity's FID and KID per target condition and pooled.
 
-Per target condition, the translated images are compared with the real test images of that
-condition. Sample sizes are matched: both sides use n = min(#translated, #real, max_images) images
-(a seeded subsample), and n is reported with every value, so methods scored on the same test split
-are scored on the same n. The real-vs-real floor is the same measure between two halves of the real
-images (n/2 each; FID is biased upward at small n, so the floor is a conservative upper reference).
+Per target condition, translated images are compared with real test images of that condition, at
+matched N: the real images (at most `max_images`) are split into halves A and B; the method is
+scored as h translated images against B and the real-vs-real floor as A against B, with
+h = min(|A|, #translated) on every side. A Fréchet distance is biased upward at small n; both rows
+carry the same bias, and N = h is reported with every value. Intervals: BCa bootstrap over source
+images (statistics.py). Pooled values (all conditions' images together) exist only when every
+condition was scored. KID uses subsets of at most h/2 images, so that its subsets differ; their
+spread is kept in `arrays["std/<condition>"]`, not as a measure (it is not a quality to rank).
 Features of real images are cached on disk (see `cache.py`). When the Inception weights cannot be
 found, every value is missing with the reason.
 """
@@ -19,7 +22,7 @@ import numpy as np
 import torch
 
 from phenbench.core.metric import Evaluation, MetricResult, MetricValue, Need
-from phenbench.metrics.base import OptionedMetric, bundles_in_order, condition_seed, split_halves
+from phenbench.metrics.base import BootstrapOptions, OptionedMetric, bundles_in_order, condition_seed, matched_halves
 from phenbench.metrics.cache import FeatureCache
 from phenbench.metrics.inception_features import (
     INCEPTION,
@@ -35,17 +38,16 @@ PairStatistic = Callable[[np.ndarray, np.ndarray], float]
 
 
 @dataclass(frozen=True)
-class FidelityOptions:
+class FidelityOptions(BootstrapOptions):
     """Options of `fid` and `kid`."""
 
     weights_path: str | None = None  # a local copy of torch-fidelity's Inception weights
     feature_extractor: str = INCEPTION  # any torch-fidelity extractor name
     feature_layer: str | None = None
     allow_download: bool = True
-    max_images: int | None = None  # cap on n per side (matched across methods)
-    bootstrap: int = 10  # resamples for the 95% interval (each costs one FD/KID evaluation)
+    max_images: int | None = None  # cap on the real images used (split into halves A and B)
     kid_subsets: int = 100
-    kid_subset_size: int = 1000  # capped at n
+    kid_subset_size: int = 1000  # capped at h/2 (h: the images per side)
     batch_size: int = 64
     device: str | None = None  # None: the run's device (evaluation.options["device"]), else cpu
     cache: bool = True
@@ -60,15 +62,13 @@ class FidelityOptions:
 
 @dataclass
 class _Features:
+    """Features of one condition at matched N: h translated images, real halves A and B."""
+
     translated: np.ndarray
-    real: np.ndarray
-
-
-def matched_subsample(images: torch.Tensor, n: int, seed: int) -> torch.Tensor:
-    if len(images) <= n:
-        return images
-    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))
-    return images[order[:n].sort().values]
+    half_a: np.ndarray
+    half_b: np.ndarray
+    translated_units: np.ndarray
+    b_units: np.ndarray
 
 
 class _FidelityMetric(OptionedMetric):
@@ -88,15 +88,20 @@ class _FidelityMetric(OptionedMetric):
         result: dict[str, _Features] | str = {}
         try:
             for bundle in bundles_in_order(evaluation):
-                if bundle.real is None or len(bundle.real) < 2 or len(bundle.translated) < 2:
+                if bundle.real is None or len(bundle.real) < 4 or len(bundle.translated) < 2:
                     continue
-                n = min(len(bundle.real), len(bundle.translated), options.max_images or len(bundle.real))
-                real = matched_subsample(bundle.real, n, condition_seed(evaluation, bundle.target, "real"))
-                translated = matched_subsample(bundle.translated, n, condition_seed(evaluation, bundle.target, "fake"))
+                n_real = min(len(bundle.real), options.max_images or len(bundle.real))
+                t_rows, a_rows, b_rows = matched_halves(len(bundle.translated), n_real,
+                                                        condition_seed(evaluation, bundle.target, "fidelity"))
+                real_rows = np.concatenate([a_rows, b_rows])
+                real = real_features(bundle.real[torch.from_numpy(real_rows)], spec, cache,
+                                     dataset_hash=evaluation.dataset_hash, split="test", condition=bundle.target)
+                real_units = _units(bundle.real_units, real_rows, bundle.target)
                 result[bundle.target] = _Features(
-                    translated=extract_features(translated, spec),
-                    real=real_features(real, spec, cache, dataset_hash=evaluation.dataset_hash, split="test",
-                                       condition=bundle.target),
+                    translated=extract_features(bundle.translated[torch.from_numpy(t_rows)], spec),
+                    half_a=real[: len(a_rows)], half_b=real[len(a_rows) :],
+                    translated_units=_units(bundle.source_units, t_rows, "source"),
+                    b_units=real_units[len(a_rows) :],
                 )
         except WeightsUnavailable as exc:
             result = str(exc)
@@ -104,41 +109,54 @@ class _FidelityMetric(OptionedMetric):
         return result
 
     def _score(
-        self, evaluation: Evaluation, statistic: PairStatistic, name: str, *,
-        n_boot: int | None = None, ci_statistic: PairStatistic | None = None,
-    ) -> list[MetricResult]:
+        self, evaluation: Evaluation, statistic: PairStatistic, name: str, *, ci_statistic: PairStatistic | None = None,
+    ) -> MetricResult:
         """`statistic` per condition, floor and pooled; the interval from `ci_statistic` (default: the same)."""
-        n_boot = self.options.bootstrap if n_boot is None else n_boot
         features = self._features(evaluation)
         targets = list(evaluation.bundles)
         if isinstance(features, str):
             missing = {t: MetricValue.absent(features) for t in targets}
-            return [MetricResult(name, False, missing, MetricValue.absent(features), floor=dict(missing))]
+            return MetricResult(name, False, missing, MetricValue.absent(features), floor=dict(missing))
         per_condition: dict[str, MetricValue] = {}
         floor: dict[str, MetricValue] = {}
         for target in targets:
             if target not in features:
-                reason = "needs at least 2 real and 2 translated images of this condition"
+                reason = "needs at least 4 real and 2 translated images of this condition"
                 per_condition[target] = floor[target] = MetricValue.absent(reason)
                 continue
             f = features[target]
-            seed = condition_seed(evaluation, target, self.name)
-            value = value_with_ci(statistic, [f.translated, f.real], n_boot=0, seed=seed)
-            if value.value is not None and n_boot > 0:
-                value.ci_low, value.ci_high = bootstrap_ci(
-                    ci_statistic or statistic, [f.translated, f.real],
-                    n_boot=n_boot, seed=seed, bounds=self.CI_BOUNDS,
-                )
-            per_condition[target] = value
-            half_a, half_b = split_halves(torch.from_numpy(f.real), seed)
-            floor[target] = value_with_ci(statistic, [half_a.numpy(), half_b.numpy()], n_boot=0, seed=seed)
-        if features:
-            all_translated = np.concatenate([f.translated for f in features.values()])
-            all_real = np.concatenate([f.real for f in features.values()])
-            pooled = value_with_ci(statistic, [all_translated, all_real], n_boot=0, seed=evaluation.seed)
+            per_condition[target] = self._with_interval(
+                statistic, ci_statistic, f.translated, f.half_b, f.translated_units, f.b_units,
+                condition_seed(evaluation, target, self.name))
+            floor[target] = value_with_ci(statistic, [f.half_a, f.half_b], n_boot=0, seed=0)
+        missing = [c for c, v in per_condition.items() if v.value is None]
+        if missing or not features:
+            pooled = MetricValue.absent(f"missing for {', '.join(missing)}" if missing else "no condition was scored")
         else:
-            pooled = MetricValue.absent("no condition had enough images")
-        return [MetricResult(name, False, per_condition, pooled, floor=floor)]
+            every = list(features.values())
+            translated, half_b = np.concatenate([f.translated for f in every]), np.concatenate([f.half_b for f in every])
+            pooled = self._with_interval(
+                statistic, ci_statistic, translated, half_b, np.concatenate([f.translated_units for f in every]),
+                np.concatenate([f.b_units for f in every]), condition_seed(evaluation, "pooled", self.name))
+            floor["pooled"] = value_with_ci(statistic, [np.concatenate([f.half_a for f in every]), half_b],
+                                            n_boot=0, seed=0)
+        return MetricResult(name, False, per_condition, pooled, floor=floor)
+
+    def _with_interval(self, statistic, ci_statistic, translated, real, translated_units, real_units,
+                       seed: int) -> MetricValue:
+        value = value_with_ci(statistic, [translated, real], n_boot=0, seed=seed)
+        if value.value is not None and self.options.bootstrap > 0:
+            value.ci_low, value.ci_high = bootstrap_ci(
+                ci_statistic or statistic, [translated, real], n_boot=self.options.bootstrap, seed=seed,
+                groups=[translated_units, real_units], bounds=self.CI_BOUNDS)
+        return value
+
+
+def _units(labels: np.ndarray | None, rows: np.ndarray, prefix: str) -> np.ndarray:
+    """The resampling units of the given rows: the bundle's labels, else each image its own."""
+    if labels is not None:
+        return np.asarray(labels)[rows]
+    return np.array([f"{prefix}#{r}" for r in rows], dtype=object)
 
 
 class FID(_FidelityMetric):
@@ -150,19 +168,24 @@ class FID(_FidelityMetric):
     CI_BOUNDS = (0.0, float("inf"))  # a distance; KID (an unbiased estimate) can be negative
 
     def compute(self, evaluation: Evaluation) -> list[MetricResult]:
-        return self._score(evaluation, frechet_distance_of_features, "fid")
+        return [self._score(evaluation, frechet_distance_of_features, "fid")]
 
 
 class KID(_FidelityMetric):
-    """Kernel Inception Distance (torch-fidelity), with the std over its subsets."""
+    """Kernel Inception Distance (torch-fidelity); the spread over its subsets goes to `arrays`."""
 
     name = "kid"
     higher_is_better = False
-    summary = "Kernel Inception Distance (torch-fidelity), mean and std over subsets."
+    summary = "Kernel Inception Distance (torch-fidelity), subsets of at most half the images per side."
 
     # Bootstrap resamples use this many subsets instead of `kid_subsets`: each KID costs
-    # kid_subsets x 3 kernel matrices of up to 1000 x 1000 x 2048, minutes per resample on a CPU.
+    # kid_subsets x 3 kernel matrices of up to 500 x 500 x 2048, minutes per resample on a CPU.
     BOOTSTRAP_SUBSETS = 10
+
+    def subset_size(self, n: int) -> int:
+        """At most n/2: with subsets of all n images, every subset is the whole sample and the
+        spread over subsets is zero by construction."""
+        return max(1, min(self.options.kid_subset_size, n // 2))
 
     def _kid(self, features_1: np.ndarray, features_2: np.ndarray, subsets: int | None = None) -> dict[str, float]:
         from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_features_to_metric
@@ -170,20 +193,23 @@ class KID(_FidelityMetric):
         subsets = subsets or self.options.kid_subsets
         key = (subsets, hashlib.sha1(features_1.tobytes()).hexdigest(), hashlib.sha1(features_2.tobytes()).hexdigest())
         if key not in self._memo:  # the mean and the std come from one computation
-            size = min(self.options.kid_subset_size, len(features_1), len(features_2))
             out = kid_features_to_metric(
                 torch.from_numpy(features_1), torch.from_numpy(features_2),
-                kid_subsets=subsets, kid_subset_size=size, verbose=False,
+                kid_subsets=subsets, kid_subset_size=self.subset_size(min(len(features_1), len(features_2))),
+                verbose=False,
             )  # torch-fidelity's default rng_seed (2020): the same subsets as its own calculate_metrics
             self._memo[key] = {"mean": out[KEY_METRIC_KID_MEAN], "std": out[KEY_METRIC_KID_STD]}
         return self._memo[key]
 
     def compute(self, evaluation: Evaluation) -> list[MetricResult]:
         self._memo: dict[tuple, dict[str, float]] = {}
-        [mean] = self._score(
+        result = self._score(
             evaluation, lambda a, b: self._kid(a, b)["mean"], "kid",
             ci_statistic=lambda a, b: self._kid(a, b, min(self.BOOTSTRAP_SUBSETS, self.options.kid_subsets))["mean"],
         )
-        [std] = self._score(evaluation, lambda a, b: self._kid(a, b)["std"], "kid/std", n_boot=0)
-        std.floor = {}  # the spread over subsets; its floor would not mean anything
-        return [mean, std]
+        features = self._features(evaluation)
+        if not isinstance(features, str):
+            for target, f in features.items():
+                result.arrays[f"std/{target}"] = np.array([self._kid(f.translated, f.half_b)["std"]])
+                result.arrays[f"subset_size/{target}"] = np.array([self.subset_size(len(f.translated))])
+        return [result]
