@@ -17,18 +17,35 @@ def _cache(tmp_path, monkeypatch):
     monkeypatch.setenv("PHENBENCH_CACHE", str(tmp_path))
 
 
-def test_shares_for_a_perfect_and_an_identity_translator():
+def _evaluation(translated):
     train = {"DMSO": _dose_images(DMSO, n=12, seed=1), "drug@1": _dose_images(DRUG, n=12, seed=2)}
     test = {"DMSO": _dose_images(DMSO, n=6, seed=3), "drug@1": _dose_images(DRUG, n=6, seed=4)}
+    return make_evaluation(test, {"drug@1": translated}, real_train=train)
+
+
+def test_shares_for_a_perfect_and_an_identity_translator():
     perfect_cells = _dose_images(DRUG, n=6, seed=5)
-    evaluation = make_evaluation(test, {"drug@1": perfect_cells}, real_train=train)
-    results = {r.name: r for r in ConditionClassifier(bootstrap=20, floor_folds=3).compute(evaluation)}
+    results = {r.name: r for r in ConditionClassifier().compute(_evaluation(perfect_cells))}
     assert results["classifier/target-share"].per_condition["drug@1"].value == 1.0
     assert results["classifier/real-share"].per_condition["drug@1"].value == 1.0
     assert results["classifier/source-share"].per_condition["drug@1"].value == 0.0  # identity's share
-    floor = results["classifier/target-share"].floor["drug@1"]
-    assert floor.n == 12 and 0.0 <= floor.value <= 0.85  # halves of one condition: no real separation
+    # The reference row is the real share of held-out real images: the same K-class scale.
+    floor = results["classifier/target-share"].floor
+    assert floor["drug@1"].value == results["classifier/real-share"].per_condition["drug@1"].value
+    assert floor["drug@1"].n == 6 and floor["pooled"].value == 1.0
     assert results["classifier/target-share"].higher_is_better
+    pooled = results["classifier/target-share"].pooled
+    assert pooled.value == 1.0 and pooled.n == 6 and pooled.ci_low is not None
+
+
+def test_translations_without_a_cell_count_as_misses():
+    # 3 perfect translations and 3 with a blanked channel: 3 hits of 6 images, not 3 of 3.
+    blank = _dose_images(DRUG, n=3, seed=6)
+    blank[:, 2] = -1.0
+    translated = torch.cat([_dose_images(DRUG, n=3, seed=5), blank])
+    share = {r.name: r for r in ConditionClassifier().compute(_evaluation(translated))}["classifier/target-share"]
+    value = share.per_condition["drug@1"]
+    assert value.value == 0.5 and value.n == 6
 
 
 def test_without_training_images_every_share_is_missing_with_the_reason():

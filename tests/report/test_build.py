@@ -58,8 +58,8 @@ def test_report_shows_table_grids_and_plots_of_both_methods(synthetic_store, syn
     shown = len(table_metrics(synthetic_store)) + len(COST_COLUMNS)
     assert summary.count('class="condition"') == summary.count(">pooled<") == shown
     assert all(column in summary for column in COST_COLUMNS)
-    # Floors are per compound here: a row in the full table, none in the pooled summary.
-    assert FLOOR_ROW not in summary and any(row[0] == FLOOR_ROW for row in facts.table_rows)
+    # Pooled floors (cellprofiler: two halves of the real cells) fill the floor row of the summary too.
+    assert FLOOR_ROW in summary and any(row[0] == FLOOR_ROW for row in facts.table_rows)
     assert facts.methods == ["channel-shift", "identity"]
     for anchor in ("method-channel-shift", "method-identity"):
         assert {f"grid-{anchor}", f"diff-{anchor}"} <= facts.ids
@@ -139,7 +139,7 @@ def test_metric_dose_response_and_histogram_are_the_stored_arrays(synthetic_stor
     assert histogram.metric == "cellprofiler/median-r"
     assert np.array_equal(histogram.counts["channel-shift"], cellprofiler.arrays["histogram"])
     assert histogram.medians["channel-shift"] == cellprofiler.pooled.value
-    assert histogram.medians["identity"] is None and "no feature has a correlation" in histogram.missing["identity"]
+    assert histogram.medians["identity"] is None and "do not vary" in histogram.missing["identity"]
 
 
 def _store_with_arrays(tmp_path) -> ResultsStore:

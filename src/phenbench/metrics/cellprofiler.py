@@ -10,8 +10,14 @@ A correlation needs at least 3 concentrations (with 2, every r is +1 or -1) and 
 features constant across concentrations in real or translated images have no correlation and are
 left out (their count is in `arrays`). A translator that ignores the target (identity) gives the
 same translated means at every concentration, hence no correlation at all: the value is missing
-with that reason, not zero. The real-vs-real floor correlates the means of two halves of the real
-images of each concentration (the best agreement the data's own noise allows).
+with that reason, not zero. For that to hold at any N, the translated cells of every
+concentration are subsampled at the same positions and to the same size.
+
+Floors at matched N: the real cells of each concentration are split into halves A and B; the
+method correlates the means of h translated cells with those of B, the floor those of A with B
+(h the same for every concentration of the compound): noise in the means pulls a correlation
+towards 0 alike on both rows. Pooled: the median over every scorable compound's features, only
+when every compound with 3+ concentrations among the targets was scored.
 """
 
 from __future__ import annotations
@@ -19,10 +25,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from phenbench.core.metric import Evaluation, MetricResult, MetricValue, Need
-from phenbench.metrics.base import OptionedMetric, condition_seed, split_halves
+from phenbench.metrics.base import BootstrapOptions, OptionedMetric, condition_seed
 from phenbench.metrics.feature_space import CellFeatureSpace, FeatureOptions
 from phenbench.metrics.statistics import bootstrap_ci
 
@@ -43,10 +48,8 @@ def feature_correlations(real_means: np.ndarray, translated_means: np.ndarray) -
 
 
 @dataclass(frozen=True)
-class CellProfilerOptions(FeatureOptions):
+class CellProfilerOptions(FeatureOptions, BootstrapOptions):
     """Options of `cellprofiler`."""
-
-    bootstrap: int = 100  # resamples of the cells of every concentration for the 95% interval
 
 
 class CellProfilerCorrelation(OptionedMetric):
@@ -63,7 +66,7 @@ class CellProfilerCorrelation(OptionedMetric):
         arrays: dict[str, np.ndarray] = {
             "histogram_edges": HISTOGRAM_EDGES, "feature_names": np.array(space.names, dtype=str),
         }
-        everything = []
+        everything, floors, scorable = [], [], []
         for compound in evaluation.conditions.compounds():
             doses = [c for c in evaluation.conditions.dose_series(compound) if c in evaluation.bundles]
             if len(doses) < MIN_CONCENTRATIONS:
@@ -71,28 +74,49 @@ class CellProfilerCorrelation(OptionedMetric):
                     f"needs {MIN_CONCENTRATIONS}+ concentrations among the targets, got {len(doses)}"
                 )
                 continue
-            real = [space.standardise(space.real(d)) for d in doses]
-            translated = [space.standardise(space.translated(d)) for d in doses]
-            if min(len(x) for x in real + translated) < 2:
-                per_compound[compound] = floor[compound] = MetricValue.absent("a concentration has <2 segmented images")
+            scorable.append(compound)
+            real = [space.real(d) for d in doses]
+            translated = [space.translated(d) for d in doses]
+            size = min([len(t) for t in translated] + [0 if r is None else len(r) // 2 for r in real])
+            if size < 2:
+                per_compound[compound] = floor[compound] = MetricValue.absent(
+                    "a concentration has fewer than 2 translated or 4 real cells with a plausible cell")
                 continue
-            r = feature_correlations(np.stack([x.mean(0) for x in real]), np.stack([x.mean(0) for x in translated]))
-            n = sum(len(x) for x in translated)
+            seed = condition_seed(evaluation, compound, self.name)
+            halves_a, halves_b, picked = [], [], []
+            for i, (r, t) in enumerate(zip(real, translated)):
+                order = np.random.default_rng(seed + i).permutation(len(r))
+                half = len(r) // 2
+                halves_a.append((r.x[order[:size]], r.measured_units[order[:size]]))
+                halves_b.append((r.x[order[half : half + size]], r.measured_units[order[half : half + size]]))
+                # The same positions at every concentration: an identity translator's sets stay identical.
+                rows = np.sort(np.random.default_rng(seed).choice(len(t), size=size, replace=False))
+                picked.append((t.x[rows], t.measured_units[rows]))
+            means = lambda sets: np.stack([x.mean(0) for x, _ in sets])  # noqa: E731
+            r = feature_correlations(means(halves_b), means(picked))
+            n = size * len(doses)
             arrays[f"r/{compound}"] = r
             arrays[f"histogram/{compound}"] = np.histogram(r[np.isfinite(r)], HISTOGRAM_EDGES)[0]
             arrays[f"undefined/{compound}"] = np.array([int(np.isnan(r).sum())])
             per_compound[compound] = self._median(r, n, "translated feature means do not vary across concentrations")
             if per_compound[compound].value is not None:
-                per_compound[compound] = self._with_interval(per_compound[compound], real, translated,
-                                                             condition_seed(evaluation, compound, self.name))
-            floor[compound] = self._floor(evaluation, compound, doses, real)
+                per_compound[compound] = self._with_interval(per_compound[compound], halves_b, picked, seed)
+            floor_r = feature_correlations(means(halves_b), means(halves_a))
+            floor[compound] = self._median(floor_r, n, "real means do not vary")
             everything.append(r)
+            floors.append(floor_r)
+        missing = [c for c in scorable if per_compound[c].value is None]
         if everything:
             stacked = np.concatenate(everything)
             arrays["histogram"] = np.histogram(stacked[np.isfinite(stacked)], HISTOGRAM_EDGES)[0]
-            pooled = self._median(stacked, sum(v.n for v in per_compound.values()), "no feature has a correlation")
-        else:
+        if not scorable:
             pooled = MetricValue.absent("no compound has enough concentrations among the targets")
+        elif missing:
+            pooled = MetricValue.absent(f"missing for {', '.join(missing)}: {per_compound[missing[0]].missing}")
+        else:
+            pooled = self._median(np.concatenate(everything), sum(per_compound[c].n for c in scorable),
+                                  "no feature has a correlation")
+            floor["pooled"] = self._median(np.concatenate(floors), pooled.n, "real means do not vary")
         return [MetricResult("cellprofiler/median-r", True, per_compound, pooled, floor=floor, arrays=arrays)]
 
     @staticmethod
@@ -102,8 +126,7 @@ class CellProfilerCorrelation(OptionedMetric):
             return MetricValue.absent(f"{why_missing} (e.g. the identity translator)", n=n)
         return MetricValue(value=float(np.median(finite)), n=n)
 
-    def _with_interval(self, value: MetricValue, real: list[np.ndarray], translated: list[np.ndarray],
-                       seed: int) -> MetricValue:
+    def _with_interval(self, value: MetricValue, real: list[tuple], translated: list[tuple], seed: int) -> MetricValue:
         levels = len(real)
 
         def median_r(*samples: np.ndarray) -> float:
@@ -111,16 +134,7 @@ class CellProfilerCorrelation(OptionedMetric):
                                      np.stack([x.mean(0) for x in samples[levels:]]))
             return float(np.nanmedian(r)) if np.isfinite(r).any() else float("nan")
 
-        low, high = bootstrap_ci(median_r, [*real, *translated], n_boot=self.options.bootstrap, seed=seed,
-                                 bounds=(-1.0, 1.0))
+        sets = [*real, *translated]
+        low, high = bootstrap_ci(median_r, [x for x, _ in sets], n_boot=self.options.bootstrap, seed=seed,
+                                 groups=[u for _, u in sets], bounds=(-1.0, 1.0))
         return MetricValue(value=value.value, n=value.n, ci_low=low, ci_high=high)
-
-    def _floor(self, evaluation: Evaluation, compound: str, doses: list[str], real: list[np.ndarray]) -> MetricValue:
-        halves = [
-            split_halves(torch.from_numpy(x), condition_seed(evaluation, d, "cp-floor")) for x, d in zip(real, doses)
-        ]
-        if min(len(a) for a, _ in halves) < 1:
-            return MetricValue.absent("too few real images to split in two")
-        r = feature_correlations(np.stack([a.numpy().mean(0) for a, _ in halves]),
-                                 np.stack([b.numpy().mean(0) for _, b in halves]))
-        return self._median(r, sum(len(a) for a, _ in halves), "real means do not vary")

@@ -9,10 +9,12 @@ training images of every condition (`Need.REAL_TRAIN`). Three shares per target 
 - `classifier/source-share`: the untranslated source images classified as the target (what the
   identity translator gets).
 
-The real-vs-real floor of the target share is the cross-validated accuracy of the same kind of
-classifier asked to tell two random halves of the target's real training images apart: about 0.5,
-what "separable" looks like when there is nothing to separate. Every share has a bootstrap 95%
-interval over images.
+Every share counts all the images of its set: an image without a plausible cell (blank, noise,
+a missing channel) cannot be classified as anything and counts as a miss, never as a dropped row.
+The reference row of `classifier/target-share` (the "floor" row of tables) is the real share:
+held-out real test images of the target, on the same K-class scale as the target share. Every
+share has a bootstrap 95% interval over source images (or fields, where the data says); the
+pooled shares too.
 """
 
 from __future__ import annotations
@@ -21,19 +23,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from phenbench.core.metric import Evaluation, MetricResult, MetricValue, Need, pooled_mean
-from phenbench.metrics.base import OptionedMetric, bundles_in_order, condition_seed
-from phenbench.metrics.feature_space import CellFeatureSpace, FeatureOptions
+from phenbench.core.metric import Evaluation, MetricResult, MetricValue, Need
+from phenbench.metrics.base import BootstrapOptions, OptionedMetric, bundles_in_order, condition_seed
+from phenbench.metrics.feature_space import CellFeatureSpace, CellSet, FeatureOptions
 from phenbench.metrics.statistics import value_with_ci
 
 
 @dataclass(frozen=True)
-class ClassifierOptions(FeatureOptions):
+class ClassifierOptions(FeatureOptions, BootstrapOptions):
     """Options of `classifier`."""
 
     regularisation: float = 1.0  # scikit-learn's C: inverse L2 strength
-    bootstrap: int = 200
-    floor_folds: int = 5
 
 
 def _share(labels: np.ndarray) -> float:
@@ -60,11 +60,11 @@ class ConditionClassifier(OptionedMetric):
             return [MetricResult(n, True, {t: MetricValue.absent(reason) for t in targets},
                                  MetricValue.absent(reason)) for n in names]
         space = CellFeatureSpace(evaluation, self.options)
-        train = {c: space.standardise(space.real_train(c)) for c in evaluation.real_train}
-        train = {c: x for c, x in train.items() if len(x)}
+        train = {c: space.real_train(c) for c in evaluation.real_train}
+        train = {c: cells.x for c, cells in train.items() if cells is not None and len(cells)}
         classes = sorted(train)
         if len(classes) < 2:
-            reason = f"needs segmented training images of at least 2 conditions, got {classes}"
+            reason = f"needs training images with a plausible cell of at least 2 conditions, got {classes}"
             return [MetricResult(n, True, {t: MetricValue.absent(reason) for t in targets},
                                  MetricValue.absent(reason)) for n in names]
         model = self._model().fit(
@@ -72,41 +72,42 @@ class ConditionClassifier(OptionedMetric):
             np.concatenate([[i] * len(train[c]) for i, c in enumerate(classes)]),
         )
         shares: dict[str, dict[str, MetricValue]] = {n: {} for n in names}
-        floor: dict[str, MetricValue] = {}
+        hits_of: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {n: [] for n in names}
         for bundle in bundles_in_order(evaluation):
             target = bundle.target
             seed = condition_seed(evaluation, target, self.name)
-            sets = {
-                names[0]: space.standardise(space.translated(target)),
-                names[1]: space.standardise(space.real(target)),
-                names[2]: space.standardise(space.sources(target)),
-            }
-            for name, features in sets.items():
+            sets = {names[0]: space.translated(target), names[1]: space.real(target), names[2]: space.sources(target)}
+            for name, cells in sets.items():
                 if target not in classes:
                     shares[name][target] = MetricValue.absent(f"the classifier has no training images of {target}")
-                elif len(features) == 0:
-                    shares[name][target] = MetricValue.absent("no segmented images to classify")
+                elif cells is None or cells.total == 0:
+                    shares[name][target] = MetricValue.absent("no images to classify")
                 else:
-                    hits = (model.predict(features) == classes.index(target)).astype(float)
+                    hits = self._hits(model, cells, classes.index(target))
                     shares[name][target] = value_with_ci(
-                        _share, [hits], n_boot=self.options.bootstrap, seed=seed, bounds=(0.0, 1.0))
-            floor[target] = self._halves_floor(train.get(target), seed)
-        results = []
-        for i, name in enumerate(names):
-            results.append(MetricResult(name, True, shares[name], pooled_mean(shares[name]),
-                                        floor=floor if i == 0 else {}))
-        return results
+                        _share, [hits], n_boot=self.options.bootstrap, seed=seed, groups=[cells.units],
+                        bounds=(0.0, 1.0))
+                    hits_of[name].append((hits, cells.units))
+        pooled = {name: self._pooled(evaluation, shares[name], hits_of[name]) for name in names}
+        # The reference row of the target share: held-out real images of the target, same scale.
+        floor = {**shares[names[1]], "pooled": pooled[names[1]]}
+        floor = {c: MetricValue(v.value, n=v.n) if v.value is not None else v for c, v in floor.items()}
+        return [MetricResult(name, True, shares[name], pooled[name], floor=floor if i == 0 else {})
+                for i, name in enumerate(names)]
 
-    def _halves_floor(self, features: np.ndarray | None, seed: int) -> MetricValue:
-        """Cross-validated accuracy of telling two random halves of one condition apart (~0.5)."""
-        folds = self.options.floor_folds
-        if features is None or len(features) < 2 * folds:
-            return MetricValue.absent(f"needs at least {2 * folds} real training images of the condition")
-        from sklearn.model_selection import StratifiedKFold, cross_val_score
+    @staticmethod
+    def _hits(model, cells: CellSet, target_index: int) -> np.ndarray:
+        """1 per image classified as the target; 0 for the others and for images without a cell."""
+        hits = np.zeros(cells.total)
+        if len(cells):
+            hits[cells.measured] = (model.predict(cells.x) == target_index).astype(float)
+        return hits
 
-        rng = np.random.default_rng(seed)
-        halves = np.zeros(len(features), int)
-        halves[rng.permutation(len(features))[: len(features) // 2]] = 1
-        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed % (2**31))
-        scores = cross_val_score(self._model(), features, halves, cv=splitter)
-        return MetricValue(value=float(scores.mean()), n=len(features))
+    def _pooled(self, evaluation: Evaluation, per_condition: dict[str, MetricValue],
+                hits: list[tuple[np.ndarray, np.ndarray]]) -> MetricValue:
+        missing = [c for c, v in per_condition.items() if v.value is None]
+        if missing or not per_condition:
+            return MetricValue.absent(f"missing for {', '.join(missing)}" if missing else "no target conditions")
+        return value_with_ci(_share, [np.concatenate([h for h, _ in hits])], n_boot=self.options.bootstrap,
+                             seed=condition_seed(evaluation, "pooled", self.name),
+                             groups=[np.concatenate([u for _, u in hits])], bounds=(0.0, 1.0))

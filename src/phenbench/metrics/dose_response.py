@@ -1,20 +1,26 @@
 """`dose-response`: do translated cells respond to concentration the way real cells do?
 
-Per compound with 2+ concentrations among the targets, in the standardised CellProfiler space,
-with the control (concentration 0) given by the real source images of the control condition:
+Per compound with 2+ concentrations among the targets, in the standardised CellProfiler space:
 
 1. The most responsive features: the `top_features` features with the largest |Spearman rho|
-   between concentration and feature value over the real cells (control and every dose).
+   between concentration and feature value over the real cells of the dosed conditions.
 2. `dose-response/spearman-real`: mean |rho| of those features in real cells (the reference).
    `dose-response/spearman-translated`: mean of sign(rho_real) * rho_translated over the same
-   features, with translated cells at each dose (and the real control at 0): 1 = the same strong
-   monotone response, 0 = none (identity), negative = the wrong direction.
+   features, with the translated cells of each dose: 1 = the same strong monotone response,
+   0 = none (identity), negative = the wrong direction. Only dosed levels enter rho: with the
+   control at concentration 0 in the series, a translator that ignores the dose (every dose
+   made to look like the same treated cell) would be credited for the control-vs-treated step.
 3. `dose-response/lowest-dose-real` and `-translated`: the lowest concentration at which cells
-   differ from the control in any of those features (two-sided Mann-Whitney U, p < 0.05 with a
-   Bonferroni correction over features and doses). Compare the two; missing when no dose differs.
+   differ from the control (the real source cells of the control condition) in any of those
+   features (two-sided Mann-Whitney U, p < 0.05 with a Bonferroni correction over features and
+   doses). Every group (control, each real and each translated dose) is first subsampled to the
+   same N, the smallest group's: a test's power grows with N, so unequal groups would find a
+   lower dose where there are more cells, not where the effect is. Missing when no dose differs.
 
-The real-vs-real floor of the translated score selects features on one half of the real cells
-and scores the other half as if it were translated: the agreement the data's noise allows.
+The translated cells of every dose are subsampled at the same positions (one subsample per
+bundle), so an identity translator's levels are identical and its rho is exactly 0 at any N. The
+real-vs-real floor selects features on one half of the real cells and scores the other half as
+if it were translated. Pooled spearman values exist only when every compound was scored.
 Per-dose means of the top features (real and translated) go to `arrays` for dose-response plots.
 """
 
@@ -23,23 +29,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from scipy.stats import mannwhitneyu, rankdata
 
 from phenbench.core.metric import Evaluation, MetricResult, MetricValue, Need
-from phenbench.metrics.base import OptionedMetric, condition_seed, split_halves
-from phenbench.metrics.feature_space import CellFeatureSpace, FeatureOptions
+from phenbench.metrics.base import BootstrapOptions, OptionedMetric, condition_seed, split_halves
+from phenbench.metrics.feature_space import CellFeatureSpace, CellSet, FeatureOptions
 from phenbench.metrics.statistics import value_with_ci
 
 ALPHA = 0.05
 
 
 @dataclass(frozen=True)
-class DoseResponseOptions(FeatureOptions):
+class DoseResponseOptions(FeatureOptions, BootstrapOptions):
     """Options of `dose-response`."""
 
     top_features: int = 10
-    bootstrap: int = 100
 
 
 def spearman_per_feature(concentrations: np.ndarray, features: np.ndarray) -> np.ndarray:
@@ -57,7 +61,7 @@ def _stack(levels: list[np.ndarray], doses: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def select_features(levels: list[np.ndarray], doses: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of the k features with the largest |rho| in `levels` (control first), and all rho."""
+    """Indices of the k features with the largest |rho| in `levels` (one per dose), and all rho."""
     rho = spearman_per_feature(*_stack(levels, doses))
     order = np.argsort(-np.nan_to_num(np.abs(rho), nan=-1.0))
     return order[:k], rho
@@ -72,13 +76,15 @@ def aligned_response(
     return float(np.nanmean(rho)) if np.isfinite(rho).any() else float("nan")
 
 
-def lowest_effective_dose(levels: list[np.ndarray], doses: np.ndarray, features: np.ndarray) -> float | None:
-    """The lowest dose where any selected feature differs from the control (levels[0])."""
-    tests = len(features) * (len(levels) - 1)
-    for features_at_dose, dose in zip(levels[1:], doses[1:]):
-        if min(len(features_at_dose), len(levels[0])) < 3:
+def lowest_effective_dose(
+    control: np.ndarray, levels: list[np.ndarray], doses: np.ndarray, features: np.ndarray
+) -> float | None:
+    """The lowest dose where any selected feature differs from the control (groups of equal N)."""
+    tests = len(features) * len(levels)
+    for features_at_dose, dose in zip(levels, doses):
+        if min(len(features_at_dose), len(control)) < 3:
             continue
-        p = mannwhitneyu(levels[0][:, features], features_at_dose[:, features], axis=0).pvalue
+        p = mannwhitneyu(control[:, features], features_at_dose[:, features], axis=0).pvalue
         if np.nanmin(p) < ALPHA / tests:
             return float(dose)
     return None
@@ -99,6 +105,7 @@ class DoseResponse(OptionedMetric):
         floor: dict[str, MetricValue] = {}
         arrays: dict[str, np.ndarray] = {"feature_names": np.array(space.names, dtype=str)}
         control = evaluation.conditions.control
+        scorable = []
         for compound in evaluation.conditions.compounds():
             doses = [c for c in evaluation.conditions.dose_series(compound) if c in evaluation.bundles]
             problem = self._problem(evaluation, doses, control)
@@ -107,14 +114,15 @@ class DoseResponse(OptionedMetric):
                     values[n][compound] = MetricValue.absent(problem)
                 floor[compound] = MetricValue.absent(problem)
                 continue
-            concentrations = np.array([0.0] + [evaluation.conditions.condition(d).concentration for d in doses])
-            control_features = self._control(space, evaluation, doses, control)
-            real = [control_features] + [space.standardise(space.real(d)) for d in doses]
-            translated = [control_features] + [self._translated(space, evaluation, d, control) for d in doses]
-            if min(len(x) for x in real + translated) < 2:
+            scorable.append(compound)
+            concentrations = np.array([evaluation.conditions.condition(d).concentration for d in doses])
+            control_cells = self._from_control(space.sources(doses[0]), space, doses[0], control)
+            real = [space.real(d).x for d in doses]
+            translated = [self._from_control(space.translated(d), space, d, control) for d in doses]
+            if min(len(x) for x in [control_cells, *real, *translated]) < 2:
                 for n in self.NAMES:
-                    values[n][compound] = MetricValue.absent("a concentration has <2 segmented images")
-                floor[compound] = MetricValue.absent("a concentration has <2 segmented images")
+                    values[n][compound] = MetricValue.absent("a concentration has <2 images with a plausible cell")
+                floor[compound] = MetricValue.absent("a concentration has <2 images with a plausible cell")
                 continue
             top, rho = select_features(real, concentrations, self.options.top_features)
             signs = np.sign(rho[top])
@@ -127,23 +135,25 @@ class DoseResponse(OptionedMetric):
             values["spearman-translated"][compound] = value_with_ci(
                 lambda *lv: aligned_response(list(lv), concentrations, top, signs), translated,
                 n_boot=boot, seed=seed, n=n_translated)
-            for which, levels, n in (("real", real, n_real), ("translated", translated, n_translated)):
-                dose = lowest_effective_dose(levels, concentrations, top)
+            matched = self._matched(control_cells, real, translated, seed)
+            for which, levels in (("real", matched[1]), ("translated", matched[2])):
+                dose = lowest_effective_dose(matched[0], levels, concentrations, top)
+                n = len(matched[0]) * (len(levels) + 1)
                 values[f"lowest-dose-{which}"][compound] = (
                     MetricValue(value=dose, n=n) if dose is not None
                     else MetricValue.absent("no concentration differs from the control", n=n))
             floor[compound] = self._floor(real, concentrations, seed)
-            arrays[f"concentrations/{compound}"] = concentrations
+            arrays[f"concentrations/{compound}"] = np.concatenate([[0.0], concentrations])
             arrays[f"top-features/{compound}"] = top
             arrays[f"rho-real/{compound}"] = rho
-            arrays[f"real-means/{compound}"] = np.stack([x[:, top].mean(0) for x in real])
-            arrays[f"translated-means/{compound}"] = np.stack([x[:, top].mean(0) for x in translated])
+            arrays[f"real-means/{compound}"] = np.stack([x[:, top].mean(0) for x in [control_cells, *real]])
+            arrays[f"translated-means/{compound}"] = np.stack([x[:, top].mean(0) for x in [control_cells, *translated]])
         results = []
         for name in self.NAMES:
             per_compound = values[name]
             higher = name.startswith("spearman")
             results.append(MetricResult(
-                f"dose-response/{name}", higher, per_compound, self._pooled(per_compound, name),
+                f"dose-response/{name}", higher, per_compound, self._pooled(per_compound, name, scorable),
                 floor=floor if name == "spearman-translated" else {},
                 arrays=arrays if name == "spearman-translated" else {},
                 unit="" if higher else "concentration",
@@ -153,7 +163,7 @@ class DoseResponse(OptionedMetric):
     @staticmethod
     def _problem(evaluation: Evaluation, doses: list[str], control: str | None) -> str | None:
         if control is None:
-            return "the dataset has no control condition for concentration 0"
+            return "the dataset has no control condition for the lowest-dose test"
         if len(doses) < 2:
             return f"needs 2+ concentrations among the targets, got {len(doses)}"
         for d in doses:
@@ -165,21 +175,27 @@ class DoseResponse(OptionedMetric):
         return None
 
     @staticmethod
-    def _rows(bundle, control: str) -> torch.Tensor:
-        return torch.from_numpy(np.flatnonzero(np.asarray(bundle.source_conditions) == control))
+    def _from_control(cells: CellSet, space: CellFeatureSpace, target: str, control: str) -> np.ndarray:
+        """Features of the measured images of `cells` whose source is the control."""
+        from_control = space.source_conditions(target) == control
+        return cells.x[from_control[cells.measured]]
 
-    def _control(self, space: CellFeatureSpace, evaluation: Evaluation, doses: list[str], control: str) -> np.ndarray:
-        bundle = evaluation.bundles[doses[0]]
-        return space.of(bundle.sources[self._rows(bundle, control)], "sources", control, real=True)
+    @staticmethod
+    def _matched(control: np.ndarray, real: list[np.ndarray], translated: list[np.ndarray], seed: int):
+        """Every group subsampled to the smallest group's N; translated levels at the same positions."""
+        size = min(len(x) for x in [control, *real, *translated])
+        rng = np.random.default_rng(seed)
 
-    def _translated(self, space: CellFeatureSpace, evaluation: Evaluation, dose: str, control: str) -> np.ndarray:
-        bundle = evaluation.bundles[dose]
-        return space.of(bundle.translated[self._rows(bundle, control)], "translated", f"{dose}<-{control}", real=False)
+        def pick(x: np.ndarray, generator: np.random.Generator) -> np.ndarray:
+            return x[np.sort(generator.choice(len(x), size=size, replace=False))]
+
+        same = lambda x: pick(x, np.random.default_rng(seed + 1))  # noqa: E731
+        return pick(control, rng), [pick(x, rng) for x in real], [same(x) for x in translated]
 
     def _floor(self, real: list[np.ndarray], concentrations: np.ndarray, seed: int) -> MetricValue:
-        halves = [split_halves(torch.from_numpy(x), seed + i) for i, x in enumerate(real)]
-        first = [a.numpy() for a, _ in halves]
-        second = [b.numpy() for _, b in halves]
+        halves = [split_halves(len(x), seed + i) for i, x in enumerate(real)]
+        first = [x[a] for x, (a, _) in zip(real, halves)]
+        second = [x[b] for x, (_, b) in zip(real, halves)]
         if min(len(x) for x in first) < 2:
             return MetricValue.absent("too few real images to split in two")
         top, rho = select_features(first, concentrations, self.options.top_features)
@@ -187,13 +203,14 @@ class DoseResponse(OptionedMetric):
         return MetricValue(value=value, n=sum(map(len, second)))
 
     @staticmethod
-    def _pooled(per_compound: dict[str, MetricValue], name: str) -> MetricValue:
-        present = [v for v in per_compound.values() if v.value is not None]
-        if not per_compound:
-            return MetricValue.absent("no compound has 2+ concentrations among the targets")
-        if not present:
-            return MetricValue.absent("missing for every compound")
+    def _pooled(per_compound: dict[str, MetricValue], name: str, scorable: list[str]) -> MetricValue:
         if name.startswith("lowest"):
             return MetricValue.absent("a lowest dose is per compound; it has no pooled value")
+        if not scorable:
+            return MetricValue.absent("no compound has 2+ concentrations among the targets")
+        missing = [c for c in scorable if per_compound[c].value is None]
+        if missing:
+            return MetricValue.absent(f"missing for {', '.join(missing)}")
+        present = [per_compound[c] for c in scorable]
         weights = np.array([v.n for v in present], float)
         return MetricValue(value=float(np.average([v.value for v in present], weights=weights)), n=int(weights.sum()))

@@ -1,7 +1,7 @@
 """`effect`: does the translation move cells the way the real treatment does, and by how much?
 
 In the standardised CellProfiler space, per target condition and per source condition g of its
-translated images: the translated shift d_t = mean(translated from g) - mean(sources in g), and
+translated images: the translated shift d_t = mean(translated from g) - mean(their sources) and
 the real shift d_r = mean(real target) - mean(sources in g) (the sources are real test images of
 g, so d_r is what the treatment really does to g's cells). Measures (N-weighted over sources):
 
@@ -15,9 +15,19 @@ g, so d_r is what the treatment really does to g's cells). Measures (N-weighted 
   |mean(translated) - mean(true counterfactual)| / |mean(true counterfactual) - mean(sources)|:
   0 = the true effect, 1 = no better than not translating.
 
+Unbiased inner products. The squared norm of a difference of sample means over ~330 features
+carries a sampling term tr(cov) (1/n1 + 1/n2) that is not zero when nothing moves (K features x
+noise / n). Every |d|^2 and d_t . d_r here is estimated without it: mean_a . mean_b for
+independent samples, and the U-statistic sum_{i != j} a_i . b_j / (n (n - 1)) for the same
+sample or paired samples (a translation and its source). An estimate of |d|^2 can come out
+slightly negative when the true value is ~0: a ratio uses max(0, .), and a cosine is undefined
+when either squared norm is not positive. Translated images and their sources are scored as
+pairs (one subsample per bundle, `feature_space.py`), so the identity translator moves by
+exactly 0 at any N. Pairs where the translated image has no plausible cell are not in these
+measures: `segmentation-failures` counts them.
+
 The real-vs-real floor replaces the translated cells by one half of the real target cells and the
-real shift by the other half's: the agreement the data's own noise allows (cosine and ratio near
-1 when the effect is large compared with cell-to-cell variation).
+real shift by the other half's: the agreement the data's own noise allows.
 """
 
 from __future__ import annotations
@@ -26,51 +36,94 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
-from phenbench.core.metric import ConditionBundle, Evaluation, MetricResult, MetricValue, Need, pooled_mean
-from phenbench.metrics.base import OptionedMetric, bundles_in_order, condition_seed, split_halves
-from phenbench.metrics.feature_space import CellFeatureSpace, FeatureOptions
+from phenbench.core.metric import Evaluation, MetricResult, MetricValue, Need, pooled_mean
+from phenbench.metrics.base import BootstrapOptions, OptionedMetric, bundles_in_order, condition_seed, split_halves
+from phenbench.metrics.feature_space import CellFeatureSpace, CellSet, FeatureOptions
 from phenbench.metrics.statistics import value_with_ci
 
 
 @dataclass(frozen=True)
-class EffectOptions(FeatureOptions):
+class EffectOptions(FeatureOptions, BootstrapOptions):
     """Options of `effect`."""
 
-    bootstrap: int = 100
 
+def mean_dot(a: np.ndarray, b: np.ndarray, *, paired: bool) -> float:
+    """An unbiased estimate of mean(A) . mean(B) from samples a, b (N x K).
 
-def _norm(v: np.ndarray) -> float:
-    return float(np.sqrt(np.sum(v**2)))
-
-
-def cosine(translated: np.ndarray, sources: np.ndarray, real: np.ndarray) -> float:
-    d_t, d_r = translated.mean(0) - sources.mean(0), real.mean(0) - sources.mean(0)
-    if _norm(d_t) == 0 or _norm(d_r) == 0:
+    Independent samples: the product of the sample means. The same sample, or paired rows (row i
+    of a and of b from one unit): sum over i != j of a_i . b_j / (n (n - 1)), which drops the
+    i = j terms that carry each unit's own noise.
+    """
+    if not paired:
+        return float(a.mean(0) @ b.mean(0))
+    n = len(a)
+    if n < 2:
         return float("nan")
-    return float(d_t @ d_r / (_norm(d_t) * _norm(d_r)))
+    return float((a.sum(0) @ b.sum(0) - np.einsum("ij,ij->", a, b)) / (n * (n - 1)))
 
 
-def magnitude_ratio(translated: np.ndarray, sources: np.ndarray, real: np.ndarray) -> float:
-    d_r = _norm(real.mean(0) - sources.mean(0))
-    return _norm(translated.mean(0) - sources.mean(0)) / d_r if d_r > 0 else float("nan")
+def shift_terms(translated: np.ndarray, sources: np.ndarray, real: np.ndarray, *, paired: bool) -> tuple[float, float, float]:
+    """Unbiased (|d_t|^2, d_t . d_r, |d_r|^2) with d_t = mean t - mean s, d_r = mean r - mean s.
+
+    `paired`: row i of `translated` was made from row i of `sources`; else they are independent.
+    """
+    ss = mean_dot(sources, sources, paired=True)
+    rs = mean_dot(real, sources, paired=False)
+    rr = mean_dot(real, real, paired=True) - 2 * rs + ss
+    if paired:
+        moved = translated - sources
+        tt = mean_dot(moved, moved, paired=True)
+        tr = mean_dot(moved, real, paired=False) - mean_dot(moved, sources, paired=True)
+    else:
+        ts = mean_dot(translated, sources, paired=False)
+        tt = mean_dot(translated, translated, paired=True) - 2 * ts + ss
+        tr = mean_dot(translated, real, paired=False) - ts - rs + ss
+    return tt, tr, rr
 
 
-def counterfactual_error(translated: np.ndarray, sources: np.ndarray, counterfactual: np.ndarray) -> float:
-    d_true = _norm(counterfactual.mean(0) - sources.mean(0))
-    return _norm(translated.mean(0) - counterfactual.mean(0)) / d_true if d_true > 0 else float("nan")
+def _split(pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    half = pairs.shape[1] // 2
+    return pairs[:, :half], pairs[:, half:]
 
 
-def magnitude_error(translated: np.ndarray, sources: np.ndarray, real: np.ndarray) -> float:
-    return abs(magnitude_ratio(translated, sources, real) - 1.0)
+def cosine_of(tt: float, tr: float, rr: float) -> float:
+    if not (tt > 0 and rr > 0):
+        return float("nan")
+    return float(np.clip(tr / np.sqrt(tt * rr), -1.0, 1.0))
 
 
-Statistic = Callable[[np.ndarray, np.ndarray, np.ndarray], float]
-MEASURES: dict[str, tuple[Statistic, bool]] = {
-    "cosine": (cosine, True),
-    "magnitude-ratio": (magnitude_ratio, True),  # ideal 1 (IDEALS): tables mark the closest to 1
-    "magnitude-error": (magnitude_error, False),
+def ratio_of(tt: float, tr: float, rr: float) -> float:
+    return float(np.sqrt(max(tt, 0.0) / rr)) if rr > 0 else float("nan")
+
+
+def error_of(tt: float, tr: float, rr: float) -> float:
+    return abs(ratio_of(tt, tr, rr) - 1.0)
+
+
+def on_pairs(of_terms: Callable[[float, float, float], float]) -> Callable[[np.ndarray, np.ndarray], float]:
+    """A statistic of (pairs, real): `pairs` holds translated and source features side by side (N x 2K)."""
+    return lambda pairs, real: of_terms(*shift_terms(*_split(pairs), real, paired=True))
+
+
+cosine, magnitude_ratio, magnitude_error = on_pairs(cosine_of), on_pairs(ratio_of), on_pairs(error_of)
+
+
+def counterfactual_error(triples: np.ndarray) -> float:
+    """`triples`: translated, true counterfactual and source features side by side (N x 3K)."""
+    k = triples.shape[1] // 3
+    translated, counterfactual, sources = triples[:, :k], triples[:, k : 2 * k], triples[:, 2 * k :]
+    wrong = translated - counterfactual
+    true = counterfactual - sources
+    denominator = mean_dot(true, true, paired=True)
+    numerator = mean_dot(wrong, wrong, paired=True)
+    return float(np.sqrt(max(numerator, 0.0) / denominator)) if denominator > 0 else float("nan")
+
+
+MEASURES: dict[str, tuple[Callable[[float, float, float], float], bool]] = {
+    "cosine": (cosine_of, True),
+    "magnitude-ratio": (ratio_of, True),  # ideal 1 (IDEALS): tables mark the closest to 1
+    "magnitude-error": (error_of, False),
 }
 UNITS = {"magnitude-error": "|ratio - 1|"}
 IDEALS = {"magnitude-ratio": 1.0}
@@ -89,21 +142,24 @@ class Effect(OptionedMetric):
         floors: dict[str, dict[str, MetricValue]] = {m: {} for m in MEASURES}
         for bundle in bundles_in_order(evaluation):
             target = bundle.target
-            real = space.standardise(space.real(target))
-            groups = self._groups(space, bundle)
+            real = space.real(target)
+            translated, sources = space.translated(target), space.sources(target)
+            groups = self._groups(translated, sources, space.source_conditions(target))
             seed = condition_seed(evaluation, target, self.name)
-            if len(real) < 2 or not groups:
+            if real is None or len(real) < 4 or not groups:
                 for m in values:
-                    values[m][target] = MetricValue.absent("needs 2+ segmented real, source and translated images")
+                    values[m][target] = MetricValue.absent(
+                        "needs 4+ real and 2+ translated images, and their sources, with a plausible cell")
                 for m in floors:
-                    floors[m][target] = MetricValue.absent("needs 2+ segmented real images")
+                    floors[m][target] = MetricValue.absent("needs 4+ real images with a plausible cell")
                 continue
-            for m, (statistic, _) in MEASURES.items():
-                values[m][target] = self._weighted(statistic, groups, real, seed, m)
-                half_a, half_b = (h.numpy() for h in split_halves(torch.from_numpy(real), seed))
-                sources = np.concatenate([s for _, s in groups])
-                floors[m][target] = value_with_ci(statistic, [half_a, sources, half_b], n_boot=0, seed=seed)
-            values["counterfactual-error"][target] = self._counterfactual(space, bundle, seed)
+            half_a, half_b = split_halves(len(real), seed)
+            every_source = np.concatenate([_split(pairs)[1] for pairs, _, _ in groups])
+            terms = shift_terms(real.x[half_a], every_source, real.x[half_b], paired=False)
+            for m, (of_terms, _) in MEASURES.items():
+                values[m][target] = self._weighted(on_pairs(of_terms), groups, real, seed, m)
+                floors[m][target] = MetricValue(of_terms(*terms), n=len(half_a))
+            values["counterfactual-error"][target] = self._counterfactual(space, target, translated, sources, seed)
         results = []
         for m, per_condition in values.items():
             higher = MEASURES[m][1] if m in MEASURES else False
@@ -111,38 +167,45 @@ class Effect(OptionedMetric):
                                         floor=floors.get(m, {}), unit=UNITS.get(m, ""), ideal=IDEALS.get(m)))
         return results
 
-    def _groups(self, space: CellFeatureSpace, bundle: ConditionBundle) -> list[tuple[np.ndarray, np.ndarray]]:
-        """(translated, sources) standardised features per source condition, 2+ images each."""
-        labels = np.asarray(bundle.source_conditions)
+    @staticmethod
+    def _groups(translated: CellSet, sources: CellSet, source_conditions: np.ndarray) -> list[tuple]:
+        """(pairs, units, count) per source condition: translated and source features side by side,
+        for the pairs where both have a plausible cell; 2+ pairs each."""
+        both = translated.measured & sources.measured
+        t_x = np.zeros((translated.total, translated.x.shape[1]))
+        s_x = np.zeros_like(t_x)
+        t_x[translated.measured], s_x[sources.measured] = translated.x, sources.x
         groups = []
-        for source in dict.fromkeys(bundle.source_conditions):
-            rows = torch.from_numpy(np.flatnonzero(labels == source))
-            translated = space.of(bundle.translated[rows], "translated", f"{bundle.target}<-{source}", real=False)
-            sources = space.of(bundle.sources[rows], "sources", source, real=True)
-            if len(translated) >= 2 and len(sources) >= 2:
-                groups.append((translated, sources))
+        for source in dict.fromkeys(source_conditions):
+            rows = both & (source_conditions == source)
+            if rows.sum() >= 2:
+                groups.append((np.concatenate([t_x[rows], s_x[rows]], axis=1), translated.units[rows], int(rows.sum())))
         return groups
 
-    def _weighted(
-        self, statistic: Statistic, groups: list[tuple[np.ndarray, np.ndarray]], real: np.ndarray, seed: int, what: str
-    ) -> MetricValue:
-        parts = [value_with_ci(statistic, [t, s, real], n_boot=self.options.bootstrap if len(groups) == 1 else 0,
-                               seed=seed, n=len(t)) for t, s in groups]
+    def _weighted(self, statistic, groups: list[tuple], real: CellSet, seed: int, what: str) -> MetricValue:
+        boot = self.options.bootstrap if len(groups) == 1 else 0
+        parts = [value_with_ci(statistic, [pairs, real.x], n_boot=boot, seed=seed, n=n,
+                               groups=[units, real.measured_units]) for pairs, units, n in groups]
         if any(p.value is None for p in parts):
             reason = "the translated images do not move in feature space (no direction)" if what == "cosine" \
                 else "the real images do not differ from the sources"
-            return MetricValue.absent(reason, n=sum(len(t) for t, _ in groups))
+            return MetricValue.absent(reason, n=sum(n for _, _, n in groups))
         if len(parts) == 1:
             return parts[0]
         return pooled_mean({str(i): p for i, p in enumerate(parts)})
 
-    def _counterfactual(self, space: CellFeatureSpace, bundle: ConditionBundle, seed: int) -> MetricValue:
-        if bundle.counterfactuals is None:
+    def _counterfactual(self, space: CellFeatureSpace, target: str, translated: CellSet, sources: CellSet,
+                        seed: int) -> MetricValue:
+        counterfactuals = space.counterfactuals(target)
+        if counterfactuals is None:
             return MetricValue.absent("the dataset has no true counterfactuals (synthetic worlds only)")
-        translated = space.of(bundle.translated, "translated", bundle.target, real=False)
-        counterfactual = space.of(bundle.counterfactuals, "counterfactual", bundle.target, real=False)
-        sources = space.of(bundle.sources, "sources", "all-sources", real=False)
-        if min(len(translated), len(counterfactual), len(sources)) < 2:
-            return MetricValue.absent("needs 2+ segmented translated, counterfactual and source images")
-        return value_with_ci(counterfactual_error, [translated, sources, counterfactual],
-                             n_boot=self.options.bootstrap, seed=seed)
+        every = translated.measured & counterfactuals.measured & sources.measured
+        if every.sum() < 2:
+            return MetricValue.absent("needs 2+ translated images whose counterfactual and source have a plausible cell")
+        columns = []
+        for cells in (translated, counterfactuals, sources):
+            x = np.zeros((cells.total, cells.x.shape[1]))
+            x[cells.measured] = cells.x
+            columns.append(x[every])
+        return value_with_ci(counterfactual_error, [np.concatenate(columns, axis=1)], n_boot=self.options.bootstrap,
+                             seed=seed, groups=[translated.units[every]])
