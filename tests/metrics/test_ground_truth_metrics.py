@@ -71,14 +71,47 @@ def test_phenotype_shift_is_missing_without_readouts() -> None:
     assert result.pooled.value is None and "readouts" in result.per_condition["drug@1"].missing
 
 
-def test_undefined_readouts_are_left_out_not_propagated() -> None:
-    def readouts_with_a_gap(images):
+def test_phenotype_error_of_a_two_by_two_case_with_one_undefined_readout() -> None:
+    # Hand-computed: 2 images x 2 readouts, each translated readout 1 SD from the counterfactual's,
+    # the second readout of the second image undefined. Per readout, the mean squared distance over
+    # the images where it is defined is 1, so the error is sqrt(1 + 1) = 1.414. Counting the
+    # undefined entry as 0 while keeping it in the denominator gave sqrt(3 / 2) = 1.225.
+    marks = {"real": 0.1, "source": 0.2, "translated": 0.3, "counterfactual": 0.4}
+    table = {
+        0.1: [[0.0, 0.0], [2.0, 2.0]],  # real images: each readout has SD 1 (numpy's, ddof 0)
+        0.2: [[0.0, 0.0], [0.0, 0.0]],
+        0.3: [[2.0, 2.0], [2.0, np.nan]],
+        0.4: [[1.0, 1.0], [1.0, 1.0]],
+    }
+
+    def readouts(images):
+        return ["a", "b"], np.array(table[round(float(images[0, 0, 0, 0]), 1)])
+
+    image = {k: torch.full((2, 1, 2, 2), v) for k, v in marks.items()}
+    bundle = ConditionBundle(target="drug@1", translated=image["translated"], sources=image["source"],
+                             source_conditions=["DMSO"] * 2, real=image["real"], counterfactuals=image["counterfactual"])
+    ev = Evaluation(conditions=ConditionSet(["DMSO", "drug@1"]), channels=("c0",), bundles={"drug@1": bundle},
+                    readouts=readouts)
+    results = by_name(PhenotypeShift().compute(ev))
+    assert results["phenotype-error"].per_condition["drug@1"].value == pytest.approx(np.sqrt(2.0))
+    assert results["phenotype-error"].pooled.value == pytest.approx(np.sqrt(2.0))
+    # The share is unchanged: (t - s) . (c - s) / |c - s|^2 over the 3 defined entries = 6 / 3.
+    assert results["phenotype-shift"].per_condition["drug@1"].value == pytest.approx(2.0)
+    for name in ("phenotype-shift", "phenotype-error"):  # how many entries were left out is stored
+        assert results[name].arrays["undefined/drug@1"][0] == 1 and results[name].arrays["entries/drug@1"][0] == 4
+
+
+def test_a_readout_undefined_on_every_image_leaves_the_error_missing() -> None:
+    # A translator whose outputs can never be measured on a readout must not get a lower error.
+    ev = evaluation(0.5)
+    translated = ev.bundles["drug@1"].translated
+
+    def readouts(images):
         names, values = channel_means(images)
-        values[0, 1] = np.nan  # one image where the second readout cannot be measured
+        if images is translated:
+            values[:, 1] = np.nan
         return names, values
 
-    ev = evaluation(0.5)
-    ev.readouts = readouts_with_a_gap
-    result = by_name(PhenotypeShift().compute(ev))
-    assert result["phenotype-shift"].pooled.value == pytest.approx(0.5, abs=1e-6)
-    assert np.isfinite(result["phenotype-error"].pooled.value)
+    ev.readouts = readouts
+    error = by_name(PhenotypeShift().compute(ev))["phenotype-error"].per_condition["drug@1"]
+    assert error.value is None and "undefined on every image" in error.missing
