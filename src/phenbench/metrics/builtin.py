@@ -20,7 +20,7 @@ def register_metrics() -> list[Registration]:
         Registration("fid", "phenbench.metrics.fidelity:FID",
                      "Fréchet Inception Distance (torch-fidelity) per target condition and pooled."),
         Registration("kid", "phenbench.metrics.fidelity:KID",
-                     "Kernel Inception Distance (torch-fidelity), with its std over subsets."),
+                     "Kernel Inception Distance (torch-fidelity), subsets of at most half the images."),
         Registration("reconstruction", "phenbench.metrics.reconstruction:Reconstruction",
                      "Invert then regenerate under the same condition: MSE, PSNR, L2 (0-255)."),
         Registration("cellprofiler", "phenbench.metrics.cellprofiler:CellProfilerCorrelation",
@@ -33,4 +33,8 @@ def register_metrics() -> list[Registration]:
                      "Fréchet distance in standardised CellProfiler features (no pretrained weights)."),
         Registration("classifier", "phenbench.metrics.classifier:ConditionClassifier",
                      "Share of translated images a real-trained condition classifier assigns to the target."),
+        Registration("source-fidelity", "phenbench.metrics.source_fidelity:SourceFidelity",
+                     "Top-1 retrieval of each translated cell's source among K candidates (1 kept, 1/K lost)."),
+        Registration("segmentation-failures", "phenbench.metrics.segmentation_failures:SegmentationFailures",
+                     "Share of translated images without a plausible cell (blank, noise, a missing channel)."),
     ]

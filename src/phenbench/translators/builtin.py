@@ -13,6 +13,11 @@ def register_translators() -> list[Registration]:
             "Copy-source null baseline: returns the source image unchanged.",
         ),
         Registration(
+            "real-target",
+            "phenbench.translators.real_target.translator:RealTargetTranslator",
+            "Cell-ignoring baseline: a random real training image of the target (wins FID, loses source-fidelity).",
+        ),
+        Registration(
             "phendiff",
             "phenbench.translators.phendiff.translator:PhenDiffTranslator",
             "PhenDiff (Bourou et al., 2024): class-conditional DDIM, invert under source, regenerate under target.",
