@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from phenbench.core.compare_costs import COST_COLUMNS, cost_rows
+from phenbench.core.compare_digests import split_incomparable
 from phenbench.core.compare_format import format_table
 from phenbench.core.compare_show import describe_run
 from phenbench.core.errors import PhenbenchError, UnknownNameError
@@ -57,11 +58,13 @@ def comparison_table(
     labels = _row_labels(complete, latest_only)  # run_id -> row label, in row order
 
     values = store.metrics_frame(run_ids=list(labels))
+    # Runs scored on other rows or metric options get their own columns (compare_digests.py).
+    values, digest_notes = split_incomparable(values, list(complete["run_id"]), labels)
     known_metrics = list(dict.fromkeys(values["metric"]))
     for name in metrics or []:
         if name not in known_metrics:
             raise UnknownNameError(f"metric in the runs on '{dataset}'", name, known_metrics)
-    chosen_metrics = list(metrics) if metrics else known_metrics
+    chosen_metrics = [m for m in known_metrics if m.split(" [")[0] in metrics] if metrics else known_metrics
     values = values[values["metric"].isin(chosen_metrics)]
     if costs:
         shown_runs = complete[complete["run_id"].isin(list(labels))]
@@ -108,6 +111,7 @@ def comparison_table(
         "runs": {label: run_id for run_id, label in labels.items()},
         "dataset_hashes": {labels[r.run_id]: r.dataset_hash for r in complete.itertuples() if r.run_id in labels},
         "failed": [(r.run_id, r.translator, r.error or "") for r in failed.itertuples(index=False)],
+        "notes": [n for n in digest_notes if any(n.startswith(f"{m.split(' [')[0]}:") for m in chosen_metrics)],
     }
     return table
 

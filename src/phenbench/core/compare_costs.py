@@ -45,6 +45,7 @@ def cost_rows(store: ResultsStore, runs: pd.DataFrame) -> pd.DataFrame:
                 "metric": cost.column, "condition": POOLED, "value": value, "n": 0,
                 "ci_low": None, "ci_high": None, "missing": None if value is not None else cost.missing,
                 "higher_is_better": cost.higher_is_better, "ideal": None, "unit": cost.unit, "is_floor": False,
+                "rows_digest": None, "options_digest": None,
             })  # fmt: skip
     frame = pd.DataFrame(rows, columns=METRIC_COLUMNS)
     return frame.astype({"value": "float64", "ci_low": "float64", "ci_high": "float64", "ideal": "float64"})

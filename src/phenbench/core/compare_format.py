@@ -140,6 +140,7 @@ def _header(table: pd.DataFrame, meta: dict, column: tuple) -> str:
 
 def _note_lines(meta: dict, notes: _Notes) -> list[str]:
     lines = [f"[{number}] {reason}" for reason, number in notes.reasons.items()]
+    lines += meta.get("notes", [])  # e.g. columns split because runs were scored on other rows
     for run_id, translator, error in meta["failed"]:
         lines.append(f"Failed run not shown: {run_id} ({translator}): {error}")
     hashes = meta.get("dataset_hashes", {})

@@ -101,3 +101,30 @@ def pooled_mean(values: dict[str, MetricValue]) -> MetricValue:
         return MetricValue.absent("no images")
     mean = sum(v.value * v.n for v in present) / total  # type: ignore[operator]
     return MetricValue(value=float(mean), n=total)
+
+
+# Options that change how fast a metric runs, never its values: left out of the options digest.
+VALUE_NEUTRAL_OPTIONS = frozenset({"workers", "cache", "batch_size", "device"})
+
+
+def options_digest(name: str, metric: Metric) -> str:
+    """A short digest of a metric's name, class and value-relevant options."""
+    import dataclasses
+    import hashlib
+    import json
+
+    options = getattr(metric, "options", None)
+    values = dataclasses.asdict(options) if dataclasses.is_dataclass(options) else {}
+    values = {k: v for k, v in values.items() if k not in VALUE_NEUTRAL_OPTIONS}
+    kind = f"{type(metric).__module__}:{type(metric).__qualname__}"
+    text = json.dumps({"metric": name, "class": kind, "options": values}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def stamp_results(results: list[MetricResult], name: str, metric: Metric, evaluation: Evaluation) -> list[MetricResult]:
+    """Record on each result what it was computed on (rows and options digests), for `compare`."""
+    digest = options_digest(name, metric)
+    for result in results:
+        result.rows_digest = evaluation.rows_digest or None
+        result.options_digest = digest
+    return results

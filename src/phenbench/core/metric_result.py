@@ -48,6 +48,11 @@ class MetricResult:
     # A target value (e.g. 1 for "share of the true shift"): the best value is the closest to it,
     # so an overshoot does not win. None: `higher_is_better` decides.
     ideal: float | None = None
+    # What the values were computed on, set by the runner: a digest of the evaluated rows (dataset,
+    # pairs, the images of every set) and of the metric's options. `compare` keeps values with
+    # different digests in different columns. None: not recorded (stores written before them).
+    rows_digest: str | None = None
+    options_digest: str | None = None
 
 
 def direction_symbol(higher_is_better: bool, ideal: float | None = None) -> str:

@@ -86,6 +86,10 @@ SCHEMA: tuple[Entry, ...] = (
     Entry("/runs/<run_id>/metrics/<k>@unit", "attribute", "str", 'Unit; "" when none.'),
     Entry("/runs/<run_id>/metrics/<k>@ideal", "attribute", "float (optional)",
           "Target value where the best is the closest to it (e.g. 1 for phenotype-shift); absent otherwise."),
+    Entry("/runs/<run_id>/metrics/<k>@rows_digest", "attribute", "str (optional)",
+          "Digest of the evaluated rows (dataset hash, pairs, every image set's rows); absent in older stores."),
+    Entry("/runs/<run_id>/metrics/<k>@options_digest", "attribute", "str (optional)",
+          "Digest of the metric's name, class and value-relevant options; absent in older stores."),
     Entry(
         "/runs/<run_id>/metrics/<k>/values",
         "dataset",
@@ -200,6 +204,9 @@ def _write_metric(group: h5py.Group, result: MetricResult) -> None:
     group.attrs["unit"] = result.unit or ""
     if result.ideal is not None:
         group.attrs["ideal"] = float(result.ideal)
+    for key in ("rows_digest", "options_digest"):
+        if getattr(result, key):
+            group.attrs[key] = str(getattr(result, key))
     if POOLED in result.per_condition:
         raise PhenbenchError(
             f"Metric {result.name!r} has a condition named {POOLED!r}, which the store reserves for "
@@ -328,6 +335,8 @@ def read_run_group(group: h5py.Group, samples: bool) -> dict[str, Any]:
                 unit=_text(metric.attrs["unit"]),
                 arrays=arrays,
                 ideal=_ideal(metric),
+                rows_digest=_optional_text(metric, "rows_digest"),
+                options_digest=_optional_text(metric, "options_digest"),
             )
         )
     fields["samples"] = {}
@@ -337,6 +346,11 @@ def read_run_group(group: h5py.Group, samples: bool) -> dict[str, Any]:
             images = {kind: sample[kind][()] for kind in SAMPLE_KINDS if kind in sample}
             fields["samples"][_text(sample.attrs["condition"])] = images
     return fields
+
+
+def _optional_text(metric: h5py.Group, key: str) -> str | None:
+    # Absent in stores written before values recorded what they were computed on.
+    return _text(metric.attrs[key]) if key in metric.attrs else None
 
 
 def _ideal(metric: h5py.Group) -> float | None:
@@ -354,6 +368,8 @@ def read_value_rows(group: h5py.Group) -> list[dict[str, Any]]:
             "higher_is_better": bool(metric.attrs["higher_is_better"]),
             "unit": _text(metric.attrs["unit"]),
             "ideal": _ideal(metric),
+            "rows_digest": _optional_text(metric, "rows_digest"),
+            "options_digest": _optional_text(metric, "options_digest"),
         }
         for row in metric["values"][()]:
             missing = _text(row["missing"])
