@@ -31,7 +31,11 @@ class RunConfig:
     # "all": every source to every other condition; "from-control": DMSO to each (the paper's
     # set); or explicit [source, target] name pairs.
     pairs: str | tuple[tuple[str, str], ...] = "all"
-    seed: int = 0
+    seed: int = 0  # training: initialisation, data order, sampling
+    # Evaluation: which test rows are scored (above max_test_per_condition), subsamples and
+    # bootstrap resamples of the metrics. Fixed apart from the training seed, so that methods
+    # trained with different seeds are scored on the same images.
+    eval_seed: int = 0
     device: str = "auto"
     store: str = "results.h5"
     checkpoint: str | None = None  # load a trained translator instead of fitting
@@ -53,6 +57,7 @@ class RunConfig:
         if isinstance(self.pairs, str) and self.pairs not in PAIR_MODES:
             raise ConfigError(f"pairs must be one of {', '.join(PAIR_MODES)} or a list of [source, target], got {self.pairs!r}.")
         _at_least("seed", self.seed, 0, "")
+        _at_least("eval_seed", self.eval_seed, 0, "")
         _at_least("batch_size", self.batch_size, 1, "")
         _at_least("max_test_per_condition", self.max_test_per_condition, 1, " (0 would score nothing)")
         _at_least("samples_per_condition", self.samples_per_condition, 0, "")

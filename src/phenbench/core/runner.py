@@ -123,7 +123,7 @@ def run_benchmark(config: RunConfig, registries: Registries | None = None) -> Ru
 
 def _run(config: RunConfig, registries: Registries, run_id: str, started: str) -> RunOutcome:
     from phenbench.core.evaluation_builder import build_evaluation, resolve_pairs
-    from phenbench.core.metric import Need
+    from phenbench.core.metric import Need, stamp_results
     from phenbench.core.store import ResultsStore, RunRecord, make_run_id
     from phenbench.core.translator import FitOptions
 
@@ -187,7 +187,7 @@ def _run(config: RunConfig, registries: Registries, run_id: str, started: str) -
     evaluation, cost = build_evaluation(
         translator, dataset, pairs, needs | {Need.TRANSLATED},
         batch_size=config.batch_size, limit=config.max_test_per_condition,
-        seed=config.seed, progress=config.progress,
+        seed=config.eval_seed, progress=config.progress,  # the fixed evaluation seed, not the training seed
     )
     evaluation.options["device"] = device
     timings.update(
@@ -208,7 +208,8 @@ def _run(config: RunConfig, registries: Registries, run_id: str, started: str) -
     bar = tqdm(metrics.items(), desc="metrics", unit="metric", disable=not config.progress)
     for name, metric in bar:
         bar.set_postfix_str(name)
-        results.extend(score_metric(name, metric, evaluation, progress=config.progress))
+        # Each value records the rows and options it was computed on (compare keeps others apart).
+        results.extend(stamp_results(score_metric(name, metric, evaluation, progress=config.progress), name, metric, evaluation))
 
     record = RunRecord(
         run_id=run_id,
