@@ -89,12 +89,45 @@ def test_checkpoint_reuse(tmp_path, registries) -> None:
 
 
 def test_scoring_a_saved_model_again_keeps_the_preset_it_was_trained_with(tmp_path, registries) -> None:
-    first = run_benchmark(config(tmp_path, metrics=(), preset="quick"), registries)
-    again = run_benchmark(config(tmp_path, metrics=(), checkpoint=str(first.model_dir / "model")), registries)
+    first = run_benchmark(config(tmp_path, translator="sized", metrics=(), preset="quick"), registries)
+    model = str(first.model_dir / "model")
+    again = run_benchmark(config(tmp_path, translator="sized", metrics=(), checkpoint=model), registries)
     assert first.record.preset == again.record.preset == "quick"
     # One model, one row: the comparison does not split it into "(quick)" and "(default)".
     runs = ResultsStore(tmp_path / "r.h5").runs_frame()
     assert list(runs["preset"]) == ["quick", "quick"]
+    with pytest.raises(ConfigError, match="--preset small differs from the preset .* trained with \\(quick\\)"):
+        run_benchmark(config(tmp_path, translator="sized", metrics=(), checkpoint=model, preset="small"), registries)
+
+
+def test_a_preset_for_a_translator_without_presets_is_refused(tmp_path, registries) -> None:
+    with pytest.raises(ConfigError, match="identity has no presets"):
+        run_benchmark(config(tmp_path, metrics=(), preset="quick"), registries)
+    assert not (tmp_path / "r.h5").exists()
+
+
+def test_model_folders_are_keyed_on_what_decides_the_model(tmp_path, registries) -> None:
+    first = run_benchmark(config(tmp_path, metrics=()), registries).model_dir
+    assert run_benchmark(config(tmp_path, metrics=()), registries).model_dir == first  # same model: resumable
+    other_data = run_benchmark(config(tmp_path, metrics=(), dataset_config={"per_condition": 4}), registries).model_dir
+    assert other_data != first and first.name.startswith("identity-tiny-default-seed0-")
+    assert (first / "model" / "translator.json").is_file() and (other_data / "model" / "translator.json").is_file()
+
+
+def test_a_run_that_would_score_nothing_is_refused_before_fitting(tmp_path, registries, monkeypatch) -> None:
+    from phenbench.core.errors import DataError
+
+    with pytest.raises(DataError, match="has no test images of the source condition\\(s\\) DMSO"):
+        run_benchmark(config(tmp_path, metrics=(), pairs=(("DMSO", "drug@1"),), dataset_config={"per_condition": 0}),
+                      registries)
+    assert not (tmp_path / "r.h5").exists() and not (tmp_path / "runs").exists()
+
+
+def test_the_device_is_checked_and_recorded_as_used(tmp_path, registries) -> None:
+    with pytest.raises(ConfigError, match="--device cuda:7: torch sees no CUDA GPU"):
+        run_benchmark(config(tmp_path, metrics=(), device="cuda:7"), registries)
+    record = run_benchmark(config(tmp_path, metrics=(), device="auto"), registries).record
+    assert record.configs["run"]["device"] == "cpu"
 
 
 def test_an_unusable_store_is_refused_before_fitting(tmp_path, registries, monkeypatch) -> None:

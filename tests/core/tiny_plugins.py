@@ -34,6 +34,13 @@ class FailingTranslator(IdentityTranslator):
         raise RuntimeError("the GPU caught fire")
 
 
+class SizedTranslator(IdentityTranslator):
+    """An identity with presets, for tests of what a run does with them."""
+
+    name = "sized"
+    presets = {"quick": {}, "small": {}}
+
+
 class BrokenMetric(Metric):
     name = "broken"
     needs = frozenset({Need.TRANSLATED})
@@ -49,7 +56,8 @@ class TinyPlugins:
 
     @hookimpl
     def register_translators(self):
-        return [Registration("failing", "tests.core.tiny_plugins:FailingTranslator")]
+        return [Registration("failing", "tests.core.tiny_plugins:FailingTranslator"),
+                Registration("sized", "tests.core.tiny_plugins:SizedTranslator")]
 
     @hookimpl
     def register_metrics(self):

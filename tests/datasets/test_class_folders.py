@@ -110,3 +110,16 @@ def test_folder_errors_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="have no cells in the test split"):
         load(lopsided)
     assert not [p for p in (tmp_path / "c").iterdir() if "tmp" in p.name]
+
+
+def test_golgi_folders_that_do_not_map_to_the_control_are_refused(tmp_path: Path) -> None:
+    root = tmp_path / "three"
+    _golgi(root, splits=False)
+    (root / "2").mkdir()
+    for png in (root / "1").iterdir():
+        (root / "2" / png.name).write_bytes(png.read_bytes())
+    with pytest.raises(DataError, match=r"No folder of .*three maps to the control DMSO \(folders: 0, 1, 2\)"):
+        GolgiDataset(GolgiConfig(root=str(root), cache_dir=str(tmp_path / "c")))
+    (root / "conditions.txt").write_text("0 -> DMSO\n1 -> nocodazole@1\n2 -> nocodazole@2\n")
+    data = GolgiDataset(GolgiConfig(root=str(root), cache_dir=str(tmp_path / "c")))
+    assert data.conditions.control == "DMSO" and len(data.conditions) == 3

@@ -50,12 +50,31 @@ def git_hash() -> str | None:
 
 
 def resolve_device(requested: str) -> str:
-    """`auto` picks CUDA when torch sees a GPU, else the CPU."""
-    if requested != "auto":
-        return requested
+    """The device a run uses: `auto` picks CUDA when torch sees a GPU, else the CPU. A device this
+    machine lacks (`cuda:7` on one GPU, `cuda` on none) is refused here, before anything runs."""
     import torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    from phenbench.core.errors import ConfigError
+
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(requested)
+    except RuntimeError:
+        raise ConfigError(f"Unknown device {requested!r}; use auto, cpu, cuda, cuda:N or mps.") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ConfigError(f"--device {requested}: torch sees no CUDA GPU on this machine; use --device cpu (or auto).")
+        if device.index is not None and device.index >= count:
+            raise ConfigError(
+                f"--device {requested}: this machine has {count} CUDA GPU(s) (cuda:0 to cuda:{count - 1}); pick one of them."
+            )
+    elif device.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise ConfigError(f"--device {requested}: Apple's MPS is not available here; use --device cpu (or auto).")
+    elif device.type == "xpu" and not (hasattr(torch, "xpu") and torch.xpu.is_available()):
+        raise ConfigError(f"--device {requested}: torch sees no Intel XPU here; use --device cpu (or auto).")
+    return requested
 
 
 def command_line() -> str:

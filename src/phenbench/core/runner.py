@@ -6,6 +6,9 @@ progress bars and provenance; the store is the only thing that writes results.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import random
 import sys
 import time
@@ -14,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from phenbench.core.config import config_from_dict, config_to_dict
-from phenbench.core.errors import ConfigError, PhenbenchError
+from phenbench.core.errors import ConfigError, DataError, PhenbenchError
 from phenbench.core.plugins import Registries, load_registries
 from phenbench.core.provenance import git_hash, library_versions, resolve_device, utc_now
 from phenbench.core.run_config import RunConfig
@@ -87,10 +90,45 @@ def choose_metrics(registries: Registries, config: RunConfig, dataset) -> dict[s
     return chosen
 
 
-def model_directory(config: RunConfig) -> Path:
-    """Where a fit keeps its checkpoints and final model: stable, so a killed run can resume."""
+def model_directory(config: RunConfig, translator_cls, translator_config, dataset, pairs) -> Path:
+    """Where a fit keeps its checkpoints and final model: stable, so a killed run can resume.
+
+    `<translator>-<dataset>-<preset>-seed<N>-<key>`, where the key is a digest of what decides the
+    model: the translator's full config, the prepared data's content hash (data, selection,
+    options) and, for translators that train one model per pair, the pairs. A run on other data
+    or another config gets its own folder instead of replacing an earlier model.
+    """
     preset = config.preset or "default"
-    return Path(config.work_dir) / f"{config.translator}-{config.dataset}-{preset}-seed{config.seed}"
+    provenance = {
+        "translator": config.translator,
+        "config": config_to_dict(translator_config),
+        "dataset": config.dataset,
+        "data": dataset.content_hash(),
+        "pairs": sorted(pairs) if getattr(translator_cls, "trains_per_pair", False) else None,
+    }
+    key = hashlib.sha256(json.dumps(provenance, sort_keys=True).encode()).hexdigest()[:8]
+    return Path(config.work_dir) / f"{config.translator}-{config.dataset}-{preset}-seed{config.seed}-{key}"
+
+
+def check_something_to_translate(dataset, pairs: list[tuple[int, int]], limit: int | None, seed: int) -> None:
+    """Refuse, before fitting, a run that would translate and score nothing."""
+    from phenbench.core.evaluation_builder import test_rows
+
+    names = dataset.conditions.names
+    where = f"The dataset '{dataset.name}'"
+    if len(names) < 2:
+        raise DataError(
+            f"{where} has a single condition ({names[0]}): a translator needs a source and a target condition. "
+            "Add images of another condition, or check the selection and folder mapping."
+        )
+    if not pairs:
+        raise ConfigError(f"{where}: no source -> target pairs to translate; check --pairs.")
+    sources = sorted({source for source, _ in pairs})
+    if not any(len(test_rows(dataset, source, limit, seed)) for source in sources):
+        raise DataError(
+            f"{where} has no test images of the source condition(s) {', '.join(names[s] for s in sources)}: "
+            "nothing would be translated or scored. Prepare it with a test split holding them."
+        )
 
 
 def run_benchmark(config: RunConfig, registries: Registries | None = None) -> RunOutcome:
@@ -128,14 +166,18 @@ def _run(config: RunConfig, registries: Registries, run_id: str, started: str) -
     from phenbench.core.translator import FitOptions
 
     translator_cls = registries.translators.load(config.translator)  # fail fast on a bad name
+    if config.preset is not None:
+        translator_cls.config_for(config.preset)  # refuses a preset the translator does not have
     store = ResultsStore(config.store)
     store.check_writable()  # before fitting: a five-hour fit must not learn at the end that its store is unusable
     seed_everything(config.seed)
     device = resolve_device(config.device)
+    config = dataclasses.replace(config, device=device)  # the record says what was used, not "auto"
     dataset, dataset_config = open_dataset(registries, config.dataset, config.data, config.dataset_config)
     metrics = choose_metrics(registries, config, dataset)
     needs = set().union(*(m.needs for m in metrics.values())) if metrics else set()
     pairs = resolve_pairs(config.pairs, dataset)
+    check_something_to_translate(dataset, pairs, config.max_test_per_condition, config.eval_seed)
 
     timings: dict[str, float] = {}
     model_dir: Path | None = None
@@ -147,6 +189,11 @@ def _run(config: RunConfig, registries: Registries, run_id: str, started: str) -
                 f"and channels {list(translator.spec.channels)}, which differ from the dataset's. "
                 "Use the same dataset (and selection) it was trained on."
             )
+        if config.preset and translator.preset and config.preset != translator.preset:
+            raise ConfigError(
+                f"--preset {config.preset} differs from the preset the model in {config.checkpoint} was trained "
+                f"with ({translator.preset}); leave --preset out to score it."
+            )
         translator_config = translator.config
         preset = translator.preset or config.preset
     else:
@@ -155,7 +202,7 @@ def _run(config: RunConfig, registries: Registries, run_id: str, started: str) -
         warn_full_size_on_cpu(translator_cls, config, device)
         translator = translator_cls(translator_config, dataset.spec).to(device)
         translator.preset = preset
-        model_dir = model_directory(config)
+        model_dir = model_directory(config, translator_cls, translator_config, dataset, pairs)
         checkpoints = model_dir / "checkpoints"
         if not config.resume and checkpoints.exists():
             import shutil

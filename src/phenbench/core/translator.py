@@ -87,6 +87,9 @@ class Translator(ABC):
     # Other translators whose saved models this one loads as its own: the same networks used
     # another way (Phenexplain's W and W+ projections share one generator, trained once).
     loads_models_of: ClassVar[tuple[str, ...]] = ()
+    # True for methods that train one model per (source, target) pair (CycleGAN): the pairs a run
+    # asks for then decide the saved model, and the runner keys its model folder on them.
+    trains_per_pair: ClassVar[bool] = False
 
     def __init__(self, config: Any, spec: DataSpec):
         if not isinstance(config, self.config_class):
@@ -105,6 +108,8 @@ class Translator(ABC):
         """The config of a preset (or the defaults) with `overrides` applied, unknown keys rejected."""
         data: dict[str, Any] = {}
         if preset is not None:
+            if not cls.presets:
+                raise ConfigError(f"The translator {cls.name} has no presets (nothing to size); leave --preset out.")
             if preset not in cls.presets:
                 raise UnknownNameError(f"preset of {cls.name}", preset, cls.presets)
             data.update(cls.presets[preset])
@@ -181,7 +186,14 @@ class Translator(ABC):
                 f"Run with --translator {manifest['translator']}, or point --checkpoint at a {cls.name} model."
             )
         config = config_from_dict(cls.config_class, manifest["config"], where=f"{directory}/{TRANSLATOR_FILE}")
-        translator = cls(config, DataSpec.from_dict(manifest["spec"]))
+        try:
+            spec = DataSpec.from_dict(manifest["spec"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PhenbenchError(
+                f"The data spec in {directory}/{TRANSLATOR_FILE} is damaged ({type(exc).__name__}: {exc}); "
+                "train the model again."
+            ) from None
+        translator = cls(config, spec)
         translator.preset = manifest.get("preset")  # absent in models saved before presets were kept
         translator._load_weights(Path(directory))
         return translator.to(device)
@@ -224,13 +236,32 @@ def condition_indices(conditions: ConditionArg, n: int, spec: DataSpec) -> torch
 
 
 def read_manifest(directory: str | Path) -> dict[str, Any]:
+    """The `translator.json` of a saved model, checked: a truncated or hand-edited file is one line."""
     path = Path(directory) / TRANSLATOR_FILE
-    if not path.exists():
+    if not Path(directory).is_dir():
+        raise PhenbenchError(
+            f"The model folder {directory} does not exist. Point --checkpoint at a directory written by a "
+            "finished fit (the path `phenbench run` prints after 'Trained model:')."
+        )
+    if not path.is_file():
         raise PhenbenchError(
             f"No saved translator in {directory} ({TRANSLATOR_FILE} is missing). "
             "Point --checkpoint at a directory written by a finished fit."
         )
-    return json.loads(path.read_text())
+    try:
+        manifest = json.loads(path.read_text())
+    except (ValueError, OSError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise PhenbenchError(
+            f"{path} is not valid JSON ({str(exc).splitlines()[0]}): the model was not saved completely or the "
+            "file was edited. Train it again, or restore the folder."
+        ) from None
+    missing = [key for key in ("translator", "config", "spec") if not isinstance(manifest, dict) or key not in manifest]
+    if missing:
+        raise PhenbenchError(f"{path} lacks {', '.join(missing)}; it was not written by phenbench. Train the model again.")
+    if not isinstance(manifest["translator"], str) or not isinstance(manifest["config"], dict) \
+            or not isinstance(manifest["spec"], dict):
+        raise PhenbenchError(f"{path} holds a damaged translator, config or spec entry; train the model again.")
+    return manifest
 
 
 def timed(function: Callable[[], Any]) -> tuple[Any, float]:

@@ -93,6 +93,9 @@ class FolderDataset(CachedCropDataset):
     """Class folders converted to a crop cache; subclasses set `name` and may map folders by default."""
 
     config_class = FolderConfig
+    # Sets that are defined by a control (golgi: DMSO vs nocodazole) refuse folders that do not
+    # map to it, instead of silently running without one.
+    requires_control = False
 
     def __init__(self, config: FolderConfig):
         if not isinstance(config, self.config_class):
@@ -110,6 +113,12 @@ class FolderDataset(CachedCropDataset):
                 f"its folders: {', '.join(sorted(table['folder'].unique()))}."
             )
         table["condition"] = [mapping.get(f, f) for f in table["folder"]]
+        if self.requires_control and config.control and config.control not in set(table["condition"]):
+            folders = ", ".join(sorted(table["folder"].unique()))
+            raise DataError(
+                f"No folder of {root} maps to the control {config.control} (folders: {folders}). Name it in "
+                f"{root / MAP_FILE} (a line like `0 -> {config.control}`, one per folder) or in condition_map."
+            )
         reader = CacheReader(self._cache(root, table, config))
         names = ordered_conditions(list(pd.unique(table["condition"])), control=config.control)
         super().__init__(

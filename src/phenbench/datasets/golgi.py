@@ -25,6 +25,7 @@ class GolgiDataset(FolderDataset):
 
     name = "golgi"
     config_class = GolgiConfig
+    requires_control = True
 
     def default_map(self, folders: list[str]) -> dict[str, str]:
         return dict(PAPER_MAP) if set(folders) == set(PAPER_MAP) else {}

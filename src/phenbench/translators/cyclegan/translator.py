@@ -46,6 +46,7 @@ class CycleGANTranslator(Translator):
     config_class = CycleGANConfig
     presets = PRESETS
     has_latent_space = False
+    trains_per_pair = True
 
     def __init__(self, config: CycleGANConfig, spec) -> None:
         super().__init__(config, spec)

@@ -30,7 +30,7 @@ class IdentityConfig:
 class IdentityTranslator(Translator):
     name = "identity"
     config_class = IdentityConfig
-    presets = {"quick": {}, "small": {}, "paper": {}}
+    presets: dict = {}  # nothing to size: a --preset is refused rather than labelling a second row
 
     def fit(self, dataset: PreparedDataset, options: FitOptions = FitOptions()) -> FitReport:
         return FitReport(steps=0, seconds=0.0)
