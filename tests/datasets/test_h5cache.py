@@ -50,8 +50,13 @@ def test_a_failed_write_leaves_nothing_behind(tmp_path: Path) -> None:
             writer.append(np.zeros((2, 2, 5, 5), np.uint16), _meta(2, "P", "DMSO"))
     assert list(tmp_path.iterdir()) == []
     (tmp_path / "not-a-cache.h5").write_bytes(b"junk")
-    with pytest.raises(DataError, match="delete it and prepare again"):
+    with pytest.raises(DataError, match="not-a-cache.h5 is not a readable phenbench crop cache"):
         CacheReader(tmp_path / "not-a-cache.h5")
+    (tmp_path / "not-a-cache.h5").unlink()
+    for shape in ((0, 0), (-5, -5)):  # refused before the temporary file exists: nothing left behind
+        with pytest.raises(DataError, match="crop size"):
+            CacheWriter(tmp_path / "c.h5", channels=("a",), crop_shape=shape)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_percentile_normalisation_per_plate_and_against_dmso(tmp_path: Path) -> None:

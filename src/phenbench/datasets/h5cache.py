@@ -61,12 +61,13 @@ class CacheWriter:
         compression: str | None = None,
     ):
         self.path = Path(path)
+        c, (h, w) = len(channels), crop_shape
+        if c < 1 or h < 1 or w < 1:
+            raise DataError(f"Cannot write {self.path}: crop size {h} x {w} with {c} channel(s); both sides must be at least 1.")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
         self.channels = tuple(channels)
         self.control = control
-        self._file = h5py.File(self._tmp, "w")
-        c, (h, w) = len(self.channels), crop_shape
         options: dict[str, Any] = {}
         # gzip level 1 with byte shuffling: ~0.6x the size, but ~15x slower to write and ~7x slower
         # to read than no compression (docs/benchmarks/datasets.md); worth it for a 27 GB release.
@@ -76,10 +77,15 @@ class CacheWriter:
             options = {"compression": "lzf", "shuffle": True}
         elif compression not in (None, "none"):
             raise DataError(f"Unknown compression {compression!r}; choose gzip, lzf or none.")
-        self._images = self._file.create_dataset(
-            "images", shape=(0, c, h, w), maxshape=(None, c, h, w), dtype=np.dtype(dtype),
-            chunks=(1, c, h, w), **options,
-        )
+        self._file = h5py.File(self._tmp, "w")
+        try:
+            self._images = self._file.create_dataset(
+                "images", shape=(0, c, h, w), maxshape=(None, c, h, w), dtype=np.dtype(dtype),
+                chunks=(1, c, h, w), **options,
+            )
+        except BaseException:
+            self.abort()  # no temporary file left behind by a writer that never started
+            raise
         self._meta: list[pd.DataFrame] = []
         self._digest = hashlib.sha256()
         self._rng = np.random.default_rng(0)
@@ -255,8 +261,13 @@ class CacheReader:
                 self.meta = pd.DataFrame({k: _column(f["meta"][k]) for k in f["meta"]})
                 self.intensity_groups = [str(g) for g in f["intensity/groups"].asstr()[:]]
                 self.intensity = {k: f[f"intensity/{k}"][:] for k in ("all", "control")}
-        except OSError as exc:
-            raise DataError(f"Cannot read the cache {self.path} ({exc}); delete it and prepare again.") from None
+        except (OSError, KeyError, ValueError) as exc:
+            # Not "delete it": the path may be a user's file that is simply not a crop cache.
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise DataError(
+                f"{self.path} is not a readable phenbench crop cache ({first}); give a cache written by "
+                "`phenbench data prepare` (or a crop-table or image folder), or prepare it again."
+            ) from None
         self._file: h5py.File | None = None
         self._pid: int | None = None
 

@@ -170,3 +170,47 @@ def test_crop_table_errors_name_the_file_and_the_fix(tmp_path: Path) -> None:
 
     with pytest.raises(DataError, match="does not exist"):
         load(tmp_path / "nowhere")
+
+
+def test_a_crop_table_that_would_be_read_wrongly_is_refused_row_by_row(tmp_path: Path) -> None:
+    def load(root: Path) -> Bbbc021Dataset:
+        return Bbbc021Dataset(Bbbc021Config(root=str(root), cache_dir=str(tmp_path / "cache")))
+
+    def edit(name: str, column: str, row: int, value) -> Path:
+        root = _table(tmp_path / name, {"DMSO": 4, "taxol@1": 4})
+        table = pd.read_csv(root / "manifest.csv", dtype=str)
+        table.loc[row, column] = value
+        table.to_csv(root / "manifest.csv", index=False)
+        return root
+
+    # float crops beside uint16 ones: a silent cast would turn NaN into 0 and -5 into 65531
+    mixed = _table(tmp_path / "mixed", {"DMSO": 4, "taxol@1": 4})
+    np.savez(mixed / "taxol1.npz", crops=np.full((4, 12, 12, 3), 0.5, np.float32))
+    with pytest.raises(DataError, match=r"taxol1.npz holds float32 crops but .*DMSO.npz holds uint16"):
+        load(mixed)
+
+    nan = _table(tmp_path / "nan", {"DMSO": 4, "taxol@1": 4})
+    for name in ("DMSO.npz", "taxol1.npz"):
+        crops = np.zeros((4, 12, 12, 3), np.float32)
+        if name == "taxol1.npz":
+            crops[2, 3, 3, 1] = np.inf
+        np.savez(nan / name, crops=crops)
+    with pytest.raises(DataError, match=r"taxol1.npz row 2 \(manifest line 8\) holds NaN or infinite values"):
+        load(nan)
+
+    with pytest.raises(DataError, match=r"line 3 points at row -1 of .*DMSO.npz, which has rows 0 to 3"):
+        load(edit("negative", "row_in_file", 1, "-1"))
+    with pytest.raises(DataError, match=r"line 7: concentration 'ten' is not a number"):
+        load(edit("words", "concentration", 5, "ten"))
+    with pytest.raises(DataError, match=r"line 4: row_in_file 'x' is not a number"):
+        load(edit("row", "row_in_file", 2, "x"))
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "manifest.csv").write_bytes(b"")
+    with pytest.raises(DataError, match=r"empty.manifest.csv is not a readable CSV"):
+        load(empty)
+    ok = _table(tmp_path / "ok", {"DMSO": 4, "taxol@1": 4})
+    with pytest.raises(DataError, match=r"manifest.csv is a CSV file; for a crop table pass the folder"):
+        load(ok / "manifest.csv")
+    assert not [p for p in (tmp_path / "cache").glob("*") if "tmp" in p.name]

@@ -94,6 +94,11 @@ class Bbbc021Dataset(CachedCropDataset):
         if not config.root:
             raise ConfigError("bbbc021 needs --data: a prepared .h5 cache, a crop-table folder, or see docs/datasets.md.")
         root = Path(config.root).expanduser()
+        if root.is_file() and (root.name == "manifest.csv" or root.suffix.lower() == ".csv"):
+            raise DataError(
+                f"{root} is a CSV file; for a crop table pass the folder holding its manifest.csv "
+                f"(--data {root.parent}), for a prepared cache the .h5 file."
+            )
         if root.is_file():
             return root
         if is_crop_table(root):

@@ -47,7 +47,13 @@ def read_manifest(root: Path) -> pd.DataFrame:
     table = table.copy()
     for column in ("file", "plate", "well", "compound"):
         table[column] = table[column].astype(str).str.strip()
-    table["concentration"] = pd.to_numeric(table["concentration"]).astype(float)
+    table["concentration"] = _numbers(table, "concentration", path, allow_missing_for_control=True)
+    table["row_in_file"] = _numbers(table, "row_in_file", path, allow_missing_for_control=False)
+    fractional = table["row_in_file"] % 1 != 0
+    if fractional.any():
+        line = int(np.flatnonzero(fractional.to_numpy())[0])
+        raise DataError(f"{path} line {line + 2}: row_in_file {table['row_in_file'].iloc[line]:g} is not a whole number.")
+    table["row_in_file"] = table["row_in_file"].astype(np.int64)
     table["condition"] = [to_condition(c, x) for c, x in zip(table["compound"], table["concentration"])]
     if {"TableNumber", "ImageNumber"} <= set(table.columns):
         table["field"] = table["TableNumber"].astype(str) + "-" + table["ImageNumber"].astype(str)
@@ -56,10 +62,29 @@ def read_manifest(root: Path) -> pd.DataFrame:
     return table
 
 
+def _numbers(table: pd.DataFrame, column: str, path: Path, *, allow_missing_for_control: bool) -> pd.Series:
+    """A numeric column, or a DataError naming the first manifest line (header = line 1) that is not a number."""
+    raw = table[column]
+    numbers = pd.to_numeric(raw, errors="coerce").astype(float)
+    blank = raw.isna() | (raw.astype(str).str.strip() == "")
+    bad = numbers.isna() & ~blank
+    if allow_missing_for_control:
+        bad |= blank & (table["compound"] != CONTROL)
+        numbers = numbers.fillna(0.0)
+    else:
+        bad |= blank
+    bad |= ~np.isfinite(numbers.fillna(0.0))
+    if bad.any():
+        line = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(f"{path} line {line + 2}: {column} {raw.iloc[line]!r} is not a number; fix that row.")
+    return numbers
+
+
 def cache_key(root: Path, options: dict) -> str:
     """A key that changes when the manifest, any array file, or the conversion options change."""
+    files = read_manifest(root)["file"]  # checks the manifest first: a broken one is one clear line
     digest = hashlib.sha256((root / MANIFEST).read_bytes())
-    for name in sorted(set(pd.read_csv(root / MANIFEST, usecols=["file"])["file"].astype(str))):
+    for name in sorted(set(files)):
         path = root / name
         stat = path.stat() if path.exists() else None
         digest.update(f"{name}:{stat.st_size if stat else -1}:{stat.st_mtime_ns if stat else -1}".encode())
@@ -122,12 +147,31 @@ def convert_crop_table(
             array = first if name == files[0] else load_array(root / name)
             if array.shape[1] != c:
                 raise DataError(f"{root / name} has {array.shape[1]} channels but {root / files[0]} has {c}.")
-            index = rows["row_in_file"].to_numpy(dtype=np.int64)
-            if index.min() < 0 or index.max() >= len(array):
+            # One dtype for the whole table: casting float crops to the first file's integers would
+            # turn NaN into 0, -5 into 65531 and 0.5 into 0, silently.
+            if array.dtype != first.dtype:
                 raise DataError(
-                    f"The manifest points at row {index.max()} of {root / name}, which has {len(array)} crops."
+                    f"{root / name} holds {array.dtype} crops but {root / files[0]} holds {first.dtype}; "
+                    "convert the crop files to one dtype (the same bit depth and scale) first."
                 )
-            writer.append(fit_raw_to_size(array[index], size, "pad"), rows[keep])
+            index = rows["row_in_file"].to_numpy(dtype=np.int64)
+            outside = (index < 0) | (index >= len(array))
+            if outside.any():
+                k = int(np.flatnonzero(outside)[0])
+                raise DataError(
+                    f"{root / MANIFEST} line {int(rows.index[k]) + 2} points at row {index[k]} of {root / name}, "
+                    f"which has rows 0 to {len(array) - 1}; fix row_in_file."
+                )
+            crops = array[index]
+            if np.issubdtype(crops.dtype, np.floating):
+                broken = ~np.isfinite(crops).reshape(len(crops), -1).all(axis=1)
+                if broken.any():
+                    k = int(np.flatnonzero(broken)[0])
+                    raise DataError(
+                        f"{root / name} row {index[k]} (manifest line {int(rows.index[k]) + 2}) holds NaN or "
+                        "infinite values; fix or drop that crop."
+                    )
+            writer.append(fit_raw_to_size(crops, size, "pad"), rows[keep])
         writer.close(attrs={
             "prepare": {"kind": "crop-table", "root": str(root), "crop_size": size},
             "split": {"by": split_by, "test_fraction": test_fraction, "seed": split_seed, "levels": split.levels},
