@@ -67,7 +67,9 @@ def build_cli(pm: pluggy.PluginManager | None = None) -> click.Group:
     @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
     def run_command(config_path, fresh, quiet, **options) -> None:
         """Fit (or load) a translator, translate the test split, score it and store the run."""
-        from phenbench.core.compare import comparison_table, format_table
+        from phenbench.core.baseline import ensure_identity_baseline
+        from phenbench.core.compare import comparison_table
+        from phenbench.core.compare_headline import headline_text
         from phenbench.core.run_config import load_run_config
         from phenbench.core.runner import run_benchmark
         from phenbench.core.store import ResultsStore
@@ -77,14 +79,20 @@ def build_cli(pm: pluggy.PluginManager | None = None) -> click.Group:
         if quiet:
             options["progress"] = False
         config = load_run_config(config_path, **options)
-        outcome = run_benchmark(config, registries())
+        found = registries()
+        outcome = run_benchmark(config, found)
         record = outcome.record
         click.echo(f"\nRun {record.run_id} stored in {config.store}")
         if outcome.model_dir is not None:
             click.echo(f"Trained model: {outcome.model_dir / 'model'}")
+        # The identity baseline on the same rows and options: scored once, then found in the store.
+        baseline = ensure_identity_baseline(config, record, found)
+        if baseline is not None:
+            run_id, scored_now = baseline
+            click.echo(f"Identity baseline on the same rows: run {run_id}" + (" (scored now)" if scored_now else ""))
         table = comparison_table(ResultsStore(config.store), dataset=record.dataset)
-        click.echo(format_table(table, "markdown", conditions="pooled"))
-        click.echo(f"\nPer condition: phenbench compare --store {config.store} --dataset {record.dataset}")
+        click.echo(headline_text(table))
+        click.echo(f"Every measure and condition: phenbench compare --all --store {config.store} --dataset {record.dataset}")
 
     @cli.command("list")
     @click.argument("kind", type=click.Choice(LIST_KINDS), required=False)
@@ -109,19 +117,24 @@ def build_cli(pm: pluggy.PluginManager | None = None) -> click.Group:
     @click.option("--format", "fmt", type=click.Choice(["markdown", "csv", "latex"]), default="markdown", show_default=True)
     @click.option("--dataset", help="Only runs on this dataset.")
     @click.option("--metrics", help="Comma-separated metrics to show (default: all).")
-    @click.option("--conditions", default="all", show_default=True,
-                  help="'all', 'pooled' (one column per metric), or comma-separated condition names.")
+    @click.option("--conditions",
+                  help="'all', 'pooled' (one column per metric), or comma-separated condition names. [default: all]")
     @click.option("--costs", is_flag=True, help="Add fit time, translation images/s and inversion s/image columns.")
-    def compare_command(store: str, fmt: str, dataset: str | None, metrics: str | None, conditions: str,
-                        costs: bool) -> None:
-        """The comparison table across methods: a row per method, a column per metric and condition."""
+    @click.option("--all", "show_all", is_flag=True,
+                  help="Every measure and condition (markdown prints the headline measures without it).")
+    def compare_command(store: str, fmt: str, dataset: str | None, metrics: str | None, conditions: str | None,
+                        costs: bool, show_all: bool) -> None:
+        """The comparison table across methods: the headline measures, or with --all every measure and
+        condition (CSV and LaTeX always hold everything)."""
         from phenbench.core.compare import comparison_text
         from phenbench.core.store import ResultsStore
 
         chosen = [m.strip() for m in metrics.split(",")] if metrics else None
+        conditions = conditions or "all"
         columns = conditions if conditions in ("all", "pooled") else [c.strip() for c in conditions.split(",")]
+        headline = fmt == "markdown" and not (show_all or metrics or costs or columns != "all")
         click.echo(comparison_text(ResultsStore(store), fmt, dataset=dataset, metrics=chosen, conditions=columns,
-                                   costs=costs))
+                                   costs=costs, headline=headline))
 
     @cli.command("show")
     @click.argument("run_id")

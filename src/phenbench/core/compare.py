@@ -125,15 +125,22 @@ def comparison_text(
     conditions: str | list[str] = "all",
     latest_only: bool = True,
     costs: bool = False,
+    headline: bool = False,
 ) -> str:
     """What `phenbench compare` prints: one formatted table per dataset (or only `dataset`).
 
     A dataset whose runs all failed gets a line saying so instead of a table. For CSV that a
-    program will read, pass `dataset`: several tables in one text are not one CSV table.
+    program will read, pass `dataset`: several tables in one text are not one CSV table. With
+    `headline`, the markdown headline table of each dataset (compare_headline.py).
     """
+    from phenbench.core.compare_headline import headline_text
+
+    def render(table: pd.DataFrame) -> str:
+        return headline_text(table) if headline else format_table(table, fmt, conditions=conditions)
+
     if dataset is not None:
         table = comparison_table(store, dataset=dataset, metrics=metrics, latest_only=latest_only, costs=costs)
-        return format_table(table, fmt, conditions)
+        return render(table)
     runs = store.runs_frame()
     if runs.empty:
         raise PhenbenchError(f"Results store {store.path} holds no runs yet; run `phenbench run` first.")
@@ -146,7 +153,7 @@ def comparison_text(
             parts.append(f"{comment} {name}: no complete run ({len(mine)} failed; `phenbench show {latest}`)\n")
             continue
         table = comparison_table(store, dataset=name, metrics=metrics, latest_only=latest_only, costs=costs)
-        parts.append(format_table(table, fmt, conditions=conditions))
+        parts.append(render(table))
     return "\n".join(parts)
 
 
