@@ -44,9 +44,12 @@ def add_data_commands(cli: click.Group) -> None:
     @click.option("--strict", is_flag=True, help="Stop at the first unusable field instead of skipping it.")
     @click.option("--work-dir", type=click.Path(), help="Per-field results (resume); default <out>.work.")
     @click.option("--metadata", type=click.Path(), help="BBBC021_v1_image.csv, if not in the root.")
+    @click.option("--overwrite", is_flag=True,
+                  help="Replace an existing --out that is not a cache written by prepare (never needed otherwise).")
     @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
     def prepare(dataset, root, out, subset, compounds, concentrations, plates, moas, crop_size, illumination,
-                split_by, test_fraction, seed, workers, compression, strict, work_dir, metadata, quiet) -> None:
+                split_by, test_fraction, seed, workers, compression, strict, work_dir, metadata, overwrite,
+                quiet) -> None:
         """Segment, crop and normalise a raw release into one streamable HDF5 cache (resumable)."""
         from phenbench.core.errors import ConfigError
         from phenbench.datasets.bbbc021.metadata import Selection
@@ -61,7 +64,7 @@ def add_data_commands(cli: click.Group) -> None:
         options = PrepareOptions(
             root=root, out=out, selection=selection, crop_size=crop_size, illumination=illumination,
             split_by=split_by, test_fraction=test_fraction, split_seed=seed, workers=workers,
-            compression=compression, strict=strict, work_dir=work_dir, metadata=metadata,
+            compression=compression, strict=strict, work_dir=work_dir, metadata=metadata, overwrite=overwrite,
         )
         report = prepare_bbbc021(options, progress=not quiet)
         click.echo("\n".join(report.lines()))

@@ -155,3 +155,10 @@ def test_a_missing_file_on_the_server_names_the_http_status(tmp_path: Path) -> N
     with _Server({}) as server:
         with pytest.raises(DataError, match="HTTP 404"):
             download_file(server.url + "nothing.zip", tmp_path / "nothing.zip")
+
+
+def test_a_dest_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(DataError, match="--dest .*notes.txt is a file"):
+        download_bbbc021(tmp_path / "notes.txt", ("Week1_22123",), base_url="http://127.0.0.1:9/", progress=False)
+    assert (tmp_path / "notes.txt").read_text() == "mine"

@@ -137,3 +137,28 @@ def test_unquoted_cr_only_metadata_prepares(tmp_path: Path) -> None:
     report, cache = _prepare(root, tmp_path / "cr.h5")
     assert report.cells == {"train": {"DMSO": 3}, "test": {"DMSO": 3}}
     assert (tmp_path / "cr.h5.report.json").is_file()
+
+
+def test_prepare_never_replaces_a_file_it_did_not_write(release, tmp_path: Path) -> None:
+    from phenbench.core.errors import ConfigError
+    from phenbench.core.store import ResultsStore
+    from tests.core.store_workers.records import record_for
+
+    root, _ = release
+    store = tmp_path / "results.h5"
+    ResultsStore(store).write(record_for("r-1", image_size=8, n_samples=1))
+    before = store.read_bytes()
+    with pytest.raises(DataError, match=r"--out .*results.h5 exists and is not a cache written by .* --overwrite"):
+        _prepare(root, store)
+    assert store.read_bytes() == before and not (tmp_path / "results.h5.work").exists()
+    with pytest.raises(DataError, match="is a folder; give the cache's file name"):
+        _prepare(root, tmp_path)
+    for size in (0, -5):
+        with pytest.raises(ConfigError, match=f"--crop-size must be at least 8 pixels .* got {size}"):
+            _prepare(root, tmp_path / "small.h5", crop_size=size)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.h5", "results.h5.lock"]
+    # A cache prepare wrote is prepared again in place; anything else only with overwrite.
+    _prepare(root, tmp_path / "mini.h5")
+    _prepare(root, tmp_path / "mini.h5", split_seed=1)
+    _prepare(root, store, overwrite=True)
+    assert h5py.File(store, "r").attrs["format"] == "phenbench-crops-2"

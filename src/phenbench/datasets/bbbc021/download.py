@@ -184,6 +184,8 @@ def download_bbbc021(
     from tqdm.auto import tqdm
 
     dest = Path(dest).expanduser()
+    if dest.exists() and not dest.is_dir():
+        raise DataError(f"--dest {dest} is a file; give a folder to download the release into (it is created if absent).")
     known = {**KNOWN_CHECKSUMS, **(checksums or {})}
     files = []
     for url in release_urls(plates, base_url=base_url):

@@ -18,13 +18,14 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pandas as pd
 import tifffile
 from tqdm.auto import tqdm
 
 from phenbench.core.config import config_to_dict
-from phenbench.core.errors import DataError
+from phenbench.core.errors import ConfigError, DataError
 from phenbench.datasets.bbbc021.fields import (
     FieldJob,
     field_average_part,
@@ -44,8 +45,11 @@ from phenbench.datasets.bbbc021.metadata import (
     read_moa_table,
 )
 from phenbench.datasets.bbbc021.segment import SegmentationOptions
-from phenbench.datasets.h5cache import CacheWriter
+from phenbench.datasets.h5cache import FORMAT, CacheWriter
 from phenbench.datasets.splits import assign_splits
+
+
+MIN_CROP_SIZE = 8
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,15 @@ class PrepareOptions:
     strict: bool = False  # stop at the first unusable field instead of skipping and counting it
     work_dir: str | None = None  # default: <out>.work beside the cache
     metadata: str | None = None  # default: BBBC021_v1_image.csv in root or root/metadata
+    overwrite: bool = False  # replace an existing file at `out` that is not a cache written by prepare
+
+    def __post_init__(self) -> None:
+        if self.crop_size < MIN_CROP_SIZE:
+            raise ConfigError(f"--crop-size must be at least {MIN_CROP_SIZE} pixels (a nucleus must fit), got {self.crop_size}.")
+        if not 0 < self.test_fraction < 1:
+            raise ConfigError(f"--test-fraction must be between 0 and 1, got {self.test_fraction}.")
+        if self.workers < 1:
+            raise ConfigError(f"--workers must be at least 1, got {self.workers}.")
 
 
 @dataclass
@@ -107,9 +120,35 @@ def find_metadata(root: Path, name: str) -> Path:
     raise DataError(f"{name} not found in {root} or {root / 'metadata'}; pass its path or download it first.")
 
 
+def check_output(out: Path, overwrite: bool) -> None:
+    """Refuse, before hours of segmenting, an --out that the cache would wrongly replace: a folder,
+    or a file that is not a cache written by `prepare` (a results store, say), unless `overwrite`."""
+    if out.is_dir():
+        raise DataError(f"--out {out} is a folder; give the cache's file name, e.g. {out / 'bbbc021.h5'}.")
+    if not out.exists() or overwrite or _is_prepared_cache(out):
+        return
+    raise DataError(
+        f"--out {out} exists and is not a cache written by `phenbench data prepare`; phenbench does not "
+        "replace it. Choose another --out, or add --overwrite to replace it."
+    )
+
+
+def _is_prepared_cache(path: Path) -> bool:
+    """A crop cache written by `prepare_bbbc021` (not a crop-table or folder conversion, not a store)."""
+    try:
+        with h5py.File(path, "r") as f:
+            if f.attrs.get("format") != FORMAT:
+                return False
+            recipe = json.loads(f.attrs.get("prepare", "{}"))
+    except (OSError, ValueError, TypeError):
+        return False
+    return isinstance(recipe, dict) and "selection" in recipe and "root" in recipe
+
+
 def prepare_bbbc021(options: PrepareOptions, *, progress: bool = True) -> PrepareReport:
     """Prepare the selected fields of the release at `options.root` into the cache `options.out`."""
     root = Path(options.root).expanduser()
+    check_output(Path(options.out).expanduser(), options.overwrite)
     if not root.is_dir():
         raise DataError(f"The BBBC021 release folder {root} does not exist; check --root.")
     table = read_image_table(Path(options.metadata) if options.metadata else find_metadata(root, IMAGE_CSV))
