@@ -34,6 +34,8 @@ DEFAULT_METRICS = (
     "classifier",
     "effect",
     "dose-response",
+    "source-fidelity",
+    "segmentation-failures",
 )
 
 
