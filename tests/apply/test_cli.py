@@ -28,6 +28,7 @@ def test_bad_input_is_one_line_and_exit_status_2(identity_checkpoint, tmp_path) 
                     "--target", "drug@1", "--out", str(tmp_path / "out"), "-q")
     assert result.exit_code == 2
     assert result.output.strip().count("\n") == 0 and "has 2 channel(s)" in result.output
+    (tmp_path / "nothing").mkdir()
     missing = invoke("translate", "--checkpoint", str(tmp_path / "nothing"), "--images", str(tmp_path / "in"),
                      "--target", "drug@1", "--out", str(tmp_path / "out"))
     assert missing.exit_code == 2 and "translator.json is missing" in missing.output

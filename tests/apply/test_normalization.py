@@ -73,6 +73,7 @@ def test_a_folder_dataset_stores_its_scale_beside_the_model(tmp_path: Path, monk
     np.testing.assert_allclose(saved.low, dataset.scale.low[0], rtol=1e-6)
     np.testing.assert_allclose(saved.high, dataset.scale.high[0], rtol=1e-6)
     assert "global" in saved.origin
+    assert saved.dtype == "uint8"  # the training bit depth: translate refuses 16-bit files through this map
     # the saved map reproduces what the dataset feeds the model
     raw = dataset.reader.read(dataset.global_rows("train", [0]))[0]
     np.testing.assert_allclose(saved.normalize(raw), dataset.read("train", [0])[0].numpy(), atol=1e-6)

@@ -173,3 +173,46 @@ def test_sixteen_bit_grey_png_stays_sixteen_bit(tmp_path) -> None:
     with Image.open(tmp_path / "out" / "drug@1" / "grey.png") as image:
         assert image.mode.startswith("I")
         np.testing.assert_array_equal(np.asarray(image).astype(np.uint16), pixels)
+
+
+def test_a_second_target_into_the_same_folder_keeps_the_first_targets_rows(identity_checkpoint, tmp_path) -> None:
+    inputs = write_tiff_folder(tmp_path / "in", 3)
+    translate_folder(options(identity_checkpoint, tmp_path / "in", tmp_path / "out"))
+    translate_folder(options(identity_checkpoint, tmp_path / "in", tmp_path / "out", targets=("drug@10",)))
+    with open(tmp_path / "out" / "manifest.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert sorted((r["target"], Path(r["output"]).name) for r in rows) == sorted(
+        (t, p.name) for t in ("drug@1", "drug@10") for p in inputs)
+    assert all((tmp_path / "out" / r["output"]).is_file() for r in rows)
+    # The same job again: the same rows, once each.
+    translate_folder(options(identity_checkpoint, tmp_path / "in", tmp_path / "out", targets=("drug@10",)))
+    with open(tmp_path / "out" / "manifest.csv", newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == 6
+
+
+def test_overlapping_image_and_output_folders_are_refused(identity_checkpoint, tmp_path) -> None:
+    write_tiff_folder(tmp_path / "in" / "plate1", 2)
+    for out in (tmp_path / "in", tmp_path / "in" / "translated", tmp_path):
+        with pytest.raises(ConfigError, match="overlap"):
+            translate_folder(options(identity_checkpoint, tmp_path / "in", out))
+    assert sorted(p.name for p in (tmp_path / "in").rglob("*")) == ["cell_000.tif", "cell_001.tif", "plate1"]
+
+
+def test_images_of_another_bit_depth_than_the_training_data_are_refused(tmp_path) -> None:
+    from PIL import Image
+
+    from phenbench.apply.normalization import Normalization
+    from tests.apply.helpers import CHANNELS, save_identity
+
+    (tmp_path / "in").mkdir()
+    Image.fromarray(np.full((16, 16, 3), 200, np.uint8)).save(tmp_path / "in" / "a.png")
+    older = save_identity(tmp_path / "older")  # normalization.json without a dtype: 60000 is out of 8-bit reach
+    with pytest.raises(DataError, match=r"a.png is uint8, but the model's intensity map \(test\) is for intensities up to 60000"):
+        translate_folder(options(older, tmp_path / "in", tmp_path / "out"))
+    newer = save_identity(tmp_path / "newer")
+    Normalization(CHANNELS, (0.0,) * 3, (200.0,) * 3, origin="test", dtype="uint16").save(newer)
+    with pytest.raises(DataError, match=r"a.png is uint8, but .* is for uint16 images"):
+        translate_folder(options(newer, tmp_path / "in", tmp_path / "out"))
+    assert not (tmp_path / "out").exists()  # refused before the folder was claimed
+    translate_folder(options(newer, tmp_path / "in", tmp_path / "out", normalization="dtype"))  # said explicitly
+    assert (tmp_path / "out" / "drug@1" / "a.png").is_file()

@@ -10,7 +10,8 @@ directory, `normalization.json`:
      "channels": ["DNA", "tubulin", "actin"],
      "low": [...], "high": [...],          # raw intensity per channel that maps to -1 and +1
      "resize": "resize",                    # how the training data reached the model's size
-     "origin": "bbbc021: plate normalisation, percentiles 0.1-99.9, median of 12 plates"}
+     "origin": "bbbc021: plate normalisation, percentiles 0.1-99.9, median of 12 plates",
+     "dtype": "uint16"}                     # the training images' raw type: other bit depths are refused
 
 Per-plate scales (`plate`, `dmso`) cannot be looked up for a user's plate, so the saved scale is
 the per-channel median over the training plates. Where no file exists (a model trained before
@@ -48,6 +49,9 @@ class Normalization:
     high: tuple[float, ...]
     resize: str = "resize"
     origin: str = ""
+    # The raw dtype of the training images ("uint16"): a map of 16-bit intensities must not be
+    # applied to 8-bit files. None in files written before it was recorded.
+    dtype: str | None = None
 
     def __post_init__(self) -> None:
         if not len(self.channels) == len(self.low) == len(self.high):
@@ -75,6 +79,24 @@ class Normalization:
         high = np.asarray(self.high, dtype=np.float32)[:, None, None]
         return low, high - low
 
+    def check_input(self, dtype: np.dtype, path: Path) -> None:
+        """Refuse a file whose bit depth is not the one this map is for (8-bit images through a 16-bit
+        map come out almost black, silently)."""
+        dtype = np.dtype(dtype)
+        wanted = np.dtype(self.dtype) if self.dtype else None
+        if wanted is not None:
+            is_int = np.issubdtype(dtype, np.integer)
+            mismatch = is_int != np.issubdtype(wanted, np.integer) or (is_int and wanted != dtype)
+        else:  # no dtype recorded: an integer file that cannot reach the map's top is the wrong kind
+            mismatch = np.issubdtype(dtype, np.integer) and max(self.high) > float(np.iinfo(dtype).max)
+        if mismatch:
+            trained = f"{wanted} images" if wanted is not None else f"intensities up to {max(self.high):g}"
+            raise DataError(
+                f"{path} is {dtype}, but the model's intensity map ({self.origin or 'normalization.json'}) is for "
+                f"{trained}, as in its training data. Give images of that bit depth, or pass --normalization "
+                "dtype (each file's own range) or estimate."
+            )
+
     def check_channels(self, channels: Sequence[str], where: str) -> None:
         if tuple(channels) != self.channels:
             raise DataError(
@@ -93,6 +115,7 @@ class Normalization:
             "high": [float(v) for v in self.high],
             "resize": self.resize,
             "origin": self.origin,
+            "dtype": self.dtype,
         }
 
     def save(self, path: str | Path) -> Path:
@@ -124,9 +147,19 @@ def load_normalization(path: str | Path) -> Normalization:
             high=tuple(float(v) for v in data["high"]),
             resize=str(data.get("resize", "resize")),
             origin=str(data.get("origin", "")),
+            dtype=_dtype_name(data.get("dtype")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise DataError(f"{path} lacks a valid {exc} entry; write it with phenbench or fix the file.") from None
+
+
+def _dtype_name(value: Any) -> str | None:
+    if value is None:
+        return None
+    try:
+        return np.dtype(str(value)).name
+    except TypeError:
+        raise ValueError(f"'dtype' {value!r}") from None
 
 
 def normalization_from_dataset(dataset: Any) -> Normalization | None:
@@ -154,6 +187,7 @@ def normalization_from_dataset(dataset: Any) -> Normalization | None:
         high=tuple(float(v) for v in high),
         resize=getattr(options, "resize", "resize"),
         origin=origin,
+        dtype=np.dtype(dataset.reader.dtype).name if hasattr(dataset, "reader") else None,
     )
 
 
@@ -169,7 +203,8 @@ def dtype_range(channels: Sequence[str], dtype: np.dtype) -> Normalization:
     """0 .. the dtype's maximum (255, 65535; 1 for float): the `fixed` normalisation."""
     top = float(np.iinfo(dtype).max) if np.issubdtype(dtype, np.integer) else 1.0
     c = len(channels)
-    return Normalization(tuple(channels), (0.0,) * c, (top,) * c, origin=f"input dtype range 0-{top:g}")
+    return Normalization(tuple(channels), (0.0,) * c, (top,) * c, origin=f"input dtype range 0-{top:g}",
+                         dtype=np.dtype(dtype).name)
 
 
 def estimate_normalization(

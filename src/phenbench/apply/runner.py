@@ -133,11 +133,14 @@ def translate_folder(options: TranslateOptions, *, registries=None, shard: Shard
     if options.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1, got {options.batch_size}.")
     shard = shard or current_shard()
+    check_folders_apart(Path(options.images), Path(options.out))
     translator = load_translator(Path(options.checkpoint), options.device, registries, options.translator)
     spec = translator.spec
     targets = resolve_targets(translator, options)
     files = image_io.list_images(options.images)
     normalization = resolve_normalization(options.normalization, Path(options.checkpoint), files, spec.channels)
+    if normalization is not None:  # before the folder is claimed: a refused job leaves nothing behind
+        normalization.check_input(image_io.read_user_image(files[0], spec.channels).dtype, files[0])
     origin = normalization.origin if normalization is not None else "input dtype range"
     plan = plan_outputs(files, Path(options.images), targets, series_compound=options.dose_series,
                         differences=options.differences)
@@ -165,6 +168,19 @@ def translate_folder(options: TranslateOptions, *, registries=None, shard: Shard
     return TranslateReport(handled, written, skipped, time.perf_counter() - start, origin, manifest, shard)
 
 
+def check_folders_apart(images: Path, out: Path) -> None:
+    """Refuse an --out that is, holds or lies inside the --images folder: outputs would be read back
+    as inputs, or inputs counted as finished translations and skipped."""
+    if not images.is_dir():
+        return  # one file: its outputs go into their own target folders
+    inputs, outputs = images.resolve(), out.resolve()
+    if outputs == inputs or inputs in outputs.parents or outputs in inputs.parents:
+        raise ConfigError(
+            f"--out {out} and --images {images} overlap (one is, or is inside, the other): outputs would be "
+            "read as inputs, or inputs skipped as done. Give an --out outside the images folder."
+        )
+
+
 def _translate_batch(
     translator: Translator,
     files: Sequence[Path],
@@ -177,6 +193,9 @@ def _translate_batch(
     """Read, translate and write one batch; returns the number of files written."""
     spec = translator.spec
     inputs = [image_io.read_user_image(f, spec.channels) for f in files]
+    if normalization is not None:
+        for image in inputs:
+            normalization.check_input(image.dtype, image.path)
     scales = [normalization or dtype_range(spec.channels, image.dtype) for image in inputs]
     sources = [torch.from_numpy(scale.normalize(image.pixels)) for image, scale in zip(inputs, scales)]
     batch = torch.stack([to_model(i.pixels, s, spec.image_size) for i, s in zip(inputs, scales)])
@@ -206,22 +225,42 @@ def _translate_batch(
 
 
 def _write_manifest(out: Path, plan: dict[Path, list[Output]], source: str, translator: str, origin: str) -> Path:
-    """The CSV of every output that exists, in plan order, written atomically."""
+    """The CSV of every output, written atomically: this job's rows in plan order, after the rows of
+    earlier runs into the same folder (other targets) whose files still exist, so none are lost."""
     missing = [o.path for outputs in plan.values() for o in outputs if not (out / o.path).exists()]
     if missing:
         raise PhenbenchError(
             f"{len(missing)} output(s) are missing after translating (first: {missing[0]}); "
             "run the same command again to finish them."
         )
+    rows = [[str(file), source, o.target, o.kind, o.path.as_posix(), translator, origin]
+            for file, outputs in plan.items() for o in outputs]
+    written = {row[4] for row in rows}
+    earlier = [row for row in _read_manifest_rows(out / MANIFEST_FILE)
+               if row[4] not in written and (out / row[4]).is_file()]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(MANIFEST_COLUMNS)
-    for file, outputs in plan.items():
-        for o in outputs:
-            writer.writerow([str(file), source, o.target, o.kind, o.path.as_posix(), translator, origin])
+    writer.writerows(earlier + rows)
     out.mkdir(parents=True, exist_ok=True)
     path = out / MANIFEST_FILE
     tmp = out / f".{MANIFEST_FILE}.{os.getpid()}.tmp"
     tmp.write_text(buffer.getvalue())
     os.replace(tmp, path)
     return path
+
+
+def _read_manifest_rows(path: Path) -> list[list[str]]:
+    """The rows of an existing manifest, in MANIFEST_COLUMNS order; a damaged one is refused, not replaced."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return []
+    try:
+        with open(path, newline="") as handle:
+            reader = csv.DictReader(handle)
+            if reader.fieldnames is None or "output" not in reader.fieldnames:
+                raise ValueError("no 'output' column")
+            return [[row.get(column) or "" for column in MANIFEST_COLUMNS] for row in reader]
+    except (ValueError, UnicodeDecodeError, csv.Error) as exc:
+        raise PhenbenchError(
+            f"{path} cannot be read ({exc}), so its rows cannot be kept; move it away and run the same command again."
+        ) from None
