@@ -31,6 +31,18 @@ class PhenbenchGroup(click.Group):
             return super().invoke(ctx)
         except PhenbenchError as exc:
             raise UserError(str(exc)) from None
+        except OSError as exc:
+            # The system refused a file operation (a missing or read-only folder, permissions, a full
+            # disk, /proc): the user's environment, not a bug, so one line naming the file.
+            raise UserError(os_error_line(exc)) from None
+
+
+def os_error_line(exc: OSError) -> str:
+    """`[Errno 2] No such file or directory: 'x'` as `x: no such file or directory (check the path ...)`."""
+    files = [str(f) for f in (exc.filename, exc.filename2) if f is not None]
+    reason = exc.strerror or (str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    where = " -> ".join(files) + ": " if files else ""
+    return f"{where}{reason[:1].lower()}{reason[1:]} (check the path, its folder and permissions)."
 
 
 def build_cli(pm: pluggy.PluginManager | None = None) -> click.Group:
