@@ -25,17 +25,16 @@ def _evaluation(translated):
 
 def test_shares_for_a_perfect_and_an_identity_translator():
     perfect_cells = _dose_images(DRUG, n=6, seed=5)
-    results = {r.name: r for r in ConditionClassifier().compute(_evaluation(perfect_cells))}
-    assert results["classifier/target-share"].per_condition["drug@1"].value == 1.0
-    assert results["classifier/real-share"].per_condition["drug@1"].value == 1.0
-    assert results["classifier/source-share"].per_condition["drug@1"].value == 0.0  # identity's share
+    [perfect] = ConditionClassifier().compute(_evaluation(perfect_cells))
+    assert perfect.name == "classifier/target-share" and perfect.higher_is_better
+    assert perfect.per_condition["drug@1"].value == 1.0
     # The reference row is the real share of held-out real images: the same K-class scale.
-    floor = results["classifier/target-share"].floor
-    assert floor["drug@1"].value == results["classifier/real-share"].per_condition["drug@1"].value
-    assert floor["drug@1"].n == 6 and floor["pooled"].value == 1.0
-    assert results["classifier/target-share"].higher_is_better
-    pooled = results["classifier/target-share"].pooled
-    assert pooled.value == 1.0 and pooled.n == 6 and pooled.ci_low is not None
+    assert perfect.floor["drug@1"].value == 1.0 and perfect.floor["drug@1"].n == 6
+    assert perfect.floor["pooled"].value == 1.0
+    assert perfect.pooled.value == 1.0 and perfect.pooled.n == 6 and perfect.pooled.ci_low is not None
+    evaluation = _evaluation(_dose_images(DMSO, n=6, seed=7))  # untranslated control cells: identity
+    [identity] = ConditionClassifier().compute(evaluation)
+    assert identity.per_condition["drug@1"].value == 0.0
 
 
 def test_translations_without_a_cell_count_as_misses():
@@ -43,7 +42,7 @@ def test_translations_without_a_cell_count_as_misses():
     blank = _dose_images(DRUG, n=3, seed=6)
     blank[:, 2] = -1.0
     translated = torch.cat([_dose_images(DRUG, n=3, seed=5), blank])
-    share = {r.name: r for r in ConditionClassifier().compute(_evaluation(translated))}["classifier/target-share"]
+    [share] = ConditionClassifier().compute(_evaluation(translated))
     value = share.per_condition["drug@1"]
     assert value.value == 0.5 and value.n == 6
 

@@ -219,7 +219,8 @@ def _best_cells(
     table: pd.DataFrame, rows: list[str], direction: dict[str, bool], ideals: dict[str, float | None]
 ) -> list[tuple[str, str, str]]:
     """(row, metric, condition) of the best method value of each column with at least two values:
-    the closest to the measure's ideal where it has one, else the largest or smallest; ties all count."""
+    the closest to the measure's ideal where it has one, else the largest or smallest; ties all count,
+    unless every method ties (then nothing is best)."""
     best = []
     for metric, condition in table.columns:
         column = table.loc[rows, (metric, condition)].dropna()
@@ -232,5 +233,7 @@ def _best_cells(
         else:
             target = column.max() if direction[metric] else column.min()
             winners = column[column == target].index
+        if len(winners) == len(column):  # every method ties: the column tells them apart nowhere
+            continue
         best += [(row, metric, condition) for row in winners]
     return best

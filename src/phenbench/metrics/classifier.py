@@ -36,13 +36,16 @@ class ClassifierOptions(FeatureOptions, BootstrapOptions):
     regularisation: float = 1.0  # scikit-learn's C: inverse L2 strength
 
 
+TARGET_SHARE = "classifier/target-share"
+
+
 def _share(labels: np.ndarray) -> float:
     return float(np.mean(labels)) if len(labels) else float("nan")
 
 
 class ConditionClassifier(OptionedMetric):
     name = "classifier"
-    needs = frozenset({Need.REAL, Need.TRANSLATED, Need.SOURCE, Need.REAL_TRAIN})
+    needs = frozenset({Need.REAL, Need.TRANSLATED, Need.REAL_TRAIN})
     higher_is_better = True
     summary = "Share of translated images a real-trained condition classifier assigns to the target."
     Options = ClassifierOptions
@@ -53,47 +56,44 @@ class ConditionClassifier(OptionedMetric):
         return LogisticRegression(C=self.options.regularisation, max_iter=5000)
 
     def compute(self, evaluation: Evaluation) -> list[MetricResult]:
-        names = ("classifier/target-share", "classifier/real-share", "classifier/source-share")
         targets = list(evaluation.bundles)
         if not evaluation.real_train:
-            reason = "needs real training images of every condition (evaluation.real_train)"
-            return [MetricResult(n, True, {t: MetricValue.absent(reason) for t in targets},
-                                 MetricValue.absent(reason)) for n in names]
+            return [self._missing(targets, "needs real training images of every condition (evaluation.real_train)")]
         space = CellFeatureSpace(evaluation, self.options)
         train = {c: space.real_train(c) for c in evaluation.real_train}
         train = {c: cells.x for c, cells in train.items() if cells is not None and len(cells)}
         classes = sorted(train)
         if len(classes) < 2:
-            reason = f"needs training images with a plausible cell of at least 2 conditions, got {classes}"
-            return [MetricResult(n, True, {t: MetricValue.absent(reason) for t in targets},
-                                 MetricValue.absent(reason)) for n in names]
+            return [self._missing(targets, f"needs training images with a plausible cell of 2+ conditions, got {classes}")]
         model = self._model().fit(
             np.concatenate([train[c] for c in classes]),
             np.concatenate([[i] * len(train[c]) for i, c in enumerate(classes)]),
         )
-        shares: dict[str, dict[str, MetricValue]] = {n: {} for n in names}
-        hits_of: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {n: [] for n in names}
+        # Shares of the translated images, and of held-out real images (the reference row).
+        shares: dict[str, dict[str, MetricValue]] = {"translated": {}, "real": {}}
+        hits_of: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {"translated": [], "real": []}
         for bundle in bundles_in_order(evaluation):
             target = bundle.target
             seed = condition_seed(evaluation, target, self.name)
-            sets = {names[0]: space.translated(target), names[1]: space.real(target), names[2]: space.sources(target)}
-            for name, cells in sets.items():
+            for kind, cells in (("translated", space.translated(target)), ("real", space.real(target))):
                 if target not in classes:
-                    shares[name][target] = MetricValue.absent(f"the classifier has no training images of {target}")
+                    shares[kind][target] = MetricValue.absent(f"the classifier has no training images of {target}")
                 elif cells is None or cells.total == 0:
-                    shares[name][target] = MetricValue.absent("no images to classify")
+                    shares[kind][target] = MetricValue.absent("no images to classify")
                 else:
                     hits = self._hits(model, cells, classes.index(target))
-                    shares[name][target] = value_with_ci(
+                    shares[kind][target] = value_with_ci(
                         _share, [hits], n_boot=self.options.bootstrap, seed=seed, groups=[cells.units],
                         bounds=(0.0, 1.0))
-                    hits_of[name].append((hits, cells.units))
-        pooled = {name: self._pooled(evaluation, shares[name], hits_of[name]) for name in names}
-        # The reference row of the target share: held-out real images of the target, same scale.
-        floor = {**shares[names[1]], "pooled": pooled[names[1]]}
-        floor = {c: MetricValue(v.value, n=v.n) if v.value is not None else v for c, v in floor.items()}
-        return [MetricResult(name, True, shares[name], pooled[name], floor=floor if i == 0 else {})
-                for i, name in enumerate(names)]
+                    hits_of[kind].append((hits, cells.units))
+        pooled = {kind: self._pooled(evaluation, shares[kind], hits_of[kind]) for kind in shares}
+        floor = {**shares["real"], "pooled": pooled["real"]}
+        return [MetricResult(TARGET_SHARE, True, shares["translated"], pooled["translated"], floor=floor)]
+
+    @staticmethod
+    def _missing(targets: list[str], reason: str) -> MetricResult:
+        return MetricResult(TARGET_SHARE, True, {t: MetricValue.absent(reason) for t in targets},
+                            MetricValue.absent(reason))
 
     @staticmethod
     def _hits(model, cells: CellSet, target_index: int) -> np.ndarray:
