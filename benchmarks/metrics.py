@@ -54,7 +54,7 @@ def bench_cellprofiler(crops: torch.Tensor) -> float:
     table = extract(crops, ("DAPI", "ch1", "ch2"))
     seconds = time.perf_counter() - start
     print(f"CellProfiler features: {len(crops)} crops 68x68x3 in {seconds:.1f} s = {len(crops) / seconds:.1f} images/s "
-          f"({len(table.names)} features, {int(table.valid_rows().sum())} segmented)")
+          f"({len(table.names)} features, {int(table.measured_rows().sum())} with a plausible cell)")
     return seconds
 
 

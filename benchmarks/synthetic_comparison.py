@@ -4,9 +4,11 @@
 
 Each method is fitted from scratch with the same seed, the same world and the paper's pairs
 (DMSO to each condition), so the rows of the table are comparable; phenex-wplus loads the
-generator phenex-w trained (the two differ only in the projection space). Prints the pooled
-comparison table (markdown), then each method's training time, translation throughput and time
-to invert (project) one image. Runs already in the store are kept (delete the store to start over).
+generator phenex-w trained (the two differ only in the projection space). `identity` and
+`real-target` are the two baselines (copy the source; a random real training image of the
+target). Prints the headline table, the pooled comparison table (markdown), then each method's
+training time, translation throughput and time to invert (project) one image. Runs already in the
+store are kept (delete the store to start over).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from phenbench.core.run_config import RunConfig
 from phenbench.core.runner import run_benchmark
 from phenbench.core.store import ResultsStore
 
-METHODS = ("identity", "phendiff", "stargan", "cyclegan", "phenex-w", "phenex-wplus")
+METHODS = ("identity", "real-target", "phendiff", "stargan", "cyclegan", "phenex-w", "phenex-wplus")
 
 
 def main() -> None:
@@ -36,8 +38,9 @@ def main() -> None:
     costs, model_dirs = [], {}
     for name in args.translators.split(","):
         checkpoint = model_dirs.get("phenex-w") if name == "phenex-wplus" else None
+        baseline = name in ("identity", "real-target")  # nothing to train: no presets
         config = RunConfig(
-            translator=name, dataset="synthetic", preset=None if checkpoint else "quick", pairs="from-control",
+            translator=name, dataset="synthetic", preset=None if checkpoint or baseline else "quick", pairs="from-control",
             seed=args.seed, store=args.store, work_dir=args.work_dir, progress=False,
             checkpoint=str(checkpoint) if checkpoint else None,
         )
@@ -49,6 +52,7 @@ def main() -> None:
         costs.append((name, outcome.record.timings, wall))
         print(f"{name}: done in {wall:.0f} s", flush=True)
 
+    print(comparison_text(ResultsStore(args.store), "markdown", dataset="synthetic", headline=True))
     print(comparison_text(ResultsStore(args.store), "markdown", dataset="synthetic", conditions="pooled"))
     print(f"\nMachine: {platform.processor() or platform.machine()}, {platform.system()}; wall times include scoring.")
     print("| method | fit (s) | translation (images/s) | inversion (s per image) | NFE per image | whole run (s) |")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from phenbench.metrics.classifier import ConditionClassifier
 from phenbench.metrics.dose_response import DoseResponse
@@ -85,3 +86,57 @@ def test_dose_response_of_the_identity_is_zero(crops):
     results = _dose_response(test, {d: test["DMSO"] for d in DOSES})
     assert results["dose-response/spearman-translated"].per_condition["cyclohexamide"].value == 0.0
     assert results["dose-response/lowest-dose-translated"].per_condition["cyclohexamide"].value is None
+
+
+def _real_target_outputs(train, test, target):
+    """The real-target baseline fitted on the training crops, translating the test DMSO cells."""
+    from phenbench.core.conditions import ConditionSet
+    from phenbench.core.dataset import DataSpec
+    from phenbench.core.translator import FitOptions
+    from phenbench.datasets.in_memory import InMemoryDataset
+    from phenbench.translators.real_target.translator import RealTargetConfig, RealTargetTranslator
+
+    names = list(train)
+    spec = DataSpec(channels=("ch0", "ch1", "ch2"), image_size=68, conditions=ConditionSet(names))
+    images = torch.cat([train[c] for c in names])
+    labels = np.concatenate([[i] * len(train[c]) for i, c in enumerate(names)])
+    dataset = InMemoryDataset(spec, {"train": images, "test": test["DMSO"]}, {"train": labels, "test": [0] * 40})
+    translator = RealTargetTranslator(RealTargetConfig(), spec)
+    translator.fit(dataset, FitOptions(seed=0, progress=False))
+    return translator.translate(test["DMSO"], "DMSO", target).images
+
+
+def test_real_target_is_near_the_real_cells_but_keeps_no_source_cell(crops):
+    from phenbench.metrics.source_fidelity import SourceFidelity
+
+    train, test = crops
+    real = {"DMSO": test["DMSO"], TOP: test[TOP]}
+    scores = {}
+    for name, translated in (("identity", test["DMSO"]), ("real-target", _real_target_outputs(train, test, TOP))):
+        evaluation = make_evaluation(real, {TOP: translated}, sources={TOP: test["DMSO"]})
+        [fd] = FDCellProfiler().compute(evaluation)
+        [fidelity] = SourceFidelity().compute(evaluation)
+        scores[name] = (fd.per_condition[TOP], fd.floor[TOP], fidelity.per_condition[TOP], fidelity.floor[TOP])
+    fd_identity, _, kept, chance = scores["identity"]
+    fd_real_target, floor, lost, _ = scores["real-target"]
+    assert fd_real_target.ci_high < fd_identity.ci_low  # real-target wins the distribution distance
+    assert fd_real_target.value < 3 * floor.value
+    assert kept.value == 1.0  # identity: every translated cell retrieves its own source
+    assert lost.ci_low <= chance.value <= lost.ci_high and lost.value < 0.3  # real-target: chance (1/10)
+
+
+@pytest.mark.parametrize("max_images", [None, 20])
+def test_identity_has_no_correlation_and_zero_effect_on_real_plates_at_any_n(crops, max_images):
+    # 0.41 median r and a non-zero effect were measured for identity on these plates when the
+    # translated cells of each dose and their sources were subsampled with different seeds.
+    from phenbench.metrics.cellprofiler import CellProfilerCorrelation
+    from phenbench.metrics.effect import Effect
+
+    _, test = crops
+    evaluation = make_evaluation(test, {d: test["DMSO"] for d in DOSES}, conditions=["DMSO", *DOSES])
+    [correlation] = CellProfilerCorrelation(max_images=max_images, bootstrap=0).compute(evaluation)
+    assert correlation.per_condition["cyclohexamide"].value is None
+    assert "do not vary" in correlation.per_condition["cyclohexamide"].missing
+    effect = {r.name: r for r in Effect(max_images=max_images, bootstrap=0).compute(evaluation)}
+    for dose in DOSES:
+        assert effect["effect/magnitude-ratio"].per_condition[dose].value == 0.0

@@ -44,7 +44,7 @@ class RealTargetConfig:
 class RealTargetTranslator(Translator):
     name = "real-target"
     config_class = RealTargetConfig
-    presets = {"quick": {}, "small": {}, "paper": {}}
+    presets: dict = {}  # nothing to train or size: a --preset is refused, as for identity
 
     def __init__(self, config: RealTargetConfig, spec):
         super().__init__(config, spec)
