@@ -3,7 +3,6 @@ another, with the floor at matched N; the distance checked against torch-fidelit
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from phenbench.metrics.base import condition_seed

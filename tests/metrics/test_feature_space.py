@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from phenbench.metrics.feature_space import MAX_UNDEFINED_SHARE, CellFeatureSpace, FeatureOptions
 from tests.metrics.helpers import inject_features, make_evaluation, random_images

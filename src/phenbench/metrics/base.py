@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from phenbench.core.config import config_from_dict
-from phenbench.core.metric import ConditionBundle, Evaluation, Metric
+from phenbench.core.metric import ConditionBundle, Evaluation, Metric, MetricValue
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,15 @@ def bundles_in_order(evaluation: Evaluation) -> Iterator[ConditionBundle]:
     order = {name: i for i, name in enumerate(evaluation.conditions.names)}
     for name in sorted(evaluation.bundles, key=lambda n: (order.get(n, len(order)), n)):
         yield evaluation.bundles[name]
+
+
+def unscored(values: dict[str, MetricValue]) -> MetricValue | None:
+    """The missing pooled value when some condition was not scored (or none was), else None:
+    a pooled value over the conditions that happened to survive would claim more than it measured."""
+    if not values:
+        return MetricValue.absent("no target conditions were scored")
+    missing = [c for c, v in values.items() if v.value is None]
+    return MetricValue.absent(f"missing for {', '.join(missing)}") if missing else None
 
 
 def condition_seed(evaluation: Evaluation, condition: str, salt: str = "") -> int:

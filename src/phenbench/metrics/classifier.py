@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from phenbench.core.metric import Evaluation, MetricResult, MetricValue, Need
-from phenbench.metrics.base import BootstrapOptions, OptionedMetric, bundles_in_order, condition_seed
+from phenbench.metrics.base import BootstrapOptions, OptionedMetric, bundles_in_order, condition_seed, unscored
 from phenbench.metrics.feature_space import CellFeatureSpace, CellSet, FeatureOptions
 from phenbench.metrics.statistics import value_with_ci
 
@@ -105,9 +105,9 @@ class ConditionClassifier(OptionedMetric):
 
     def _pooled(self, evaluation: Evaluation, per_condition: dict[str, MetricValue],
                 hits: list[tuple[np.ndarray, np.ndarray]]) -> MetricValue:
-        missing = [c for c, v in per_condition.items() if v.value is None]
-        if missing or not per_condition:
-            return MetricValue.absent(f"missing for {', '.join(missing)}" if missing else "no target conditions")
+        missing = unscored(per_condition)
+        if missing is not None:
+            return missing
         return value_with_ci(_share, [np.concatenate([h for h, _ in hits])], n_boot=self.options.bootstrap,
                              seed=condition_seed(evaluation, "pooled", self.name),
                              groups=[np.concatenate([u for _, u in hits])], bounds=(0.0, 1.0))

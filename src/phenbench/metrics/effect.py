@@ -172,9 +172,7 @@ class Effect(OptionedMetric):
         """(pairs, units, count) per source condition: translated and source features side by side,
         for the pairs where both have a plausible cell; 2+ pairs each."""
         both = translated.measured & sources.measured
-        t_x = np.zeros((translated.total, translated.x.shape[1]))
-        s_x = np.zeros_like(t_x)
-        t_x[translated.measured], s_x[sources.measured] = translated.x, sources.x
+        t_x, s_x = translated.padded(), sources.padded()
         groups = []
         for source in dict.fromkeys(source_conditions):
             rows = both & (source_conditions == source)
@@ -202,10 +200,6 @@ class Effect(OptionedMetric):
         every = translated.measured & counterfactuals.measured & sources.measured
         if every.sum() < 2:
             return MetricValue.absent("needs 2+ translated images whose counterfactual and source have a plausible cell")
-        columns = []
-        for cells in (translated, counterfactuals, sources):
-            x = np.zeros((cells.total, cells.x.shape[1]))
-            x[cells.measured] = cells.x
-            columns.append(x[every])
+        columns = [cells.padded()[every] for cells in (translated, counterfactuals, sources)]
         return value_with_ci(counterfactual_error, [np.concatenate(columns, axis=1)], n_boot=self.options.bootstrap,
                              seed=seed, groups=[translated.units[every]])

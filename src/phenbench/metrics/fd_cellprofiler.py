@@ -20,7 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from phenbench.core.metric import Evaluation, MetricResult, MetricValue, Need
-from phenbench.metrics.base import BootstrapOptions, OptionedMetric, bundles_in_order, condition_seed, matched_halves
+from phenbench.metrics.base import (
+    BootstrapOptions, OptionedMetric, bundles_in_order, condition_seed, matched_halves, unscored,
+)
 from phenbench.metrics.feature_space import CellFeatureSpace, FeatureOptions
 from phenbench.metrics.statistics import frechet_distance_of_features, value_with_ci
 
@@ -70,11 +72,8 @@ class FDCellProfiler(OptionedMetric):
                                                   groups=[units[0], units[2]], bounds=DISTANCE)
             floor[target] = value_with_ci(frechet_distance_of_features, [a, b], n_boot=0, seed=seed)
             pooled_parts.append((t, a, b, *units))
-        missing = [c for c, v in per_condition.items() if v.value is None]
-        if missing or not pooled_parts:
-            reason = f"missing for {', '.join(missing)}" if missing else "no condition could be scored"
-            pooled = MetricValue.absent(reason)
-        else:
+        pooled = unscored(per_condition)
+        if pooled is None:
             t, a, b, t_units, _, b_units = (np.concatenate(part) for part in zip(*pooled_parts))
             pooled = value_with_ci(frechet_distance_of_features, [t, b], n_boot=boot,
                                    seed=condition_seed(evaluation, "pooled", self.name), groups=[t_units, b_units],

@@ -74,6 +74,12 @@ class CellSet:
     def __len__(self) -> int:
         return len(self.x)
 
+    def padded(self) -> np.ndarray:
+        """Features of every image of the set (zeros where there is no cell: mask with `measured`)."""
+        x = np.zeros((self.total, self.x.shape[1]))
+        x[self.measured] = self.x
+        return x
+
     def where(self, keep: np.ndarray) -> "CellSet":
         """The images for which `keep` (one bool per image of the set) is true."""
         keep = np.asarray(keep, bool)

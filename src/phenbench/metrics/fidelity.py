@@ -22,7 +22,9 @@ import numpy as np
 import torch
 
 from phenbench.core.metric import Evaluation, MetricResult, MetricValue, Need
-from phenbench.metrics.base import BootstrapOptions, OptionedMetric, bundles_in_order, condition_seed, matched_halves
+from phenbench.metrics.base import (
+    BootstrapOptions, OptionedMetric, bundles_in_order, condition_seed, matched_halves, unscored,
+)
 from phenbench.metrics.cache import FeatureCache
 from phenbench.metrics.inception_features import (
     INCEPTION,
@@ -129,10 +131,8 @@ class _FidelityMetric(OptionedMetric):
                 statistic, ci_statistic, f.translated, f.half_b, f.translated_units, f.b_units,
                 condition_seed(evaluation, target, self.name))
             floor[target] = value_with_ci(statistic, [f.half_a, f.half_b], n_boot=0, seed=0)
-        missing = [c for c, v in per_condition.items() if v.value is None]
-        if missing or not features:
-            pooled = MetricValue.absent(f"missing for {', '.join(missing)}" if missing else "no condition was scored")
-        else:
+        pooled = unscored(per_condition)
+        if pooled is None:
             every = list(features.values())
             translated, half_b = np.concatenate([f.translated for f in every]), np.concatenate([f.half_b for f in every])
             pooled = self._with_interval(

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from phenbench.core.metric import Evaluation, MetricResult, MetricValue, Need
-from phenbench.metrics.base import BootstrapOptions, OptionedMetric, bundles_in_order, condition_seed
+from phenbench.metrics.base import BootstrapOptions, OptionedMetric, bundles_in_order, condition_seed, unscored
 from phenbench.metrics.feature_space import CellFeatureSpace, FeatureOptions
 from phenbench.metrics.statistics import value_with_ci
 
@@ -81,11 +81,8 @@ class SourceFidelity(OptionedMetric):
                 per_condition[target] = floor[target] = MetricValue.absent(
                     f"needs 2+ source images with a plausible cell, got {int(with_source.sum())}")
                 continue
-            source_x = sources.x
-            translated_x = np.zeros((translated.total, source_x.shape[1]))
-            translated_x[translated.measured] = translated.x
             seed = condition_seed(evaluation, target, self.name)
-            hits = retrieval_hits(translated_x[with_source], source_x, k, seed)
+            hits = retrieval_hits(translated.padded()[with_source], sources.x, k, seed)
             hits[~translated.measured[with_source]] = 0.0  # no plausible cell: nothing to retrieve from
             units = translated.units[with_source]
             per_condition[target] = value_with_ci(share, [hits], n_boot=self.options.bootstrap, seed=seed,
@@ -94,11 +91,8 @@ class SourceFidelity(OptionedMetric):
             all_hits.append(hits)
             all_units.append(units)
             chance.append(np.full(len(hits), 1.0 / k))
-        missing = [t for t, v in per_condition.items() if v.value is None]
-        if missing or not per_condition:
-            reason = f"missing for {', '.join(missing)}" if missing else "no target conditions were scored"
-            pooled = MetricValue.absent(reason)
-        else:
+        pooled = unscored(per_condition)
+        if pooled is None:
             pooled = value_with_ci(share, [np.concatenate(all_hits)], n_boot=self.options.bootstrap,
                                    seed=condition_seed(evaluation, "pooled", self.name),
                                    groups=[np.concatenate(all_units)], bounds=(0.0, 1.0))
