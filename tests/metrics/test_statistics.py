@@ -119,3 +119,12 @@ def test_fewer_than_200_resamples_are_refused(resamples):
         FDCellProfiler(bootstrap=resamples)
     assert FDCellProfiler(bootstrap=0).options.bootstrap == 0
     assert FDCellProfiler().options.bootstrap == 200
+
+
+def test_no_interval_from_fewer_than_five_independent_units():
+    cells = np.random.default_rng(2).normal(size=80)
+    four_fields = np.repeat(np.arange(4), 20)
+    assert bootstrap_ci(np.mean, [cells], n_boot=200, seed=0, groups=[four_fields]) == (None, None)
+    five_fields = np.repeat(np.arange(5), 16)
+    low, high = bootstrap_ci(np.mean, [cells], n_boot=200, seed=0, groups=[five_fields])
+    assert low < cells.mean() < high

@@ -7,7 +7,8 @@ Bootstrap intervals are scipy's (`scipy.stats.bootstrap`): bias-corrected and ac
 200 resamples by default (an option may ask for more, never for fewer: 0 switches intervals off).
 What is resampled is the *unit* that is independent: rows that share a group label (the cells of
 one field of view or well, or a translated image and the source it came from) are drawn together,
-so cells of one field do not count as independent evidence. BCa corrects the bootstrap's own bias
+so cells of one field do not count as independent evidence; with fewer than 5 units in a sample
+there is no interval. BCa corrects the bootstrap's own bias
 from the share of resamples below the estimate; where that correction is undefined (every
 resample on one side of the estimate, as for a distance between two near-identical sets, which
 duplicated images inflate) the interval falls back to the plain percentile interval, and where
@@ -26,6 +27,9 @@ from phenbench.core.torch_compat import ensure_torchvision_importable
 
 CI_LEVEL = 0.95
 MIN_RESAMPLES = 200
+# A bootstrap over fewer independent units than this bounds nothing: 3 fields of view give 10
+# distinct resamples, and the interval is far too narrow. Below it a value has no interval.
+MIN_UNITS = 5
 
 
 def gaussian_statistics(features: np.ndarray) -> dict[str, np.ndarray]:
@@ -100,13 +104,14 @@ def bootstrap_ci(
     """BCa interval of `statistic(*samples)` (scipy), resampling each sample's units independently.
 
     `groups[i]` labels the rows of `samples[i]` (None: every row is its own unit). Returns
-    (None, None) when `n_boot` is 0, a sample has fewer than 2 units, or the resamples are not finite.
+    (None, None) when `n_boot` is 0, a sample has fewer than MIN_UNITS units, or the resamples are
+    not finite.
     """
     if n_boot <= 0:
         return None, None
     groups = list(groups) if groups is not None else [None] * len(samples)
     units = [resampling_units(len(s), g) for s, g in zip(samples, groups)]
-    if min((len(u) for u in units), default=0) < 2:
+    if min((len(u) for u in units), default=0) < MIN_UNITS:
         return None, None
 
     def on_units(*chosen: np.ndarray) -> float:
