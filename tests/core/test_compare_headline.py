@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from phenbench.cli import build_cli
@@ -96,3 +97,31 @@ def test_run_scores_the_identity_baseline_once_and_prints_the_headline(tmp_path:
     # another --max-test-per-condition means other rows: a new identity baseline for them
     third = CliRunner().invoke(cli, [*args, "--max-test-per-condition", "2"])
     assert third.exit_code == 0 and "(scored now)" in third.output
+
+
+@pytest.mark.slow  # two runs with every default metric in a subprocess: about 25 s on 2 idle cores
+def test_the_first_command_prints_the_headline_with_identity_and_floor_rows(tmp_path: Path) -> None:
+    """The README's first command, with the cell-ignoring baseline in place of PhenDiff (nothing to
+    train) on a small synthetic world, as a user runs it: a subprocess of the console entry point."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    from tests.metrics.small_world import SMALL_WORLD
+
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump({"dataset_config": SMALL_WORLD}))
+    ran = subprocess.run(
+        [sys.executable, "-m", "phenbench.cli", "run", "--translator", "real-target", "--dataset", "synthetic",
+         "--pairs", "from-control", "--config", "run.yaml", "--quiet"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "PHENBENCH_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"},
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    table = [line for line in ran.stdout.splitlines() if line.startswith("| ")]
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in table[2:]}
+    assert set(rows) == {"real-target", "identity", FLOOR_ROW}
+    assert all(rows["identity"]) and sum(bool(c) for c in rows[FLOOR_ROW]) >= 3  # identity and floor filled
+    assert "shift →1" in table[0] and "source-fid. ↑" in table[0]
+    assert max(len(line) for line in table) <= 120
