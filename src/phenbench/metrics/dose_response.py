@@ -116,9 +116,10 @@ class DoseResponse(OptionedMetric):
                 continue
             scorable.append(compound)
             concentrations = np.array([evaluation.conditions.condition(d).concentration for d in doses])
-            control_cells = self._from_control(space.sources(doses[0]), space, doses[0], control)
-            real = [space.real(d).x for d in doses]
-            translated = [self._from_control(space.translated(d), space, d, control) for d in doses]
+            control_cells = self._from_control(space.sources(doses[0]), space, doses[0], control).x
+            real_sets = [space.real(d) for d in doses]
+            translated_sets = [self._from_control(space.translated(d), space, d, control) for d in doses]
+            real, translated = [c.x for c in real_sets], [c.x for c in translated_sets]
             if min(len(x) for x in [control_cells, *real, *translated]) < 2:
                 for n in self.NAMES:
                     values[n][compound] = MetricValue.absent("a concentration has <2 images with a plausible cell")
@@ -131,10 +132,10 @@ class DoseResponse(OptionedMetric):
             boot = self.options.bootstrap
             values["spearman-real"][compound] = value_with_ci(
                 lambda *lv: aligned_response(list(lv), concentrations, top, np.ones(len(top)), absolute=True),
-                real, n_boot=boot, seed=seed, n=n_real)
+                real, n_boot=boot, seed=seed, n=n_real, groups=[c.measured_units for c in real_sets])
             values["spearman-translated"][compound] = value_with_ci(
                 lambda *lv: aligned_response(list(lv), concentrations, top, signs), translated,
-                n_boot=boot, seed=seed, n=n_translated)
+                n_boot=boot, seed=seed, n=n_translated, groups=[c.measured_units for c in translated_sets])
             matched = self._matched(control_cells, real, translated, seed)
             for which, levels in (("real", matched[1]), ("translated", matched[2])):
                 dose = lowest_effective_dose(matched[0], levels, concentrations, top)
@@ -175,10 +176,9 @@ class DoseResponse(OptionedMetric):
         return None
 
     @staticmethod
-    def _from_control(cells: CellSet, space: CellFeatureSpace, target: str, control: str) -> np.ndarray:
-        """Features of the measured images of `cells` whose source is the control."""
-        from_control = space.source_conditions(target) == control
-        return cells.x[from_control[cells.measured]]
+    def _from_control(cells: CellSet, space: CellFeatureSpace, target: str, control: str) -> CellSet:
+        """The images of `cells` whose source is the control."""
+        return cells.where(space.source_conditions(target) == control)
 
     @staticmethod
     def _matched(control: np.ndarray, real: list[np.ndarray], translated: list[np.ndarray], seed: int):

@@ -21,17 +21,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from phenbench.core.metric import Evaluation, MetricResult, MetricValue, Need, pooled_mean
-from phenbench.metrics.base import OptionedMetric, bundles_in_order, condition_seed, to_unit
+from phenbench.metrics.base import BootstrapOptions, OptionedMetric, bundles_in_order, condition_seed, to_unit
 from phenbench.metrics.statistics import value_with_ci
 
 PSNR_CAP_DB = 100.0
 
 
 @dataclass(frozen=True)
-class ReconstructionOptions:
+class ReconstructionOptions(BootstrapOptions):
     """Options of `reconstruction`."""
-
-    bootstrap: int = 200
 
 
 def per_image_errors(real, reconstructed) -> dict[str, np.ndarray]:
@@ -73,7 +71,8 @@ class Reconstruction(OptionedMetric):
             errors = per_image_errors(bundle.real, bundle.reconstructions)
             seed = condition_seed(evaluation, target, self.name)
             for m, per_image in errors.items():
-                values[m][target] = value_with_ci(np.mean, [per_image], n_boot=self.options.bootstrap, seed=seed)
+                values[m][target] = value_with_ci(np.mean, [per_image], n_boot=self.options.bootstrap, seed=seed,
+                                                  groups=[bundle.real_units])  # fields, where the data says
         return [
             MetricResult(f"reconstruction/{m}", higher, values[m], pooled_mean(values[m]), unit=unit)
             for m, (higher, unit) in self.MEASURES.items()
