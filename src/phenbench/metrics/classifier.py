@@ -1,20 +1,17 @@
 """`classifier`: does a condition classifier trained on real cells recognise the translated ones?
 
 A logistic regression (scikit-learn) on standardised CellProfiler features is trained on the real
-training images of every condition (`Need.REAL_TRAIN`). Three shares per target condition:
-
-- `classifier/target-share`: translated images classified as their target condition;
-- `classifier/real-share`: real test images of the target classified as it (the ceiling: a perfect
-  translator cannot beat the classifier's own accuracy on real cells);
-- `classifier/source-share`: the untranslated source images classified as the target (what the
-  identity translator gets).
-
-Every share counts all the images of its set: an image without a plausible cell (blank, noise,
-a missing channel) cannot be classified as anything and counts as a miss, never as a dropped row.
-The reference row of `classifier/target-share` (the "floor" row of tables) is the real share:
-held-out real test images of the target, on the same K-class scale as the target share. Every
-share has a bootstrap 95% interval over source images (or fields, where the data says); the
-pooled shares too.
+training images of every condition (`Need.REAL_TRAIN`). `classifier/target-share`, per target
+condition: the share of translated images classified as their target. Its reference (the "floor"
+row of tables) is the real share: held-out real test images of the target classified as it, on
+the same K-class scale; a translator that generalises cannot beat the classifier's accuracy on
+real cells. A value above it means the translations look like the classifier's own training
+cells: the `real-target` baseline, which returns training images, scores 1.0 on the synthetic
+world against a real share of 0.34; a translator that memorises training images would too. (What
+untranslated sources get is the identity baseline's row.) Every share counts all the images of
+its set: an image without a plausible cell (blank, noise, a missing channel) cannot be classified
+as anything and counts as a miss, never as a dropped row. Shares have a bootstrap 95% interval
+over source images (or fields, where the data says), pooled shares too.
 """
 
 from __future__ import annotations
