@@ -63,8 +63,8 @@ def build_report(store: ResultsStore | str | Path, out_dir: str | Path, options:
     if out_dir.exists() and not out_dir.is_dir():
         raise DataError(f"Report folder {out_dir} is a file; pass --out with a folder name.")
     data = load_report_data(store, options.dataset)
+    out_dir.mkdir(parents=True, exist_ok=True)  # before the slow part: an unwritable --out fails at once
     html = render_within_budget(data, options)
-    out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / REPORT_FILE
     handle, temp = tempfile.mkstemp(dir=out_dir, prefix=".index-", suffix=".html.tmp")
     try:
