@@ -19,7 +19,8 @@ def split_conditions(values: tuple[str, ...]) -> tuple[str, ...]:
 def register_commands(cli: click.Group) -> None:
     @cli.command("translate")
     @click.option("--checkpoint", required=True, type=click.Path(file_okay=False),
-                  help="A saved model folder (runs/<translator>-<dataset>-<preset>-seed<N>/model).")
+                  help="A saved model folder (runs/<translator>-<dataset>-<preset>-seed<N>-<key>/model, "
+                       "printed by `phenbench run`).")
     @click.option("--images", required=True, type=click.Path(),
                   help="A PNG/TIFF file or a folder of them (searched recursively).")
     @click.option("--translator", default=None,

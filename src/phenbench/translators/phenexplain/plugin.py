@@ -15,7 +15,8 @@ from phenbench.hookspecs import hookimpl
 def register_commands(cli: click.Group) -> None:
     @cli.command("explain")
     @click.option("--checkpoint", required=True, type=click.Path(file_okay=False),
-                  help="A saved phenex-w or phenex-wplus model (runs/phenex-w-<dataset>-<preset>-seed<N>/model).")
+                  help="A saved phenex-w or phenex-wplus model "
+                       "(runs/phenex-w-<dataset>-<preset>-seed<N>-<key>/model, printed by `phenbench run`).")
     @click.option("--source", default="DMSO", show_default=True, help="The condition every walk starts from.")
     @click.option("--target", "targets", multiple=True, metavar="COND[,COND...]",
                   help="Condition(s) to walk to; repeatable. Default: every other condition.")
