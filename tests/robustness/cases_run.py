@@ -13,6 +13,8 @@ YAML_RUN = ("run", "-q", "--config", "run.yaml", "--store", "results.h5", "--wor
 TINY = "dataset_config: {image_size: 32, train_per_condition: 2, test_per_condition: 2}\nmetrics: [counterfactual]\n"
 CROPS = ("run", "-q", "-d", "bbbc021", "--metrics", "reconstruction", "--store", "results.h5", "--work-dir", "runs")
 FOLDERS = ("run", "-q", "--metrics", "reconstruction", "--store", "results.h5", "--work-dir", "runs")
+WORLD = ("run", "-q", "--data", "world.yaml", "--metrics", "counterfactual", "--store", "results.h5", "--work-dir", "runs")
+SMALL_WORLD = "image_size: 32\ntrain_per_condition: 2\ntest_per_condition: 2\n"
 
 
 def yaml_case(name: str, text: str, *says: str, args: tuple[str, ...] = (), nested: bool = False) -> Case:
@@ -160,6 +162,18 @@ DATA_CASES = [
          setup=(_golgi(("0", "1", "2")),)),
     Case("golgi-paper-folders", FOLDERS + ("-d", "golgi", "--data", "golgi"), exit=0, setup=(_golgi(("0", "1")),),
          check=stored_runs(1)),
+    Case("golgi-mapped-three-folders", FOLDERS + ("-d", "golgi", "--data", "golgi"), exit=0,
+         setup=(_golgi(("0", "1", "2")), write("golgi/conditions.txt", "0 -> DMSO\n1 -> noc@1\n2 -> noc@2\n")),
+         check=stored_runs(1)),
+    Case("golgi-binary-conditions-file", FOLDERS + ("-d", "golgi", "--data", "golgi"), says=("conditions.txt",),
+         setup=(_golgi(("0", "1")), write("golgi/conditions.txt", b"\xff\xfe\x00\x81"))),
+    Case("crops-binary-manifest", CROPS + ("--data", "crops"), says=("manifest.csv",),
+         setup=(copy("crops"), write("crops/manifest.csv", b"\x89PNG\r\n\x1a\n\xff\xfe"))),
+    Case("synthetic-world-good", WORLD, exit=0, setup=(write("world.yaml", SMALL_WORLD),), check=stored_runs(1)),
+    Case("synthetic-world-binary", WORLD, says=("world.yaml",), setup=(write("world.yaml", b"\xff\xfe\x00"),)),
+    Case("synthetic-world-not-yaml", WORLD, says=("world.yaml", "YAML"), setup=(write("world.yaml", "a: [1\n"),)),
+    Case("synthetic-world-wrong-type", WORLD, says=("world.yaml", "test_per_condition"),
+         setup=(write("world.yaml", SMALL_WORLD.replace("test_per_condition: 2", "test_per_condition: two")),)),
     Case("data-missing", CROPS + ("--data", "nowhere"), says=("nowhere",)),
     Case("bbbc021-without-data", CROPS, says=("--data",)),
     Case("data-raw-release", CROPS + ("--data", "{w}/raw"), says=("raw", "phenbench data prepare")),

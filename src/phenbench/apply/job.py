@@ -31,7 +31,15 @@ def claim_output_folder(out: Path, job: dict[str, object], *, write: bool) -> No
     """Refuse a folder holding another job's outputs; record this job there (if `write`)."""
     path = out / JOB_FILE
     if path.exists():
-        stored = json.loads(path.read_text())
+        try:
+            stored = json.loads(path.read_text())
+            if not isinstance(stored, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            raise ConfigError(
+                f"{path} cannot be read ({str(exc).splitlines()[0]}), so {out} may hold another job's outputs; "
+                "use a new --out (or delete that folder to start over)."
+            ) from None
         differing = [key for key in job if stored.get(key) != job[key]]
         if differing:
             what = "; ".join(f"{key} {stored.get(key)!r} there, {job[key]!r} now" for key in differing)

@@ -75,7 +75,10 @@ def scan(root: Path) -> pd.DataFrame:
 def read_condition_map(root: Path, entries: tuple[str, ...]) -> dict[str, str]:
     """Folder -> condition from conditions.txt in `root`, else from `entries` ("0=DMSO")."""
     path = root / MAP_FILE
-    lines = path.read_text().splitlines() if path.is_file() else list(entries)
+    try:
+        lines = path.read_text().splitlines() if path.is_file() else list(entries)
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not a text file; write one mapping per line, like `0 -> DMSO`.") from None
     mapping = {}
     for number, line in enumerate(lines, start=1):
         line = line.split("#", 1)[0].strip()

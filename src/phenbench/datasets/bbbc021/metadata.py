@@ -49,6 +49,8 @@ def read_csv_any_newline(path: str | Path, *, what: str) -> pd.DataFrame:
         text = path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
         raise DataError(f"The {what} {path} is missing; download it with `phenbench data download bbbc021`.") from None
+    except UnicodeDecodeError:
+        raise DataError(f"The {what} {path} is not a UTF-8 text CSV; export it again as CSV.") from None
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     try:
         return pd.read_csv(io.StringIO(text))

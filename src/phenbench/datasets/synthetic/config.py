@@ -243,7 +243,7 @@ def load_config_yaml(path: str | Path) -> SyntheticConfig:
         data = yaml.safe_load(path.read_text())
     except FileNotFoundError:
         raise ConfigError(f"Synthetic world file {path} does not exist; give the path of a YAML world.") from None
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ConfigError(f"Synthetic world file {path} is not valid YAML ({first}).") from None
     if data is not None and not isinstance(data, dict):
