@@ -1,5 +1,6 @@
-"""PhenDiff translation benchmark: reconstruction error and speed of DDIM and EDICT, and a plain
-reference loop for a speed ratio at equal outputs. Prints its figures; not a test.
+"""PhenDiff translation benchmark: reconstruction and counterfactual error and speed of plain DDIM,
+fixed-point DDIM inversion and EDICT, and a plain reference loop for a speed ratio at equal outputs.
+Prints its figures; not a test.
 
     .venv/bin/python benchmarks/phendiff_translate.py --model runs/<run>/model [--images 16]
 
@@ -7,6 +8,8 @@ reference loop for a speed ratio at equal outputs. Prints its figures; not a tes
 phendiff --preset quick` writes under its work dir). Without it, a quick model is trained first
 on the synthetic set (`--train-steps`). Reconstruction = invert then regenerate under the same
 condition; MSE is in [-1, 1] units, PSNR uses the peak-to-peak range 2 (10 log10(4 / MSE)).
+Counterfactual PSNR: DMSO test images translated to `--target`, against the same cells rendered
+under it by the synthetic world (the true counterfactual); the identity row is the source itself.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from phenbench.translators.phendiff.sampling import make_grid
 from phenbench.translators.phendiff.translator import PhenDiffTranslator
 
 DDIM_STEPS = (10, 25, 50, 100)
+FIXED_POINT_ITERATIONS = (1, 2, 5)  # at the model's own step count
 EDICT_STEPS = (5, 12, 25, 50)  # 2 NFE per step: the same NFE as DDIM's (24 for DDIM's 25)
 
 
@@ -32,24 +36,34 @@ def synthetic_test_images(count: int):
     from phenbench.datasets.synthetic.config import SyntheticConfig
 
     data = SyntheticDataset(SyntheticConfig())
-    rows = list(range(min(count, len(data.labels("test")))))
-    return data, data.read("test", rows), torch.as_tensor(data.labels("test")[rows])
+    rows = data.rows("test", "DMSO")[:count]
+    return data, rows, data.read("test", rows), torch.as_tensor(data.labels("test")[rows])
 
 
-def with_sampler(model: PhenDiffTranslator, sampler: str, steps: int) -> PhenDiffTranslator:
-    config = replace_config(model.config, sampler=sampler, inversion_steps=steps, inference_steps=steps)
+def with_sampler(model: PhenDiffTranslator, sampler: str, steps: int, iterations: int = 0) -> PhenDiffTranslator:
+    config = replace_config(model.config, sampler=sampler, inversion_steps=steps, inference_steps=steps,
+                            inversion_iterations=iterations)
     other = PhenDiffTranslator(config, model.spec)
     other.ema_unet.load_state_dict(model.ema_unet.state_dict())
     return other
 
 
-def reconstruction_row(model: PhenDiffTranslator, images: torch.Tensor, classes: torch.Tensor) -> dict:
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    mse = (a - b).pow(2).mean().item()
+    return 10 * math.log10(4 / mse) if mse > 0 else math.inf
+
+
+def sampler_row(model: PhenDiffTranslator, images: torch.Tensor, classes: torch.Tensor, target: int,
+                truth: torch.Tensor) -> dict:
+    """Reconstruction and translation of the same images from one inversion (as `run` does)."""
     start = time.perf_counter()
-    result = model.reconstruct(images, classes)
+    results = model.translate_to_each(images, classes, [int(classes[0]), target])
     seconds = time.perf_counter() - start
-    mse = (result.images - images).pow(2).mean().item()
-    return {"nfe": result.nfe, "mse": mse, "psnr": 10 * math.log10(4 / mse) if mse > 0 else math.inf,
-            "images_per_s": len(images) / seconds}
+    reconstruction, translation = results[int(classes[0])], results[target]
+    return {"nfe": translation.nfe, "inversion_nfe": model.inversion_nfe(),
+            "psnr": psnr(reconstruction.images, images), "counterfactual": psnr(translation.images, truth),
+            "contrast": translation.images.std().item() / truth.std().item(),
+            "images_per_s": 2 * len(images) / seconds}
 
 
 def reference_translate_to_each(model: PhenDiffTranslator, images, source: int, targets) -> dict:
@@ -83,37 +97,49 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--ddim-steps", type=int, nargs="*", default=DDIM_STEPS)
     parser.add_argument("--edict-steps", type=int, nargs="*", default=EDICT_STEPS)
+    parser.add_argument("--fixed-point-iterations", type=int, nargs="*", default=FIXED_POINT_ITERATIONS)
+    parser.add_argument("--target", default="shrinkin@3", help="the condition DMSO images are translated to")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    data, images, classes = synthetic_test_images(args.images)
+    data, rows, images, classes = synthetic_test_images(args.images)
+    target = data.conditions.index(args.target)
+    truth = data.counterfactuals("test", rows, target)
     if args.model:
         model = PhenDiffTranslator.load(args.model)
     else:
         model = PhenDiffTranslator(PhenDiffTranslator.config_for("quick", {"steps": args.train_steps}), data.spec)
         report = model.fit(data, FitOptions(seed=0, progress=True))
         print(f"trained {report.steps} steps in {report.seconds:.0f} s ({report.images_per_second:.1f} images/s)")
-    print(f"threads {torch.get_num_threads()}, {len(images)} test images, {images.shape[1]} channels, "
-          f"{images.shape[-1]} px, UNet {sum(p.numel() for p in model.ema_unet.parameters()) / 1e6:.2f} M params")
+    print(f"threads {torch.get_num_threads()}, {len(images)} DMSO test images, {images.shape[1]} channels, "
+          f"{images.shape[-1]} px, UNet {sum(p.numel() for p in model.ema_unet.parameters()) / 1e6:.2f} M params, "
+          f"'{model.config.timestep_spacing}' spacing")
+    print(f"identity (the source as its own translation): counterfactual PSNR {psnr(images, truth):.2f} dB "
+          f"to {args.target}")
 
-    print("\nreconstruction (invert + regenerate under the source condition), float32")
-    print(f"{'sampler':8} {'steps':>5} {'NFE':>4} {'MSE':>11} {'PSNR dB':>8} {'images/s':>9}")
-    for sampler, steps_list in (("ddim", args.ddim_steps), ("edict", args.edict_steps)):
-        for steps in steps_list:
-            row = reconstruction_row(with_sampler(model, sampler, steps), images, classes)
-            print(f"{sampler:8} {steps:5d} {row['nfe']:4d} {row['mse']:11.3e} {row['psnr']:8.2f} "
-                  f"{row['images_per_s']:9.2f}", flush=True)
+    print(f"\none inversion per image, regenerated under DMSO (reconstruction) and {args.target} (translation)")
+    print(f"{'sampler':18} {'steps':>5} {'NFE':>4} {'recon dB':>9} {'cf dB':>7} {'contrast':>8} {'images/s':>9}")
+    variants = [("ddim", steps, 0) for steps in args.ddim_steps]
+    variants += [("ddim", model.config.inference_steps, n) for n in args.fixed_point_iterations]
+    variants += [("edict", steps, 0) for steps in args.edict_steps]
+    for sampler, steps, iterations in variants:
+        row = sampler_row(with_sampler(model, sampler, steps, iterations), images, classes, target, truth)
+        label = f"ddim fixed-point x{iterations}" if iterations else sampler
+        print(f"{label:18} {steps:5d} {row['nfe']:4d} {row['psnr']:9.2f} {row['counterfactual']:7.2f} "
+              f"{row['contrast']:8.3f} {row['images_per_s']:9.2f}", flush=True)
 
+    # Speed at equal outputs: the reference loop is plain DDIM, so phenbench runs plain DDIM here too.
+    plain = with_sampler(model, "ddim", model.config.inference_steps, 0)
     source = int(classes[0])
     batch = images[classes == source]
     targets = [c for c in range(len(model.spec.conditions)) if c != source][: args.targets]
     print(f"\ntranslation of {len(batch)} images from condition {source} to {len(targets)} targets, "
-          f"DDIM {model.config.inference_steps} steps")
+          f"plain DDIM {model.config.inference_steps} steps")
     start = time.perf_counter()
-    reference = reference_translate_to_each(model, batch, source, targets)
+    reference = reference_translate_to_each(plain, batch, source, targets)
     reference_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    ours = model.translate_to_each(batch, source, targets)
+    ours = plain.translate_to_each(batch, source, targets)
     our_seconds = time.perf_counter() - start
     difference = max((ours[t].images - reference[t]).abs().max().item() for t in targets)
     count = len(batch) * len(targets)

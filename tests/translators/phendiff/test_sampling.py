@@ -22,8 +22,9 @@ def constant_noise_denoiser(noise: torch.Tensor):
 
 
 def epsilon_config(**changes) -> PhenDiffConfig:
-    return PhenDiffConfig(prediction_type="epsilon", clip_sample=False, num_train_timesteps=1000,
-                          inversion_steps=10, inference_steps=10, **changes)
+    settings = dict(prediction_type="epsilon", clip_sample=False, num_train_timesteps=1000,
+                    inversion_steps=10, inference_steps=10, timestep_spacing="leading")
+    return PhenDiffConfig(**{**settings, **changes})
 
 
 def test_inversion_and_generation_share_the_grid_and_alphas() -> None:
@@ -114,7 +115,8 @@ def test_translate_to_each_equals_separate_translations(sampler: str) -> None:
     for target in (1, 2):
         single = translator.translate(images, 0, target)
         torch.testing.assert_close(each[target].images, single.images, rtol=0, atol=1e-5)
-        assert each[target].nfe == single.nfe == (16 if sampler == "edict" else 8)
+        # EDICT: 2 NFE per step each way; DDIM: 4 generation steps, 4 inversion steps x (1 + 2 fixed-point iterations)
+        assert each[target].nfe == single.nfe == (16 if sampler == "edict" else 4 * 3 + 4)
 
 
 def test_guidance_doubles_the_generation_nfe() -> None:
@@ -122,9 +124,9 @@ def test_guidance_doubles_the_generation_nfe() -> None:
     plain = PhenDiffTranslator(tiny_config(0), data.spec)
     guided_translator = PhenDiffTranslator(tiny_config(0, guidance_scale=2.0), data.spec)
     images = data.read("test", [0, 1])
-    assert plain.translate(images, 0, 1).nfe == 4 + 4
+    assert plain.translate(images, 0, 1).nfe == 12 + 4
     result = guided_translator.translate(images, 0, 1)
-    assert result.nfe == 4 + 8
+    assert result.nfe == 12 + 8
     assert not torch.allclose(result.images, plain.translate(images, 0, 1).images)
 
 

@@ -14,6 +14,10 @@ from typing import Any
 SAMPLERS = ("ddim", "edict")
 MIXED_PRECISION = ("no", "fp16", "bf16")
 SPACINGS = ("leading", "trailing")
+CLASS_EMBEDDING_INITS = ("normal", "zeros")
+TRAIN_TIMESTEPS = ("all", "sampling-grid")
+LR_SCALINGS = ("none", "sqrt-processes")
+TIME_SCALE_SHIFTS = ("default", "scale_shift")
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,12 @@ class PhenDiffConfig:
     # Self-attention only at the lowest resolution: the last down block, the mid block, the first up block.
     attention_at_lowest_resolution_only: bool = True
     norm_num_groups: int = 32
+    # "normal": diffusers' default N(0, 1) class embeddings. "zeros": every condition starts as the
+    # null class, so two conditions differ only as far as training has shown them to differ.
+    class_embedding_init: str = "normal"
+    # How the time (+ class) embedding enters each ResNet block: "default" adds it as a bias
+    # (the paper's UNet); "scale_shift" scales and shifts the normalised features (FiLM, as in ADM).
+    resnet_time_scale_shift: str = "default"
     # --- noise schedule (one alpha table, shared by training, inversion and generation) ------
     num_train_timesteps: int = 3000
     beta_schedule: str = "scaled_linear"
@@ -34,9 +44,14 @@ class PhenDiffConfig:
     rescale_betas_zero_snr: bool = True
     prediction_type: str = "v_prediction"
     clip_sample: bool = True  # predicted x0 clipped to [-1, 1]
-    timestep_spacing: str = "leading"
+    # The original run's scheduler config (3k_steps_clipping_rescaling.json) has "trailing": the
+    # grid then ends at the last training timestep, where alpha = 0 (zero terminal SNR).
+    timestep_spacing: str = "trailing"
     # --- optimiser and schedule (lengths in optimizer steps, whatever the number of processes) --
     learning_rate: float = 1e-4
+    # "sqrt-processes": the learning rate is multiplied by sqrt(number of processes), as the
+    # original train.py does (its effective batch grows with the GPU count). "none": as given.
+    learning_rate_scaling: str = "sqrt-processes"
     adam_beta1: float = 0.95
     adam_beta2: float = 0.999
     weight_decay: float = 1e-6
@@ -48,17 +63,33 @@ class PhenDiffConfig:
     ema_inv_gamma: float = 1.0
     ema_power: float = 0.75
     # --- training ----------------------------------------------------------------------------
-    steps: int = 100_000  # optimizer steps
-    batch_size: int = 32  # images per process per step
+    steps: int = 30_000  # optimizer steps
+    batch_size: int = 96  # images per process per step
     unconditional_probability: float = 0.1  # a whole batch trained with the null class
     random_flips: bool = True  # random horizontal and vertical flips
+    # "all": timesteps drawn uniformly from all num_train_timesteps (the paper). "sampling-grid":
+    # only the timesteps inversion and generation evaluate (inference_steps of them), so a short
+    # run spends all its steps where the sampler will ask.
+    train_timesteps: str = "all"
+    # 0: every timestep weighs the same in the loss (the paper). > 0: Min-SNR-gamma weighting
+    # (Hang et al., ICCV 2023), min(SNR, gamma) / (SNR + 1) for a v-prediction, floored so the
+    # zero-SNR top level still learns: low-noise steps stop dominating a short run's gradients.
+    min_snr_gamma: float = 0.0
     mixed_precision: str = "no"  # "no" | "fp16" | "bf16" (fp16/bf16 on GPU)
     # --- translation -------------------------------------------------------------------------
     inversion_steps: int = 100
     inference_steps: int = 100
+    # Fixed-point iterations per DDIM inversion step (0: plain DDIM inversion, as the research code).
+    # Each one costs a network evaluation per step and brings the inversion closer to the exact
+    # inverse of generation (sampling.fixed_point_invert). Unused by EDICT, which is exact.
+    inversion_iterations: int = 2
     guidance_scale: float = 1.0  # 1.0: no classifier-free guidance (the paper's translation)
     sampler: str = "ddim"  # "ddim" | "edict" (exactly invertible)
     edict_mix: float = 0.93  # EDICT's mixing weight p
+    # EDICT with an epsilon (or x0) model is written in the noise estimate, whose own-sample factor
+    # reaches 1/sqrt(alpha): a change of condition diverges (docs/phendiff.md). Such translations
+    # are refused unless this is set; v-prediction models (the default) translate with EDICT.
+    edict_unstable_class_change: bool = False
     translate_batch_size: int = 64  # images per UNet call when translating
 
     def __post_init__(self) -> None:
@@ -67,9 +98,19 @@ class PhenDiffConfig:
             (self.mixed_precision in MIXED_PRECISION,
              f"mixed_precision must be one of {MIXED_PRECISION}, got {self.mixed_precision!r}"),
             (self.timestep_spacing in SPACINGS, f"timestep_spacing must be one of {SPACINGS}"),
+            (self.class_embedding_init in CLASS_EMBEDDING_INITS,
+             f"class_embedding_init must be one of {CLASS_EMBEDDING_INITS}, got {self.class_embedding_init!r}"),
+            (self.learning_rate_scaling in LR_SCALINGS,
+             f"learning_rate_scaling must be one of {LR_SCALINGS}, got {self.learning_rate_scaling!r}"),
+            (self.resnet_time_scale_shift in TIME_SCALE_SHIFTS,
+             f"resnet_time_scale_shift must be one of {TIME_SCALE_SHIFTS}, got {self.resnet_time_scale_shift!r}"),
+            (self.min_snr_gamma >= 0, "min_snr_gamma must be >= 0 (0: no weighting)"),
+            (self.train_timesteps in TRAIN_TIMESTEPS,
+             f"train_timesteps must be one of {TRAIN_TIMESTEPS}, got {self.train_timesteps!r}"),
             (self.steps >= 0 and self.batch_size >= 1, "steps must be >= 0 and batch_size >= 1"),
             (self.inversion_steps >= 1 and self.inference_steps >= 1,
              "inversion_steps and inference_steps must be >= 1"),
+            (0 <= self.inversion_iterations <= 50, "inversion_iterations must be in 0..50"),
             (0.0 <= self.unconditional_probability <= 1.0, "unconditional_probability must be in [0, 1]"),
             (0.0 < self.edict_mix < 1.0, "edict_mix must be in (0, 1)"),
             (len(self.block_out_channels) >= 1, "block_out_channels needs at least one level"),
@@ -92,7 +133,9 @@ class PhenDiffConfig:
 
 
 PRESETS: dict[str, dict[str, Any]] = {
-    "paper": {},
+    # The original run: its scheduler config, 30k steps x 96 images per GPU, the learning rate
+    # scaled by sqrt(GPUs), and plain DDIM inversion (docs/phendiff.md lists every difference).
+    "paper": {"inversion_iterations": 0},
     "small": {
         "block_out_channels": (64, 128, 256),
         "layers_per_block": 2,

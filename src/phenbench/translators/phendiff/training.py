@@ -15,6 +15,7 @@ the global RNG states are checkpointed as well, for anything else that draws fro
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,7 @@ from phenbench.translators.phendiff.checkpoint import (
 )
 from phenbench.translators.phendiff.config import PhenDiffConfig
 from phenbench.translators.phendiff.model import UNet2DModel, build_scheduler, null_class
+from phenbench.translators.phendiff.sampling import make_grid
 
 
 def derived_seed(*parts: int) -> int:
@@ -66,6 +68,28 @@ class BatchPlan:
         return np.array([int(self.permutation(p // self.rows)[p % self.rows]) for p in positions])
 
 
+def scaled_learning_rate(config: PhenDiffConfig, processes: int) -> float:
+    """The peak learning rate of a fit on `processes` processes (the original run: x sqrt(GPUs))."""
+    if config.learning_rate_scaling == "sqrt-processes":
+        return config.learning_rate * math.sqrt(processes)
+    return config.learning_rate
+
+
+def min_snr_weights(scheduler: Any, timesteps: torch.Tensor, config: PhenDiffConfig) -> torch.Tensor:
+    """Min-SNR-gamma loss weights per image: min(SNR, gamma) / SNR for a noise target,
+    min(SNR, gamma) / (SNR + 1) for a velocity target, floored at 1 / (gamma + 1) so that the
+    zero-SNR top level of a rescaled schedule (weight 0 otherwise) still learns."""
+    from diffusers.training_utils import compute_snr
+
+    snr = compute_snr(scheduler, timesteps).double()
+    clipped = snr.clamp(max=config.min_snr_gamma)
+    if config.prediction_type == "v_prediction":
+        weights = (clipped / (snr + 1)).clamp_min(1 / (config.min_snr_gamma + 1))
+    else:
+        weights = clipped / snr.clamp_min(1e-12)
+    return weights.float()
+
+
 def _model_fingerprint(config: PhenDiffConfig, spec: DataSpec) -> dict:
     """What must match for a checkpoint to be resumable (everything but the run's length)."""
     data = config_to_dict(config)
@@ -85,7 +109,7 @@ def train(config: PhenDiffConfig, spec: DataSpec, dataset: PreparedDataset, opti
     accelerator = _make_accelerator(config, options)
     noise_scheduler = build_scheduler(config)
     optimizer = torch.optim.AdamW(
-        live.parameters(), lr=config.learning_rate, betas=(config.adam_beta1, config.adam_beta2),
+        live.parameters(), lr=scaled_learning_rate(config, accelerator.num_processes), betas=(config.adam_beta1, config.adam_beta2),
         weight_decay=config.weight_decay, eps=config.adam_epsilon,
     )
     lr_schedule = get_cosine_schedule_with_warmup(optimizer, config.lr_warmup_steps, max(config.steps, 1))
@@ -115,6 +139,9 @@ def train(config: PhenDiffConfig, spec: DataSpec, dataset: PreparedDataset, opti
     plan = BatchPlan(len(labels), config.batch_size, accelerator.num_processes, options.seed)
     null = null_class(spec)
     timesteps = config.num_train_timesteps
+    grid_timesteps = None
+    if config.train_timesteps == "sampling-grid":
+        grid_timesteps = torch.tensor(make_grid(noise_scheduler, config.inference_steps).timesteps)
 
     bar = tqdm(total=config.steps, initial=min(start, config.steps), unit="step",
                disable=not (options.progress and accelerator.is_main_process))
@@ -135,13 +162,20 @@ def train(config: PhenDiffConfig, spec: DataSpec, dataset: PreparedDataset, opti
         if torch.rand(1, generator=unconditional_draw).item() < config.unconditional_probability:
             classes = torch.full_like(classes, null)
         noise = torch.randn(images.shape, generator=generator)
-        t = torch.randint(0, timesteps, (len(rows),), generator=generator)
+        if grid_timesteps is None:
+            t = torch.randint(0, timesteps, (len(rows),), generator=generator)
+        else:
+            t = grid_timesteps[torch.randint(0, len(grid_timesteps), (len(rows),), generator=generator)]
         noisy = noise_scheduler.add_noise(images, noise, t)
         target = noise_scheduler.get_velocity(images, noise, t)
         device = accelerator.device
         with accelerator.autocast():
             prediction = model(noisy.to(device), t.to(device), class_labels=classes.to(device)).sample
-        loss = F.mse_loss(prediction.float(), target.to(device))
+        if config.min_snr_gamma > 0:
+            per_image = (prediction.float() - target.to(device)).pow(2).flatten(1).mean(1)
+            loss = (per_image * min_snr_weights(noise_scheduler, t, config).to(device)).mean()
+        else:
+            loss = F.mse_loss(prediction.float(), target.to(device))
         accelerator.backward(loss)
         if accelerator.sync_gradients:
             accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from phenbench.core.dataset import DataSpec, PreparedDataset
-from phenbench.core.errors import MissingWeightsError
+from phenbench.core.errors import ConfigError, MissingWeightsError
 from phenbench.core.translator import (
     ConditionArg,
     FitOptions,
@@ -32,7 +32,7 @@ from phenbench.translators.phendiff.sampling import (
     Denoiser,
     Grid,
     ddim_generate,
-    ddim_invert,
+    fixed_point_invert,
     guided,
     make_grid,
 )
@@ -106,7 +106,8 @@ class PhenDiffTranslator(Translator):
                 parts.append(edict_invert(denoise, images[part], classes[part], grid, config.edict_mix,
                                           config.prediction_type))
             else:
-                parts.append(ddim_invert(denoise, images[part], classes[part], grid))
+                parts.append(fixed_point_invert(denoise, images[part], classes[part], grid,
+                                                config.inversion_iterations, config.prediction_type))
         return torch.cat(parts)
 
     def _generate(self, latents: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
@@ -125,7 +126,9 @@ class PhenDiffTranslator(Translator):
         return 2 if self.config.sampler == "edict" else 1
 
     def inversion_nfe(self) -> int:
-        return self.config.inversion_steps * self._nfe_per_step()
+        if self.config.sampler == "edict":
+            return self.config.inversion_steps * 2
+        return self.config.inversion_steps * (1 + self.config.inversion_iterations)
 
     def generation_nfe(self) -> int:
         guidance = 1 if self.config.guidance_scale == 1.0 else 2
@@ -153,9 +156,20 @@ class PhenDiffTranslator(Translator):
             images = self._generate(tensor.to(self.device), classes).cpu()
         return TranslationResult(images=images, nfe=self.generation_nfe(), seconds=time.perf_counter() - start)
 
+    def _check_class_change(self, sources: torch.Tensor, targets: torch.Tensor) -> None:
+        config = self.config
+        if (config.sampler == "edict" and config.prediction_type != "v_prediction"
+                and not config.edict_unstable_class_change and bool((sources != targets).any())):
+            raise ConfigError(
+                f"EDICT with a {config.prediction_type} model diverges under a change of condition (its coupled "
+                "sequences amplify it by up to 1/sqrt(alpha) over the grid); use sampler 'ddim' to translate, "
+                "EDICT for reconstructions, or set edict_unstable_class_change: true to try anyway."
+            )
+
     def translate(self, images: torch.Tensor, source: ConditionArg, target: ConditionArg) -> TranslationResult:
         """Invert under `source`, regenerate under `target` (one per image, or one for all)."""
         targets = self.condition_indices(target, len(images))
+        self._check_class_change(self.condition_indices(source, len(images)), targets)
         inverted = self.invert(images, source)
         result = self.generate(inverted, targets)
         return TranslationResult(
@@ -168,6 +182,9 @@ class PhenDiffTranslator(Translator):
     ) -> dict[int, TranslationResult]:
         """Invert once, then regenerate the latents under every target in one batched walk."""
         indices = [int(self.condition_indices(t, 1).item()) for t in targets]
+        sources = self.condition_indices(source, len(images))
+        for index in indices:
+            self._check_class_change(sources, torch.full_like(sources, index))
         inverted = self.invert(images, source)
         n = len(images)
         stacked = inverted.latents.repeat(len(indices), *([1] * (inverted.latents.ndim - 1)))
