@@ -158,3 +158,21 @@ def test_a_translate_job_killed_half_way_keeps_the_earlier_manifest_and_finishes
 def _cache(tmp_path, monkeypatch):
     monkeypatch.setenv("PHENBENCH_CACHE_DIR", str(tmp_path / "cache"))
     ENV["PHENBENCH_CACHE_DIR"] = str(tmp_path / "cache")
+
+
+def test_a_crafted_saved_phenexplain_model_is_refused_by_explain_and_runs_no_code(tmp_path: Path) -> None:
+    """Saved models, too: `phenbench explain` (and translate, run --checkpoint) read phenexplain.pt safely."""
+    from phenbench.datasets.in_memory import random_dataset
+    from phenbench.translators.phenexplain.translator import WEIGHTS_FILE, PhenexWTranslator
+    from tests.translators.phenexplain.conftest import small_config
+
+    model = tmp_path / "model"
+    untrained = PhenexWTranslator(small_config(), random_dataset(channels=2, image_size=8, per_condition=2).spec)
+    untrained._save_weights = lambda directory: None  # translator.json only: the weights are the crafted file
+    untrained.save(model)
+    write_crafted_checkpoint(model / WEIGHTS_FILE, tmp_path / "pwned")
+    explain = phenbench("explain", "--checkpoint", "model", "--out", "walks", cwd=tmp_path)
+    out, err = explain.communicate(timeout=300)
+    assert explain.returncode == 2 and "Traceback" not in out + err, out + err
+    assert f"{WEIGHTS_FILE} holds Python objects" in err.strip().splitlines()[-1]
+    assert not (tmp_path / "pwned").exists() and not (tmp_path / "walks").exists()

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from phenbench.core.errors import MissingWeightsError
+from phenbench.core.safe_checkpoint import load_checkpoint_state
 from phenbench.core.torch_compat import ensure_torchvision_importable
 
 TORCHVISION_VGG16_FILE = "vgg16-397923af.pth"
@@ -59,7 +60,9 @@ class VGGPerceptualDistance(nn.Module):
 
         path = find_vgg16_weights(weights_path)
         self.features = make_layers(cfgs["D"])[: FEATURE_LAYERS[-1] + 1]
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = load_checkpoint_state(path, fix="give torchvision's VGG16 weights file (vgg16-397923af.pth)")
+        if not isinstance(state, dict):
+            raise MissingWeightsError(f"{path} is not a torchvision VGG16 state dict.")
         state = {k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")}
         try:
             self.features.load_state_dict(state, strict=False)

@@ -19,6 +19,7 @@ import torch
 
 from phenbench.core.dataset import PreparedDataset
 from phenbench.core.errors import DataError, PhenbenchError
+from phenbench.core.safe_checkpoint import load_checkpoint_state
 from phenbench.core.translator import (
     ConditionArg,
     FitOptions,
@@ -222,7 +223,9 @@ class PhenexplainTranslator(Translator):
         path = directory / WEIGHTS_FILE
         if not path.exists():
             raise PhenbenchError(f"{path} is missing: the Phenexplain save in {directory} is incomplete; re-run fit.")
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        payload = load_checkpoint_state(path, fix="train the model again, or restore its folder")
+        if not isinstance(payload, dict) or not {"G", "D"} <= set(payload):
+            raise PhenbenchError(f"{path} is not a Phenexplain save (no G and D weights); train the model again.")
         self.G.load_state_dict(payload["G"])
         self.D.load_state_dict(payload["D"])
         self.G_ema.load_state_dict(payload["G_ema"])
