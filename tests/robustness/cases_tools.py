@@ -54,6 +54,14 @@ def _images_inside(name: str):
     return setup
 
 
+def _truncated_stargan(case: Path, world: Path) -> None:
+    from tests.apply.helpers import save_stargan
+
+    save_stargan(case / "stargan", steps=1)
+    weights = case / "stargan" / "stargan-generator.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+
+
 TRANSLATE_CASES = [
     Case("translate-good", TRANSLATE + ("--images", "{w}/images16/DMSO", "--target", "drug", "--out", "out"), exit=0,
          check=translated(6)),
@@ -76,6 +84,9 @@ TRANSLATE_CASES = [
     Case("translate-json-without-keys", ("translate", "-q", "--checkpoint", "model", "--images", "{w}/images16/DMSO",
          "--target", "drug", "--out", "out"), says=("translator.json", "spec"),
          setup=(copy("model"), write("model/translator.json", '{"translator": "identity", "config": {}}'))),
+    Case("translate-truncated-weights", ("translate", "-q", "--checkpoint", "stargan", "--images", "{w}/images16/DMSO",
+         "--target", "drug@1", "--out", "out"), says=("stargan", "weights", "SafetensorError"),
+         setup=(_truncated_stargan,)),
     Case("translate-checkpoint-missing", ("translate", "-q", "--checkpoint", "nope", "--images", "{w}/images16/DMSO",
          "--target", "drug", "--out", "out"), says=("nope",)),
     Case("translate-unknown-target", TRANSLATE + ("--images", "{w}/images16/DMSO", "--target", "drgu", "--out", "out"),

@@ -195,7 +195,16 @@ class Translator(ABC):
             ) from None
         translator = cls(config, spec)
         translator.preset = manifest.get("preset")  # absent in models saved before presets were kept
-        translator._load_weights(Path(directory))
+        try:
+            translator._load_weights(Path(directory))
+        except PhenbenchError:
+            raise
+        except _unreadable_weights() as exc:  # truncated, corrupt, or not matching translator.json
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            raise PhenbenchError(
+                f"The weights in {directory} cannot be read ({type(exc).__name__}: {first[:200]}); the model was not "
+                "saved completely or its files were changed. Train it again, or restore the folder."
+            ) from None
         return translator.to(device)
 
     def _save_weights(self, directory: Path) -> None:
@@ -233,6 +242,15 @@ def condition_indices(conditions: ConditionArg, n: int, spec: DataSpec) -> torch
     if bad:
         raise PhenbenchError(f"condition index {bad[0]} is out of range: this model knows {count} conditions.")
     return torch.as_tensor(values, dtype=torch.long)
+
+
+def _unreadable_weights() -> tuple[type[BaseException], ...]:
+    """What reading a damaged weights file raises: I/O and format errors, shape mismatches."""
+    import pickle
+
+    from safetensors import SafetensorError
+
+    return (OSError, RuntimeError, ValueError, KeyError, EOFError, pickle.UnpicklingError, SafetensorError)
 
 
 def read_manifest(directory: str | Path) -> dict[str, Any]:
