@@ -86,6 +86,8 @@ STORE_CASES = [
     Case("store-foreign-file", RUN[:4] + ("--store", "notes.h5"), says=("notes.h5",), setup=(copy("notes.h5"),)),
     Case("store-damaged-heap", RUN[:4] + ("--store", "damaged.h5"), says=("damaged.h5",), setup=(copy("damaged.h5"),)),
     Case("store-folder-missing", RUN[:4] + ("--store", "nowhere/results.h5"), says=("nowhere",)),
+    Case("work-dir-is-a-file", RUN[:6] + ("--work-dir", "notes.h5"), says=("notes.h5", "--work-dir"),
+         setup=(copy("notes.h5"),)),
     Case("store-existing-appended", RUN, exit=0, setup=(copy("store.h5", to="results.h5"),),
          may_change=("results.h5",), check=earlier_run_kept),
 ]

@@ -205,6 +205,12 @@ def _run(config: RunConfig, registries: Registries, run_id: str, started: str) -
         translator = translator_cls(translator_config, dataset.spec).to(device)
         translator.preset = preset
         model_dir = model_directory(config, translator_cls, translator_config, dataset, pairs)
+        try:  # now, not after the fit: the trained model must have somewhere to go
+            model_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"Cannot create the model folder {model_dir} ({exc.strerror or exc}); pass a writable --work-dir."
+            ) from None
         checkpoints = model_dir / "checkpoints"
         if not config.resume and checkpoints.exists():
             import shutil
