@@ -83,3 +83,13 @@ def test_numbers_are_converted_where_that_loses_nothing() -> None:
         config_from_dict(Outer, {"inner": {"rate": "nan"}})
     with pytest.raises(ConfigError, match="Outer must be a mapping"):
         config_from_dict(Outer, [1, 2])
+
+
+def test_an_optional_nested_config_names_the_inner_field() -> None:
+    @dataclass(frozen=True)
+    class Holder:
+        inner: Inner | None = None
+
+    with pytest.raises(ConfigError, match=r"^Holder: inner: rate must be a number, got 'fast'.$"):
+        config_from_dict(Holder, {"inner": {"rate": "fast"}})
+    assert config_from_dict(Holder, {"inner": None}).inner is None

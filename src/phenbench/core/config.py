@@ -83,9 +83,15 @@ def _coerce(hint: Any, value: Any, name: str, where: str) -> Any:
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
-        for arm in args:
-            if arm is type(None):
-                continue
+        arms = [arm for arm in args if arm is not type(None)]
+        if len(arms) == 1:  # `X | None`: a nested X's own error names the field best
+            try:
+                return _coerce(arms[0], value, name, where)
+            except ConfigError:
+                if dataclasses.is_dataclass(arms[0]) or typing.get_origin(arms[0]) in (tuple, list, dict):
+                    raise
+                raise _wrong(hint, value, name, where) from None
+        for arm in arms:
             try:
                 return _coerce(arm, value, name, where)
             except ConfigError:
