@@ -7,8 +7,6 @@ code built them from different settings).
 
 from __future__ import annotations
 
-import torch
-
 from phenbench.core.dataset import DataSpec
 from phenbench.core.errors import ConfigError
 from phenbench.core.torch_compat import ensure_torchvision_importable
@@ -44,7 +42,7 @@ def build_unet(config: PhenDiffConfig, spec: DataSpec) -> UNet2DModel:
         up = ["AttnUpBlock2D"] + ["UpBlock2D"] * (levels - 1)
     else:
         down, up = ["AttnDownBlock2D"] * levels, ["AttnUpBlock2D"] * levels
-    unet = UNet2DModel(
+    return UNet2DModel(
         sample_size=spec.image_size,
         in_channels=spec.num_channels,
         out_channels=spec.num_channels,
@@ -54,11 +52,7 @@ def build_unet(config: PhenDiffConfig, spec: DataSpec) -> UNet2DModel:
         up_block_types=tuple(up),
         norm_num_groups=config.norm_num_groups,
         num_class_embeds=len(spec.conditions) + 1,  # + the null class
-        resnet_time_scale_shift=config.resnet_time_scale_shift,
     )
-    if config.class_embedding_init == "zeros":
-        torch.nn.init.zeros_(unet.class_embedding.weight)
-    return unet
 
 
 def scheduler_settings(config: PhenDiffConfig) -> dict:

@@ -37,7 +37,6 @@ from phenbench.translators.phendiff.checkpoint import (
 )
 from phenbench.translators.phendiff.config import PhenDiffConfig
 from phenbench.translators.phendiff.model import UNet2DModel, build_scheduler, null_class
-from phenbench.translators.phendiff.sampling import make_grid
 
 
 def derived_seed(*parts: int) -> int:
@@ -73,21 +72,6 @@ def scaled_learning_rate(config: PhenDiffConfig, processes: int) -> float:
     if config.learning_rate_scaling == "sqrt-processes":
         return config.learning_rate * math.sqrt(processes)
     return config.learning_rate
-
-
-def min_snr_weights(scheduler: Any, timesteps: torch.Tensor, config: PhenDiffConfig) -> torch.Tensor:
-    """Min-SNR-gamma loss weights per image: min(SNR, gamma) / SNR for a noise target,
-    min(SNR, gamma) / (SNR + 1) for a velocity target, floored at 1 / (gamma + 1) so that the
-    zero-SNR top level of a rescaled schedule (weight 0 otherwise) still learns."""
-    from diffusers.training_utils import compute_snr
-
-    snr = compute_snr(scheduler, timesteps).double()
-    clipped = snr.clamp(max=config.min_snr_gamma)
-    if config.prediction_type == "v_prediction":
-        weights = (clipped / (snr + 1)).clamp_min(1 / (config.min_snr_gamma + 1))
-    else:
-        weights = clipped / snr.clamp_min(1e-12)
-    return weights.float()
 
 
 def _model_fingerprint(config: PhenDiffConfig, spec: DataSpec) -> dict:
@@ -139,9 +123,6 @@ def train(config: PhenDiffConfig, spec: DataSpec, dataset: PreparedDataset, opti
     plan = BatchPlan(len(labels), config.batch_size, accelerator.num_processes, options.seed)
     null = null_class(spec)
     timesteps = config.num_train_timesteps
-    grid_timesteps = None
-    if config.train_timesteps == "sampling-grid":
-        grid_timesteps = torch.tensor(make_grid(noise_scheduler, config.inference_steps).timesteps)
 
     bar = tqdm(total=config.steps, initial=min(start, config.steps), unit="step",
                disable=not (options.progress and accelerator.is_main_process))
@@ -162,20 +143,13 @@ def train(config: PhenDiffConfig, spec: DataSpec, dataset: PreparedDataset, opti
         if torch.rand(1, generator=unconditional_draw).item() < config.unconditional_probability:
             classes = torch.full_like(classes, null)
         noise = torch.randn(images.shape, generator=generator)
-        if grid_timesteps is None:
-            t = torch.randint(0, timesteps, (len(rows),), generator=generator)
-        else:
-            t = grid_timesteps[torch.randint(0, len(grid_timesteps), (len(rows),), generator=generator)]
+        t = torch.randint(0, timesteps, (len(rows),), generator=generator)
         noisy = noise_scheduler.add_noise(images, noise, t)
         target = noise_scheduler.get_velocity(images, noise, t)
         device = accelerator.device
         with accelerator.autocast():
             prediction = model(noisy.to(device), t.to(device), class_labels=classes.to(device)).sample
-        if config.min_snr_gamma > 0:
-            per_image = (prediction.float() - target.to(device)).pow(2).flatten(1).mean(1)
-            loss = (per_image * min_snr_weights(noise_scheduler, t, config).to(device)).mean()
-        else:
-            loss = F.mse_loss(prediction.float(), target.to(device))
+        loss = F.mse_loss(prediction.float(), target.to(device))
         accelerator.backward(loss)
         if accelerator.sync_gradients:
             accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
