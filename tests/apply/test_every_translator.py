@@ -13,6 +13,7 @@ from phenbench.apply.runner import TranslateOptions, load_translator, translate_
 from phenbench.core.plugins import load_registries
 from phenbench.core.translator import FitOptions
 from phenbench.datasets.in_memory import InMemoryDataset
+from phenbench.translators.real_target.translator import RealTargetConfig
 from tests.apply.helpers import CHANNELS, CONDITIONS, spec, write_tiff_folder
 from tests.translators.cyclegan.test_cyclegan_contract import tiny_config as cyclegan_config
 from tests.translators.phendiff.test_contract import tiny_config as phendiff_config
@@ -26,6 +27,7 @@ CONFIGS = {
     "cyclegan": lambda: cyclegan_config(2),
     "phenex-w": lambda: phenexplain_config(2),
     "phenex-wplus": lambda: phenexplain_config(2),
+    "real-target": RealTargetConfig,
 }
 
 

@@ -91,10 +91,13 @@ def test_run_phendiff_quick_on_the_real_crops_end_to_end(
         "--max-test-per-condition", "4", "--pairs", "from-control", "--metrics", "reconstruction", "--quiet",
     ])
     assert result.exit_code == 0, result.output
-    values = ResultsStore(store).metrics_frame().set_index(["metric", "condition"])
+    values = ResultsStore(store).metrics_frame()
+    # The run also stored the identity baseline on the same rows: PhenDiff's row is the one tested.
+    values = values[values["translator"] == "phendiff"].set_index(["metric", "condition"])
     mse = values.loc[("reconstruction/mse", "pooled")]
     # A barely trained model reconstructs, imperfectly: a real, finite error above zero.
     assert mse.n == 12 and 0 < mse.value < 4
     # The saved model keeps its preset, and the inversion time per source image is recorded.
-    record = ResultsStore(store).read(ResultsStore(store).run_ids()[-1])
+    runs = ResultsStore(store).runs_frame()
+    record = ResultsStore(store).read(runs.loc[runs["translator"] == "phendiff", "run_id"].iloc[-1])
     assert record.preset == "quick" and record.timings["invert_seconds_per_image"] > 0
