@@ -46,8 +46,29 @@ def test_counterfactual_mse_and_psnr_closed_form() -> None:
     assert not results["counterfactual/mse"].higher_is_better and results["counterfactual/psnr"].higher_is_better
 
 
+def test_contrast_is_the_ratio_of_pixel_spreads_per_channel() -> None:
+    """A translation that blends the truth with its own per-channel mean, at weight w, keeps w of
+    the truth's spread exactly (a faded ghost); adding a constant changes nothing."""
+    base = evaluation(1.0)
+    bundle = base.bundles["drug@1"]
+    truth = bundle.counterfactuals
+    mean = truth.mean(dim=(0, 2, 3), keepdim=True)
+    bundle.translated = torch.cat([mean[:, :1] + 0.6 * (truth[:, :1] - mean[:, :1]) + 0.3,
+                                   mean[:, 1:] + 1.0 * (truth[:, 1:] - mean[:, 1:])], dim=1)
+    results = by_name(CounterfactualError().compute(base))
+    c0, c1 = results["counterfactual/contrast-c0"], results["counterfactual/contrast-c1"]
+    assert c0.per_condition["drug@1"].value == pytest.approx(0.6, rel=1e-6)
+    assert c1.pooled.value == pytest.approx(1.0, rel=1e-6)
+    assert c0.ideal == 1.0 and c0.pooled.n == 6
+    # The reference: numpy's standard deviations of the same pixels.
+    assert c0.pooled.value == pytest.approx(np.std(bundle.translated[:, 0].numpy(), ddof=1)
+                                            / np.std(truth[:, 0].numpy(), ddof=1), rel=1e-6)
+
+
 def test_counterfactual_is_missing_without_ground_truth() -> None:
-    value = by_name(CounterfactualError().compute(evaluation(0.5, with_cf=False)))["counterfactual/mse"]
+    results = by_name(CounterfactualError().compute(evaluation(0.5, with_cf=False)))
+    assert results["counterfactual/contrast-c0"].pooled.value is None
+    value = results["counterfactual/mse"]
     assert value.per_condition["drug@1"].value is None
     assert "counterfactual" in value.per_condition["drug@1"].missing
     assert value.pooled.value is None

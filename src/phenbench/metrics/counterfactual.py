@@ -2,6 +2,10 @@
 
 The same cells rendered under the target condition are what a perfect translator would output.
 MSE and PSNR are in [0, 1] intensity units (images mapped from [-1, 1]).
+
+`counterfactual/contrast-<channel>` is the spread (standard deviation over all pixels) of a
+channel in the translations divided by its spread in the true counterfactuals: 1 is ideal, and a
+faded, blurred translation, which can still score a fair PSNR, shows as a value well below 1.
 """
 
 from __future__ import annotations
@@ -34,7 +38,8 @@ class CounterfactualError(Metric):
     name = "counterfactual"
     needs = frozenset({Need.TRANSLATED, Need.COUNTERFACTUAL})
     higher_is_better = False
-    summary = "MSE and PSNR of translated images against the true counterfactual (synthetic worlds)."
+    summary = ("MSE and PSNR of translated images against the true counterfactual, and their per-channel "
+               "contrast relative to it (synthetic worlds).")
 
     def compute(self, evaluation: Evaluation) -> list[MetricResult]:
         mse: dict[str, MetricValue] = {}
@@ -56,4 +61,33 @@ class CounterfactualError(Metric):
         return [
             MetricResult("counterfactual/mse", False, mse, pooled_mse, unit="[0,1]^2"),
             MetricResult("counterfactual/psnr", True, psnr, pooled_psnr, unit="dB"),
+            *contrast_results(evaluation),
         ]
+
+
+def contrast_ratio(translated: torch.Tensor, truth: torch.Tensor, channel: int) -> float:
+    """Pixel standard deviation of one channel of the translations over that of the truth."""
+    return float(translated[:, channel].double().std() / truth[:, channel].double().std())
+
+
+def contrast_results(evaluation: Evaluation) -> list[MetricResult]:
+    """One result per channel: per condition, and pooled over every translated image."""
+    results = []
+    for channel, label in enumerate(evaluation.channels):
+        ratios: dict[str, MetricValue] = {}
+        for name, bundle in evaluation.bundles.items():
+            if bundle.counterfactuals is None:
+                ratios[name] = MetricValue.absent("the dataset has no true counterfactuals")
+                continue
+            ratios[name] = MetricValue(contrast_ratio(bundle.translated, bundle.counterfactuals, channel),
+                                       n=len(bundle.translated))
+        missing = [k for k, v in ratios.items() if v.value is None]
+        if missing or not ratios:
+            pooled = MetricValue.absent(f"missing for {', '.join(missing)}" if missing else "no target conditions")
+        else:
+            translated = torch.cat([b.translated for b in evaluation.bundles.values()])
+            truth = torch.cat([b.counterfactuals for b in evaluation.bundles.values()])
+            pooled = MetricValue(contrast_ratio(translated, truth, channel), n=len(translated))
+        results.append(MetricResult(f"counterfactual/contrast-{label}", True, ratios, pooled,
+                                    unit="std ratio", ideal=1.0))
+    return results
