@@ -40,7 +40,7 @@ ONE_STEP = {
 def saved_model(name: str, directory: Path) -> Path:
     import torch
 
-    from phenbench.apply.normalization import Normalization
+    from phenbench.imaging.normalization import Normalization
     from phenbench.core.conditions import ConditionSet
     from phenbench.core.dataset import DataSpec
     from phenbench.core.plugins import load_registries

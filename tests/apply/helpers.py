@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from phenbench.apply.normalization import Normalization
+from phenbench.imaging.normalization import Normalization
 from phenbench.core.conditions import ConditionSet
 from phenbench.core.dataset import DataSpec
 

@@ -7,7 +7,7 @@ import pytest
 import tifffile
 import torch
 
-from phenbench.apply.normalization import Normalization
+from phenbench.imaging.normalization import Normalization
 from phenbench.apply.preprocess import to_model, to_raw
 from phenbench.apply.runner import TranslateOptions, load_translator, translate_folder
 from phenbench.core.plugins import load_registries

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from phenbench.apply.normalization import Normalization
+from phenbench.imaging.normalization import Normalization
 from phenbench.apply.runner import translate_folder
 from phenbench.apply.shard import Shard, batches, my_batches
 from tests.apply.helpers import CHANNELS, spec, write_tiff_folder

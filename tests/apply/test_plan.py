@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from phenbench.apply.plan import plan_outputs, safe_name
+from phenbench.apply.plan import plan_outputs
+from phenbench.imaging.files import safe_name
 from phenbench.core.errors import DataError
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from phenbench.apply.normalization import Normalization
+from phenbench.imaging.normalization import Normalization
 from phenbench.apply.preprocess import to_input_size, to_model, to_raw
 
 

@@ -201,7 +201,7 @@ def test_overlapping_image_and_output_folders_are_refused(identity_checkpoint, t
 def test_images_of_another_bit_depth_than_the_training_data_are_refused(tmp_path) -> None:
     from PIL import Image
 
-    from phenbench.apply.normalization import Normalization
+    from phenbench.imaging.normalization import Normalization
     from tests.apply.helpers import CHANNELS, save_identity
 
     (tmp_path / "in").mkdir()

@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 from phenbench.apply.runner import TranslateOptions, load_translator, translate_folder
-from phenbench.apply.series import composites, panel_gap, strip
+from phenbench.imaging.panels import composites, panel_gap, strip
 from tests.apply.helpers import SIZE, write_tiff_folder
 
 
@@ -26,7 +26,7 @@ def test_dose_series_strip_has_one_panel_per_dose_in_dose_order(stargan_checkpoi
 
     # each panel is the composite of the model's own translation to that dose, in dose order
     translator = load_translator(stargan_checkpoint)
-    from phenbench.apply.normalization import load_normalization
+    from phenbench.imaging.normalization import load_normalization
     from phenbench.apply.preprocess import to_model
 
     import tifffile

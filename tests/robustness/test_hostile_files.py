@@ -125,7 +125,7 @@ def test_a_run_killed_while_translating_leaves_the_store_as_it_was(tmp_path: Pat
 def test_a_translate_job_killed_half_way_keeps_the_earlier_manifest_and_finishes(tmp_path: Path) -> None:
     import csv
 
-    from phenbench.apply.normalization import Normalization
+    from phenbench.imaging.normalization import Normalization
     from phenbench.translators.identity.translator import IdentityConfig
     from tests.apply.helpers import CHANNELS, spec, write_tiff_folder
     from tests.apply.slow_translate import SlowIdentity

@@ -6,12 +6,12 @@ tell what is missing by looking for files, and the manifest is the plan's rows t
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from phenbench.core.errors import DataError
+from phenbench.imaging.files import safe_name
 
 SERIES_DIR = "series"
 DIFFERENCE_DIR = "differences"
@@ -25,11 +25,6 @@ class Output:
     kind: str  # "translated", "difference", "strip" or "gif"
     target: str  # a condition name, or the compound of a dose series
     path: Path  # relative to the output folder
-
-
-def safe_name(name: str) -> str:
-    """A condition name as a folder name: `latrunculin B@0.3` -> `latrunculin_B@0.3`."""
-    return re.sub(r"[^A-Za-z0-9._@+-]+", "_", name).strip("._") or "_"
 
 
 def relative_name(path: Path, root: Path) -> Path:

@@ -7,12 +7,8 @@ from __future__ import annotations
 
 import click
 
+from phenbench.core.conditions import split_conditions
 from phenbench.hookspecs import hookimpl
-
-
-def split_conditions(values: tuple[str, ...]) -> tuple[str, ...]:
-    """`--target a,b --target c` -> ("a", "b", "c"). Condition names hold no commas."""
-    return tuple(part.strip() for value in values for part in value.split(",") if part.strip())
 
 
 @hookimpl

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from phenbench.apply.io import to_file_dtype
-from phenbench.apply.normalization import Normalization
+from phenbench.imaging.normalization import Normalization
 from phenbench.datasets.cached_dataset import fit_to_size
 
 

@@ -21,7 +21,14 @@ import torch
 
 from phenbench.apply import io as image_io
 from phenbench.apply.job import claim_output_folder, job_identity
-from phenbench.apply.normalization import (
+from phenbench.apply.plan import Output, plan_outputs
+from phenbench.apply.preprocess import to_input_size, to_model, to_raw
+from phenbench.apply.series import write_series
+from phenbench.apply.shard import Shard, batches, current_shard, my_batches, wait_for_everyone
+from phenbench.core.errors import ConfigError, PhenbenchError
+from phenbench.core.plugins import load_translator
+from phenbench.core.translator import Translator
+from phenbench.imaging.normalization import (
     NORMALIZATION_FILE,
     Normalization,
     dtype_range,
@@ -29,12 +36,6 @@ from phenbench.apply.normalization import (
     load_normalization,
     spread_sample,
 )
-from phenbench.apply.plan import Output, plan_outputs
-from phenbench.apply.preprocess import to_input_size, to_model, to_raw
-from phenbench.apply.series import write_series
-from phenbench.apply.shard import Shard, batches, current_shard, my_batches, wait_for_everyone
-from phenbench.core.errors import ConfigError, PhenbenchError
-from phenbench.core.translator import Translator
 
 MANIFEST_FILE = "manifest.csv"
 MANIFEST_COLUMNS = ("input", "source", "target", "kind", "output", "translator", "normalization")
@@ -76,20 +77,6 @@ class TranslateReport:
     @property
     def images_per_second(self) -> float:
         return self.images / self.seconds if self.seconds > 0 else float("nan")
-
-
-def load_translator(checkpoint: Path, device: str = "cpu", registries=None, name: str | None = None) -> Translator:
-    """The translator saved in `checkpoint`, whatever its kind; or, with `name`, that translator
-    loading it (e.g. `phenex-wplus` a `phenex-w` model: the same generator, projected into W+)."""
-    from phenbench.core.plugins import load_registries
-    from phenbench.core.translator import read_manifest
-
-    name = name or read_manifest(checkpoint)["translator"]
-    registries = registries or load_registries()
-    translator = registries.translators.load(name).load(checkpoint, device=device)
-    if hasattr(translator, "eval"):
-        translator.eval()
-    return translator
 
 
 def resolve_targets(translator: Translator, options: TranslateOptions) -> list[str]:

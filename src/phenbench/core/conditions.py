@@ -125,3 +125,8 @@ class ConditionSet:
 
     def __repr__(self) -> str:
         return f"ConditionSet({list(self._names)!r}, control={self.control!r})"
+
+
+def split_conditions(values: tuple[str, ...]) -> tuple[str, ...]:
+    """`--target a,b --target c` -> ("a", "b", "c"). Condition names hold no commas."""
+    return tuple(part.strip() for value in values for part in value.split(",") if part.strip())

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pluggy
 
 from phenbench import hookspecs
 from phenbench.core.errors import PhenbenchError
 from phenbench.core.registry import Registry
+
+if TYPE_CHECKING:
+    from phenbench.core.translator import Translator
 
 # Built-ins are registered through the same manager as third-party plugins.
 DEFAULT_PLUGINS: tuple[str, ...] = (
@@ -94,3 +99,17 @@ def _plugin_version(pm: pluggy.PluginManager, plugin: object, name: str) -> str:
 def load_registries(*, entry_points: bool = True, extra: tuple[object, ...] = ()) -> Registries:
     """Build a fresh plugin manager and collect its registries."""
     return collect_registries(make_plugin_manager(entry_points=entry_points, extra=extra))
+
+
+def load_translator(checkpoint: Path, device: str = "cpu", registries: Registries | None = None,
+                    name: str | None = None) -> "Translator":
+    """The translator saved in `checkpoint`, whatever its kind; or, with `name`, that translator
+    loading it (e.g. `phenex-wplus` a `phenex-w` model: the same generator, projected into W+)."""
+    from phenbench.core.translator import read_manifest
+
+    name = name or read_manifest(checkpoint)["translator"]
+    registries = registries or load_registries()
+    translator = registries.translators.load(name).load(checkpoint, device=device)
+    if hasattr(translator, "eval"):
+        translator.eval()
+    return translator

@@ -235,7 +235,7 @@ def _run(config: RunConfig, registries: Registries, run_id: str, started: str) -
         translator.save(model_dir / "model")
         # Beside the weights, the intensity map of the training data, so that `phenbench translate`
         # preprocesses a user's images as the model saw them (nothing for synthetic data).
-        from phenbench.apply.normalization import save_dataset_normalization
+        from phenbench.imaging.normalization import save_dataset_normalization
 
         save_dataset_normalization(dataset, model_dir / "model")
 

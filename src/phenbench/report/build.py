@@ -20,7 +20,7 @@ from phenbench.core.errors import ConfigError, DataError
 from phenbench.core.store import ResultsStore
 from phenbench.report.data import MethodRun, ReportData, load_report_data
 from phenbench.report.grids import MethodGrids, build_grids
-from phenbench.report.images import ChannelDisplay, default_colours
+from phenbench.imaging.display import ChannelDisplay, default_colours
 from phenbench.report.plot_data import correlation_sets, metric_dose_series, sample_dose_series
 from phenbench.report.sections import (
     TileRenderer,

@@ -15,7 +15,7 @@ import numpy as np
 
 from phenbench.report.data import MethodRun
 from phenbench.report.grids import GridRow, MethodGrids, Tile, image_key
-from phenbench.report.images import ChannelDisplay, css_colour, data_uri, difference_palette, png_bytes
+from phenbench.imaging.display import ChannelDisplay, css_colour, data_uri, difference_palette, png_bytes
 from phenbench.report.plot_data import CorrelationSet, DoseSeries
 from phenbench.report.plots import correlation_histogram_png, dose_response_png
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from html import escape
 
-from phenbench.report.images import ChannelDisplay
+from phenbench.imaging.display import ChannelDisplay
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif; margin: 0;

@@ -10,7 +10,7 @@ import tifffile
 from click.testing import CliRunner
 from PIL import Image
 
-from phenbench.apply.series import panel_gap
+from phenbench.imaging.panels import panel_gap
 from phenbench.cli import build_cli
 from phenbench.core.dataset import DataSpec
 from phenbench.core.translator import read_manifest

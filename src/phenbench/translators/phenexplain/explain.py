@@ -17,11 +17,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from phenbench.apply.io import write_array
-from phenbench.apply.plan import safe_name
-from phenbench.apply.runner import load_translator
-from phenbench.apply.series import composites, panel_gap, strip, write_frames_gif
 from phenbench.core.errors import ConfigError
+from phenbench.core.plugins import load_translator
+from phenbench.imaging.files import safe_name, write_array
+from phenbench.imaging.panels import composites, panel_gap, strip, write_frames_gif
 from phenbench.translators.phenexplain.latent_ops import interpolate_conditions
 from phenbench.translators.phenexplain.translator import PhenexplainTranslator
 

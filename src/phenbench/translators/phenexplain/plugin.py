@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from phenbench.apply.plugin import split_conditions
+from phenbench.core.conditions import split_conditions
 from phenbench.hookspecs import hookimpl
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from phenbench.apply.normalization import (
+from phenbench.imaging.normalization import (
     Normalization,
     dtype_range,
     estimate_normalization,

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from phenbench.core.errors import ConfigError
-from phenbench.report.images import (
+from phenbench.imaging.display import (
     ChannelDisplay,
     data_uri,
     default_colours,
