@@ -27,17 +27,23 @@ class DataSpec:
     channels: tuple[str, ...]
     image_size: int
     conditions: ConditionSet
+    # Conditions held out of training (their compounds are evaluated as unseen): a model with one
+    # learned embedding per condition has nothing trained for them, and says so when asked.
+    unseen: tuple[str, ...] = ()
 
     @property
     def num_channels(self) -> int:
         return len(self.channels)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "channels": list(self.channels),
             "image_size": self.image_size,
             "conditions": self.conditions.to_dict(),
         }
+        if self.unseen:  # absent otherwise: models saved before held-out splits read the same
+            data["unseen"] = list(self.unseen)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "DataSpec":
@@ -45,6 +51,7 @@ class DataSpec:
             channels=tuple(data["channels"]),
             image_size=int(data["image_size"]),
             conditions=ConditionSet.from_dict(data["conditions"]),
+            unseen=tuple(data.get("unseen", ())),
         )
 
 
@@ -105,6 +112,18 @@ class PreparedDataset(ABC):
 
         labels = self.labels(self._check_split(split))
         return pd.DataFrame({"condition": [self.conditions.name(i) for i in labels]})
+
+    def condition_moa(self) -> dict[str, str]:
+        """The mechanism of action of each condition that has one annotated (empty where unknown)."""
+        return {}
+
+    # Batch-matched evaluation: datasets whose images carry a batch (the plate) say so, and
+    # whether pairs drawn from the control match it by default (the field's BBBC021 protocol).
+    batch_matched_by_default: ClassVar[bool] = False
+
+    def batches(self, split: str) -> np.ndarray | None:
+        """The batch (plate) of every row of `split`, or None where the data has no batches."""
+        return None
 
     def torch_dataset(self, split: str) -> torch.utils.data.Dataset:
         """A map-style torch Dataset of (image C x H x W, condition index) that reads row by row."""

@@ -90,6 +90,10 @@ class Translator(ABC):
     # True for methods that train one model per (source, target) pair (CycleGAN): the pairs a run
     # asks for then decide the saved model, and the runner keys its model folder on them.
     trains_per_pair: ClassVar[bool] = False
+    # True for translators that can be asked for a condition they never saw in training (held-out
+    # compounds): those that do not condition on a learned class (identity), or that embed
+    # compounds from their structure. The others refuse such a condition in `condition_indices`.
+    handles_unseen_conditions: ClassVar[bool] = False
 
     def __init__(self, config: Any, spec: DataSpec):
         if not isinstance(config, self.config_class):
@@ -216,11 +220,32 @@ class Translator(ABC):
     # --- helpers for subclasses --------------------------------------------------------------
 
     def condition_indices(self, conditions: ConditionArg, n: int) -> torch.Tensor:
-        """Turn a condition argument (index, name, or one per image) into an int64 tensor of length n."""
-        return condition_indices(conditions, n, self.spec)
+        """Turn a condition argument (index, name, or one per image) into an int64 tensor of length n.
+
+        A condition held out of training is refused unless the translator handles unseen ones.
+        """
+        indices = condition_indices(conditions, n, self.spec)
+        if self.spec.unseen and not self.handles_unseen_conditions:
+            unseen = {self.spec.conditions.index(name) for name in self.spec.unseen if name in self.spec.conditions}
+            asked = sorted({self.spec.conditions.name(i) for i in indices.tolist() if i in unseen})
+            if asked:
+                raise UnseenConditionError(self.name, asked)
+        return indices
 
     def check_images(self, images: torch.Tensor) -> torch.Tensor:
         return check_images(images, self.spec)
+
+
+class UnseenConditionError(PhenbenchError):
+    """A translator with one learned embedding per training condition was asked for a held-out one."""
+
+    def __init__(self, translator: str, conditions: Sequence[str]):
+        self.conditions = tuple(conditions)
+        super().__init__(
+            f"{translator} learns one embedding per condition it trains on and cannot condition on "
+            f"{', '.join(self.conditions)}, held out of its training (an unseen compound); score it on the "
+            "seen conditions, or drop held_out_compounds from the dataset config."
+        )
 
 
 def condition_indices(conditions: ConditionArg, n: int, spec: DataSpec) -> torch.Tensor:

@@ -48,7 +48,12 @@ class ReadOptions:
 
 
 class CachedCropDataset(PreparedDataset):
-    """Rows of a cache selected by `mask`, labelled by condition, split by the cache's `split` column."""
+    """Rows of a cache selected by `mask`, labelled by condition, split by the cache's `split` column.
+
+    `labels` gives each cache row's condition name where it differs from the cache's `condition`
+    column (conditions per compound); rows of the `held_out` conditions are left out of the
+    training split (evaluated as unseen); `moa` maps conditions to their mechanism of action.
+    """
 
     def __init__(
         self,
@@ -58,6 +63,9 @@ class CachedCropDataset(PreparedDataset):
         mask: np.ndarray,
         options: ReadOptions,
         identity: dict,
+        labels: np.ndarray | None = None,
+        held_out: Sequence[str] = (),
+        moa: dict[str, str] | None = None,
     ):
         if options.resize not in RESIZE_MODES:
             raise ConfigError(f"Unknown resize mode {options.resize!r}; choose resize or pad.")
@@ -68,18 +76,24 @@ class CachedCropDataset(PreparedDataset):
         meta = reader.meta
         # Vectorised (a cache may hold 500,000 rows): -1 marks conditions outside the selection.
         names = pd.Index(list(conditions.names))
-        condition = meta["condition"]
+        condition = meta["condition"] if labels is None else pd.Series(labels)
         if isinstance(condition.dtype, pd.CategoricalDtype):
             lookup = names.get_indexer(condition.cat.categories.astype(str))
             self._condition_of_row = lookup[condition.cat.codes.to_numpy()].astype(np.int64)
         else:
             self._condition_of_row = names.get_indexer(condition.astype(str)).astype(np.int64)
         mask = mask & (self._condition_of_row >= 0)
-        self._rows = {s: np.flatnonzero(mask & (meta["split"].to_numpy() == s)) for s in ("train", "test")}
+        self.held_out = tuple(held_out)
+        in_training = ~np.isin(self._condition_of_row, [conditions.index(c) for c in self.held_out])
+        split = meta["split"].to_numpy()
+        self._rows = {"train": np.flatnonzero(mask & (split == "train") & in_training),
+                      "test": np.flatnonzero(mask & (split == "test"))}
+        self._moa = {c: m for c, m in (moa or {}).items() if c in conditions}
         self._spec = DataSpec(
             channels=reader.channels,
             image_size=int(options.image_size or reader.shape[-1]),
             conditions=conditions,
+            unseen=self.held_out,
         )
         self._plates = meta["plate"].to_numpy() if "plate" in meta else np.full(len(meta), "", dtype=object)
         self.scale: IntensityScale = intensity_scale(
@@ -92,6 +106,8 @@ class CachedCropDataset(PreparedDataset):
         for split, rows in self._rows.items():
             counts = np.bincount(self._condition_of_row[rows], minlength=len(self.conditions))
             empty = [self.conditions.name(i) for i in np.flatnonzero(counts == 0)]
+            if split == "train":  # held-out conditions have no training images by design
+                empty = [c for c in empty if c not in self.held_out]
             if empty:
                 raise DataError(
                     f"Condition(s) {', '.join(empty)} have no cells in the {split} split of {self.reader.path}; "
@@ -115,6 +131,15 @@ class CachedCropDataset(PreparedDataset):
         raw = self.reader.read(global_rows)
         images = self.scale.normalize(raw, self._plates[global_rows])
         return fit_to_size(images, self._spec.image_size, self.options.resize)
+
+    def condition_moa(self) -> dict[str, str]:
+        return dict(self._moa)
+
+    def batches(self, split: str) -> np.ndarray | None:
+        """The plate of every row of `split` (None when the cache has no plates)."""
+        if "plate" not in self.reader.meta:
+            return None
+        return np.asarray(self._plates[self._rows[self._check_split(split)]], dtype=object).astype(str)
 
     def content_hash(self) -> str:
         digest = hashlib.sha256(self.reader.content_sha256.encode())

@@ -8,7 +8,9 @@
   because segmenting 13,200 fields takes hours; the error says the `prepare` command to run.
 
 Conditions are `compound@concentration` and `DMSO`, ordered DMSO first, then by compound with
-increasing dose.
+increasing dose; with `conditions: compound`, one per compound (the field's protocol). The MoA of
+each condition comes from the cache's `moa` column or, where it has none, from
+`BBBC021_v1_moa.csv` beside the data (optional: without it, no condition has a MoA).
 """
 
 from __future__ import annotations
@@ -22,6 +24,12 @@ from phenbench.core.conditions import ConditionSet
 from phenbench.core.errors import ConfigError, DataError
 from phenbench.datasets.bbbc021.crop_table import cache_key, convert_crop_table, is_crop_table
 from phenbench.datasets.bbbc021.metadata import CONTROL, IMAGE_CSV, MOA_CSV, Selection, attach_moa, read_moa_table
+from phenbench.datasets.condition_options import (
+    ConditionOptions,
+    condition_labels,
+    held_out_conditions,
+    moa_of_conditions,
+)
 from phenbench.datasets.cached_dataset import (
     CachedCropDataset,
     ReadOptions,
@@ -35,7 +43,7 @@ DEFAULT_SPLIT = {"by": "well", "test_fraction": 0.2, "seed": 0}
 
 
 @dataclass(frozen=True)
-class Bbbc021Config(ReadOptions):
+class Bbbc021Config(ReadOptions, ConditionOptions):
     """Where the data is, which cells to use, and how to read them."""
 
     root: str = ""
@@ -62,6 +70,7 @@ class Bbbc021Dataset(CachedCropDataset):
 
     name = "bbbc021"
     config_class = Bbbc021Config
+    batch_matched_by_default = True  # a control is compared with treated cells of its own plate
 
     def __init__(self, config: Bbbc021Config):
         if not isinstance(config, Bbbc021Config):
@@ -80,13 +89,19 @@ class Bbbc021Dataset(CachedCropDataset):
             moas=config.moas,
         )
         mask = selection.mask(meta)
-        names = ordered_conditions(list(meta["condition"][mask].unique()), control=CONTROL)
+        labels = condition_labels(meta["condition"].astype(str).to_numpy(dtype=object), config.conditions)
+        names = ordered_conditions(list(dict.fromkeys(labels[mask])), control=CONTROL)
+        if "moa" not in meta.columns:
+            meta = attach_moa(meta, self._moa_table(config, required=False))
         super().__init__(
             reader,
             conditions=ConditionSet(names, control=CONTROL),
             mask=mask,
             options=config,
             identity=options_identity(config),
+            labels=labels,
+            held_out=held_out_conditions(names, config.held_out_compounds, CONTROL),
+            moa=moa_of_conditions(labels[mask], meta["moa"].to_numpy(dtype=object)[mask]),
         )
 
     @staticmethod
@@ -137,7 +152,7 @@ class Bbbc021Dataset(CachedCropDataset):
             )
 
     @staticmethod
-    def _moa_table(config: Bbbc021Config):
+    def _moa_table(config: Bbbc021Config, required: bool = True):
         if config.moa_csv:
             return read_moa_table(config.moa_csv)
         root = Path(config.root).expanduser()
@@ -145,6 +160,8 @@ class Bbbc021Dataset(CachedCropDataset):
         for candidate in (base / MOA_CSV, base / "metadata" / MOA_CSV, base.parent / "metadata" / MOA_CSV):
             if candidate.is_file():
                 return read_moa_table(candidate)
+        if not required:
+            return None
         raise ConfigError(f"Selecting by MoA needs {MOA_CSV}: set moa_csv in the bbbc021 config.")
 
     def wells(self, split: str) -> np.ndarray:
