@@ -8,7 +8,8 @@ from phenbench.core.errors import ConfigError
 from phenbench.core.metric import Metric, Need
 from phenbench.core.plugins import load_registries
 
-OURS = ["fid", "kid", "reconstruction", "cellprofiler", "fd-cellprofiler", "classifier", "effect", "dose-response"]
+OURS = ["fid", "kid", "reconstruction", "cellprofiler", "fd-cellprofiler", "classifier", "effect", "dose-response",
+        "moa-accuracy"]
 
 
 @pytest.fixture(scope="module")

@@ -69,6 +69,13 @@ class Evaluation:
     # A digest of what was evaluated (dataset, pairs, the rows of every image set): stored with
     # every value, so that `compare` never puts values of different rows in one column.
     rows_digest: str = ""
+    # Conditions held out of training (unseen compounds); targets a translator could not translate
+    # (held out, for a translator that only conditions on seen classes) with the reason; the MoA
+    # of each annotated condition; how pairs were drawn (batch-matched or not), as stored.
+    held_out: tuple[str, ...] = ()
+    untranslated: dict[str, str] = field(default_factory=dict)
+    moa: dict[str, str] = field(default_factory=dict)
+    pairing: dict[str, Any] = field(default_factory=dict)
 
 
 class Metric(ABC):

@@ -33,6 +33,8 @@ def register_metrics() -> list[Registration]:
                      "Fréchet distance in standardised CellProfiler features (no pretrained weights)."),
         Registration("classifier", "phenbench.metrics.classifier:ConditionClassifier",
                      "Share of translated images a real-trained condition classifier assigns to the target."),
+        Registration("moa-accuracy", "phenbench.metrics.moa_accuracy:MoaAccuracy",
+                     "Share of translated cells a real-trained MoA classifier assigns to the target's MoA (ceiling, floor)."),
         Registration("source-fidelity", "phenbench.metrics.source_fidelity:SourceFidelity",
                      "Top-1 retrieval of each translated cell's source among K candidates (1 kept, 1/K lost)."),
         Registration("segmentation-failures", "phenbench.metrics.segmentation_failures:SegmentationFailures",

@@ -9,11 +9,14 @@ images (statistics.py). Pooled values (all conditions' images together) exist on
 condition was scored. KID uses subsets of at most h/2 images, so that its subsets differ; their
 spread is kept in `arrays["std/<condition>"]`, not as a measure (it is not a quality to rank).
 Features of real images are cached on disk (see `cache.py`). When the Inception weights cannot be
-found, every value is missing with the reason.
+found, every value is missing with the reason. With `aggregates` (or a `protocol` preset) both
+also report the field's protocol aggregates, `fid/overall` and `fid/per-class-mean` (and KID's):
+see `fidelity_protocol.py`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,10 +25,13 @@ import numpy as np
 import torch
 
 from phenbench.core.metric import Evaluation, MetricResult, MetricValue, Need
+from phenbench.core.torch_compat import ensure_torchvision_importable
 from phenbench.metrics.base import (
     BootstrapOptions, OptionedMetric, bundles_in_order, condition_seed, matched_halves, unscored,
 )
+from phenbench.core.errors import ConfigError, UnknownNameError
 from phenbench.metrics.cache import FeatureCache
+from phenbench.metrics.fidelity_protocol import aggregates, protocol_features
 from phenbench.metrics.inception_features import (
     INCEPTION,
     ExtractorSpec,
@@ -37,6 +43,13 @@ from phenbench.metrics.statistics import bootstrap_ci, frechet_distance_of_featu
 
 MEMO_KEY = "phenbench.metrics.fidelity"
 PairStatistic = Callable[[np.ndarray, np.ndarray], float]
+# The sample sizes of a protocol, as a preset of the options (an option given explicitly wins).
+PROTOCOL_SIZES: dict[str, dict[str, object]] = {
+    # CellFlux's eval_fid.py: 5,120 images overall (scripts/eval_fid.sh), KID subsets of 100.
+    "impa-bbbc021": {"aggregates": True, "overall_images": 5120, "kid_subset_size": 100},
+    # PhenDiff's Table 1: one FID per concentration (1,000 translated DMSO cells each).
+    "phendiff-paper": {"aggregates": True},
+}
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,24 @@ class FidelityOptions(BootstrapOptions):
     batch_size: int = 64
     device: str | None = None  # None: the run's device (evaluation.options["device"]), else cpu
     cache: bool = True
+    # The field's protocol aggregates (fidelity_protocol.py): overall and per-class-mean values.
+    aggregates: bool = False
+    overall_images: int | None = None  # cap on the images per side of the overall value
+    per_class_images: int | None = None  # cap on N per class (the same for every method)
+    protocol: str | None = None  # a preset of the sizes above: impa-bbbc021, phendiff-paper
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.protocol is not None:
+            if self.protocol not in PROTOCOL_SIZES:
+                raise UnknownNameError("protocol of the fid/kid options", self.protocol, PROTOCOL_SIZES)
+            defaults = {f.name: f.default for f in dataclasses.fields(self)}
+            for key, value in PROTOCOL_SIZES[self.protocol].items():
+                if getattr(self, key) == defaults[key]:
+                    object.__setattr__(self, key, value)
+        for key in ("overall_images", "per_class_images"):
+            if getattr(self, key) is not None and getattr(self, key) < 2:
+                raise ConfigError(f"{key} must be at least 2, got {getattr(self, key)}.")
 
     def extractor(self, run_device: str | None = None) -> ExtractorSpec:
         return ExtractorSpec(
@@ -142,6 +173,15 @@ class _FidelityMetric(OptionedMetric):
                                             n_boot=0, seed=0)
         return MetricResult(name, False, per_condition, pooled, floor=floor)
 
+    def _aggregates(self, evaluation: Evaluation, statistic: PairStatistic) -> list[MetricResult]:
+        """The protocol aggregates, where asked for (`aggregates` option or a protocol preset)."""
+        options: FidelityOptions = self.options
+        if not options.aggregates:
+            return []
+        spec = options.extractor(evaluation.options.get("device"))
+        features = protocol_features(evaluation, spec, options.per_class_images, FeatureCache(enabled=options.cache))
+        return aggregates(evaluation, features, statistic, self.name, options.overall_images)
+
     def _with_interval(self, statistic, ci_statistic, translated, real, translated_units, real_units,
                        seed: int) -> MetricValue:
         value = value_with_ci(statistic, [translated, real], n_boot=0, seed=seed)
@@ -168,7 +208,8 @@ class FID(_FidelityMetric):
     CI_BOUNDS = (0.0, float("inf"))  # a distance; KID (an unbiased estimate) can be negative
 
     def compute(self, evaluation: Evaluation) -> list[MetricResult]:
-        return [self._score(evaluation, frechet_distance_of_features, "fid")]
+        return [self._score(evaluation, frechet_distance_of_features, "fid"),
+                *self._aggregates(evaluation, frechet_distance_of_features)]
 
 
 class KID(_FidelityMetric):
@@ -212,4 +253,14 @@ class KID(_FidelityMetric):
             for target, f in features.items():
                 result.arrays[f"std/{target}"] = np.array([self._kid(f.translated, f.half_b)["std"]])
                 result.arrays[f"subset_size/{target}"] = np.array([self.subset_size(len(f.translated))])
-        return [result]
+        return [result, *self._aggregates(evaluation, self.protocol_kid)]
+
+    def protocol_kid(self, translated: np.ndarray, real: np.ndarray) -> float:
+        """KID of one class (or of all) on these features alone, subsets of min(kid_subset_size, n)."""
+        ensure_torchvision_importable()
+        from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, kid_features_to_metric
+
+        size = min(self.options.kid_subset_size, len(translated), len(real))
+        return float(kid_features_to_metric(torch.from_numpy(translated), torch.from_numpy(real),
+                                            kid_subsets=self.options.kid_subsets, kid_subset_size=size,
+                                            verbose=False)[KEY_METRIC_KID_MEAN])
