@@ -70,6 +70,9 @@ def build_cli(pm: pluggy.PluginManager | None = None) -> click.Group:
     @click.option("--store", type=click.Path(), help="HDF5 results store. [default: results.h5]")
     @click.option("--seed", type=int, help="Random seed for data order, initialisation and sampling.")
     @click.option("--pairs", type=click.Choice(["all", "from-control"]), help="Which source -> target pairs to translate.")
+    @click.option("--batch-matched/--no-batch-matched", "match_batches", default=None,
+                  help="From-control pairs: draw each control from its target image's plate. [default: the dataset's]")
+    @click.option("--protocol", help="A shipped protocol's options (impa-bbbc021, phendiff-paper); flags override them.")
     @click.option("--metrics", help="Comma-separated metrics (default: those the dataset supports).")
     @click.option("--checkpoint", type=click.Path(), help="Load this trained translator instead of fitting.")
     @click.option("--device", help="cpu, cuda, cuda:1 or auto. [default: auto]")
@@ -105,6 +108,11 @@ def build_cli(pm: pluggy.PluginManager | None = None) -> click.Group:
         table = comparison_table(ResultsStore(config.store), dataset=record.dataset)
         click.echo(headline_text(table))
         click.echo(f"Every measure and condition: phenbench compare --all --store {config.store} --dataset {record.dataset}")
+        if config.protocol:
+            from phenbench.protocols import load_protocol
+            from phenbench.protocols.published import other_methods_text
+
+            click.echo(other_methods_text(load_protocol(config.protocol), set(found.translators.names())))
 
     @cli.command("list")
     @click.argument("kind", type=click.Choice(LIST_KINDS), required=False)

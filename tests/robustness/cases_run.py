@@ -79,6 +79,9 @@ CONFIG_CASES = [
     Case("unknown-translator", RUN + ("-t", "phendif"), says=("phendif", "phendiff")),
     Case("unknown-metric", RUN + ("--metrics", "fidd"), says=("fidd",)),
     Case("unknown-dataset", RUN + ("-d", "synthetik"), says=("synthetik",)),
+    Case("unknown-protocol", RUN + ("--protocol", "impa-bbbc02"), says=("impa-bbbc02", "impa-bbbc021")),
+    Case("batch-matched-needs-from-control", RUN + ("--batch-matched", "--pairs", "all"),
+         says=("match_batches", "from-control")),
 ]
 
 STORE_CASES = [

@@ -22,6 +22,9 @@ from phenbench.core.errors import PhenbenchError, UnknownNameError
 from phenbench.core.store import ResultsStore
 from phenbench.core.store_schema import POOLED
 
+PUBLISHED = " (published)"  # protocols/published.py: a source's figures, stored beside the measured ones
+HELD_OUT_POOLED = "pooled (held out)"  # held_out.py: the pooled value of the targets held out of training
+
 __all__ = ["comparison_table", "comparison_text", "describe_run", "format_table", "FLOOR_ROW", "BASELINE"]
 
 FLOOR_ROW = "real vs real (floor)"
@@ -112,8 +115,18 @@ def comparison_table(
         "dataset_hashes": {labels[r.run_id]: r.dataset_hash for r in complete.itertuples() if r.run_id in labels},
         "failed": [(r.run_id, r.translator, r.error or "") for r in failed.itertuples(index=False)],
         "notes": [n for n in digest_notes if any(n.startswith(f"{m.split(' [')[0]}:") for m in chosen_metrics)],
+        "held_out": held_out_conditions(store, list(labels)),
     }
     return table
+
+
+def held_out_conditions(store: ResultsStore, run_ids: list[str]) -> list[str]:
+    """The conditions held out of training (unseen compounds) in any of the runs, for marking."""
+    found: dict[str, None] = {}
+    for configs in store.configs(run_ids).values():
+        for name in (configs.get("data_spec") or {}).get("unseen", []):
+            found.setdefault(str(name), None)
+    return list(found)
 
 
 def comparison_text(
@@ -187,13 +200,23 @@ def _row_labels(complete: pd.DataFrame, latest_only: bool) -> dict[str, str]:
 
 
 def _column_order(values: pd.DataFrame, metrics: list[str]) -> list[tuple[str, str]]:
+    """Pooled first (the held-out targets' pooled value next); a protocol's published figures of a
+    measure (`<measure> (published)`) interleaved with it, each beside its measured column."""
+    conditions_of = {m: list(dict.fromkeys(values.loc[values["metric"] == m, "condition"])) for m in metrics}
+    twins = {m: f"{m}{PUBLISHED}" for m in metrics if f"{m}{PUBLISHED}" in conditions_of}
     columns = []
     for metric in metrics:
-        conditions = list(dict.fromkeys(values.loc[values["metric"] == metric, "condition"]))
-        if POOLED in conditions:
-            conditions.remove(POOLED)
-            conditions.insert(0, POOLED)
-        columns += [(metric, condition) for condition in conditions]
+        if metric.endswith(PUBLISHED) and metric[: -len(PUBLISHED)] in twins:
+            continue  # placed with its measured twin
+        group = [metric, *([twins[metric]] if metric in twins else [])]
+        # The longer list first (published figures may name every dose): the dataset's order holds.
+        conditions = list(dict.fromkeys(c for m in sorted(group, key=lambda m: -len(conditions_of[m]))
+                                        for c in conditions_of[m]))
+        for first in (HELD_OUT_POOLED, POOLED):
+            if first in conditions:
+                conditions.remove(first)
+                conditions.insert(0, first)
+        columns += [(m, c) for c in conditions for m in group if c in conditions_of[m]]
     return columns
 
 

@@ -17,6 +17,8 @@ from phenbench.core.errors import PhenbenchError
 from phenbench.core.metric_result import direction_symbol
 from phenbench.core.store_schema import POOLED
 
+PUBLISHED = " (published)"  # a protocol's published figures (protocols/published.py), beside the measured
+
 FORMATS = ("markdown", "csv", "latex")
 MISSING = "—"
 LATEX_SPECIAL = {
@@ -63,10 +65,18 @@ def _blocks(table: pd.DataFrame, meta: dict, columns: list[tuple[str, str]]) -> 
         return [(None, columns, [_header(table, meta, c) for c in columns])]
     blocks = []
     for metric in metrics:
-        mine = [c for c in columns if c[0] == metric]
-        headers = [c[1] + (f" · {n}" if (n := _n_text(table, meta, c)) else "") for c in mine]
+        if metric.endswith(PUBLISHED) and metric[: -len(PUBLISHED)] in metrics:
+            continue  # a protocol's published figures go in their measure's block, column by column
+        mine = [c for c in columns if c[0] in (metric, metric + PUBLISHED)]
+        headers = [_condition(meta, c[1]) + (" · published" if c[0].endswith(PUBLISHED) else "")
+                   + (f" · {n}" if (n := _n_text(table, meta, c)) else "") for c in mine]
         blocks.append((f"{metric}{_unit(meta, metric)} {direction_mark(meta, metric)}", mine, headers))
     return blocks
+
+
+def _condition(meta: dict, condition: str) -> str:
+    """A condition's header, marked where it was held out of training."""
+    return f"{condition} (held out)" if condition in meta.get("held_out", ()) else condition
 
 
 def _select_columns(table: pd.DataFrame, conditions: str | list[str]) -> list[tuple[str, str]]:
@@ -135,12 +145,16 @@ def _unit(meta: dict, metric: str) -> str:
 def _header(table: pd.DataFrame, meta: dict, column: tuple) -> str:
     metric, condition = column
     n = _n_text(table, meta, column)
-    return f"{metric}{_unit(meta, metric)} {direction_mark(meta, metric)} · {condition}" + (f" · {n}" if n else "")
+    return f"{metric}{_unit(meta, metric)} {direction_mark(meta, metric)} · {_condition(meta, condition)}" + (
+        f" · {n}" if n else "")
 
 
 def _note_lines(meta: dict, notes: _Notes) -> list[str]:
     lines = [f"[{number}] {reason}" for reason, number in notes.reasons.items()]
     lines += meta.get("notes", [])  # e.g. columns split because runs were scored on other rows
+    if meta.get("held_out"):
+        lines.append(f"Held out of training (unseen compounds): {', '.join(meta['held_out'])}; 'pooled' is over the "
+                     "seen targets, 'pooled (held out)' over these.")
     for run_id, translator, error in meta["failed"]:
         lines.append(f"Failed run not shown: {run_id} ({translator}): {error}")
     hashes = meta.get("dataset_hashes", {})
@@ -199,7 +213,8 @@ def _latex(table, meta, blocks, body, notes) -> str:
             )
         else:
             parts.append(f"\\par\\noindent\\textbf{{{_escape(title)}}}\\par\n")
-            names = pd.Index([_escape(c + _n_suffix(table, meta, (m, c))) for m, c in columns])
+            names = pd.Index([_escape(_condition(meta, c) + (" · published" if m.endswith(PUBLISHED) else "")
+                                      + _n_suffix(table, meta, (m, c))) for m, c in columns])
         frame = pd.DataFrame(
             [[_escape_cell(body[c][i]) for c in columns] for i in range(len(table.index))],
             index=[_escape(str(r)) for r in table.index],

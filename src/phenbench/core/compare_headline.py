@@ -28,6 +28,9 @@ HEADLINE = (
     ("segmentation-failures", "seg-fail"),
     ("fd-cellprofiler", "FD-CP"),
     ("fid", "FID"),
+    ("fid/overall", "FIDo"),
+    ("fid/per-class-mean", "FIDc"),
+    ("moa-accuracy", "MoA-acc"),
     ("effect/magnitude-error", "effect-err"),
     ("phenotype-error", "pheno-err"),
 )

@@ -31,6 +31,11 @@ class RunConfig:
     # "all": every source to every other condition; "from-control": DMSO to each (the paper's
     # set); or explicit [source, target] name pairs.
     pairs: str | tuple[tuple[str, str], ...] = "all"
+    # With pairs from-control: draw each translated control from the plate of the real target
+    # image it is compared with (core/batch_pairs.py). None: the dataset's default (on for
+    # bbbc021 and bbbc021-impa, falling back, recorded, where a plate has no control test image).
+    match_batches: bool | None = None
+    protocol: str | None = None  # the shipped protocol (src/phenbench/protocols/) these options came from
     seed: int = 0  # training: initialisation, data order, sampling
     # Evaluation: which test rows are scored (above max_test_per_condition), subsamples and
     # bootstrap resamples of the metrics. Fixed apart from the training seed, so that methods
@@ -72,7 +77,8 @@ def _at_least(name: str, value: int | None, minimum: int, why: str) -> None:
 
 
 def load_run_config(path: str | Path | None, **overrides: Any) -> RunConfig:
-    """Read a run YAML (if given) and apply the CLI's overrides (those not None)."""
+    """Read a run YAML (if given) and apply the CLI's overrides (those not None), on top of the
+    shipped protocol's options where one is named (`protocol`, in the YAML or the overrides)."""
     data: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
@@ -91,4 +97,22 @@ def load_run_config(path: str | Path | None, **overrides: Any) -> RunConfig:
     data.update({k: v for k, v in overrides.items() if v is not None})
     if isinstance(data.get("metrics"), str):
         data["metrics"] = tuple(m.strip() for m in data["metrics"].split(",") if m.strip())
+    if data.get("protocol") is not None:
+        data = _on_protocol(data)
     return config_from_dict(RunConfig, data, where=f"run config {path}" if path else "run options")
+
+
+def _on_protocol(data: dict[str, Any]) -> dict[str, Any]:
+    """The protocol's run options with `data` on top; its metric options for metrics the user
+    dropped are dropped too (they would name metrics that are not computed)."""
+    from phenbench.protocols import load_protocol, merge_run_options
+
+    if not isinstance(data["protocol"], str):
+        raise ConfigError(f"protocol must be a protocol name, got {data['protocol']!r}.")
+    protocol = load_protocol(data["protocol"])
+    merged = merge_run_options(protocol.run, data)
+    chosen = merged.get("metrics")
+    if chosen is not None and isinstance(merged.get("metric_options"), dict):
+        mine = set((data.get("metric_options") or {}))
+        merged["metric_options"] = {k: v for k, v in merged["metric_options"].items() if k in chosen or k in mine}
+    return merged

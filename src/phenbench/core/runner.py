@@ -180,6 +180,7 @@ def _run(config: RunConfig, registries: Registries, run_id: str, started: str) -
     needs = set().union(*(m.needs for m in metrics.values())) if metrics else set()
     pairs = resolve_pairs(config.pairs, dataset)
     check_something_to_translate(dataset, pairs, config.max_test_per_condition, config.eval_seed)
+    match_batches = resolve_match_batches(config, dataset)
 
     timings: dict[str, float] = {}
     model_dir: Path | None = None
@@ -204,7 +205,12 @@ def _run(config: RunConfig, registries: Registries, run_id: str, started: str) -
         warn_full_size_on_cpu(translator_cls, config, device)
         translator = translator_cls(translator_config, dataset.spec).to(device)
         translator.preset = preset
-        model_dir = model_directory(config, translator_cls, translator_config, dataset, pairs)
+        # Pairs with a held-out condition are not translated by a translator that cannot condition
+        # on it (evaluation_builder.py): a per-pair method must not train for them either.
+        unseen = {dataset.conditions.index(c) for c in dataset.spec.unseen}
+        fit_pairs = pairs if translator_cls.handles_unseen_conditions else [
+            (s, t) for s, t in pairs if s not in unseen and t not in unseen]
+        model_dir = model_directory(config, translator_cls, translator_config, dataset, fit_pairs)
         try:  # now, not after the fit: the trained model must have somewhere to go
             model_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -225,7 +231,7 @@ def _run(config: RunConfig, registries: Registries, run_id: str, started: str) -
                 checkpoint_dir=checkpoints,
                 checkpoint_every=config.checkpoint_every,
                 progress=config.progress,
-                pairs=tuple(pairs),
+                pairs=tuple(fit_pairs),
             ),
         )
         timings["fit_seconds"] = time.perf_counter() - begin
@@ -243,7 +249,11 @@ def _run(config: RunConfig, registries: Registries, run_id: str, started: str) -
         translator, dataset, pairs, needs | {Need.TRANSLATED},
         batch_size=config.batch_size, limit=config.max_test_per_condition,
         seed=config.eval_seed, progress=config.progress,  # the fixed evaluation seed, not the training seed
+        match_batches=match_batches, strict_batches=config.match_batches is True,
     )
+    fallback = evaluation.pairing.get("reason")
+    if fallback and config.progress:
+        print(f"note: {fallback}; controls of every plate were used (recorded with the run).")
     evaluation.options["device"] = device
     timings.update(
         translate_seconds=cost.seconds,
@@ -259,12 +269,21 @@ def _run(config: RunConfig, registries: Registries, run_id: str, started: str) -
 
     from tqdm.auto import tqdm
 
+    from phenbench.core.held_out import EvaluationParts
+
     results = []
+    parts = EvaluationParts.of(evaluation)  # seen and held-out targets scored apart (held_out.py)
     bar = tqdm(metrics.items(), desc="metrics", unit="metric", disable=not config.progress)
     for name, metric in bar:
         bar.set_postfix_str(name)
+        scored = parts.score(lambda part: score_metric(name, metric, part, progress=config.progress))
         # Each value records the rows and options it was computed on (compare keeps others apart).
-        results.extend(stamp_results(score_metric(name, metric, evaluation, progress=config.progress), name, metric, evaluation))
+        results.extend(stamp_results(scored, name, metric, evaluation))
+    if config.protocol:
+        from phenbench.protocols import load_protocol
+        from phenbench.protocols.published import published_results
+
+        results.extend(published_results(load_protocol(config.protocol), config.translator, dataset.conditions))
 
     record = RunRecord(
         run_id=run_id,
@@ -280,6 +299,8 @@ def _run(config: RunConfig, registries: Registries, run_id: str, started: str) -
             # The adapter's resolved config where it has one (e.g. a world read from --data world.yaml).
             "dataset": config_to_dict(getattr(dataset, "config", dataset_config)),
             "data_spec": dataset.spec.to_dict(),
+            "pairing": evaluation.pairing,
+            "moa": evaluation.moa,
         },
         versions=library_versions(registries.plugins),
         git_hash=git_hash(),
@@ -292,6 +313,16 @@ def _run(config: RunConfig, registries: Registries, run_id: str, started: str) -
     if is_main_process():
         write_or_keep(store, record, Path(config.work_dir))
     return RunOutcome(record=record, model_dir=model_dir)
+
+
+def resolve_match_batches(config: RunConfig, dataset) -> bool:
+    """Whether pairs are batch-matched: as asked, else the dataset's default for pairs from-control."""
+    if config.match_batches is None:
+        return bool(dataset.batch_matched_by_default) and config.pairs == "from-control"
+    if config.match_batches and config.pairs != "from-control":
+        raise ConfigError("match_batches (--batch-matched) draws each control from a target image's plate: it needs "
+                          "pairs from-control.")
+    return config.match_batches
 
 
 def warn_full_size_on_cpu(translator_cls, config: RunConfig, device: str) -> None:

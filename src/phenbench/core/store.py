@@ -10,6 +10,7 @@ in docs/results_store.md.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import secrets
@@ -256,6 +257,15 @@ class ResultsStore:
             if unknown:
                 raise UnknownRunError(unknown[0], sorted(runs), self.path)
             return {r: read_timings(runs[r]) for r in run_ids}
+
+    def configs(self, run_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The stored configs of each run (run, translator, dataset, data spec, ...), without its metrics."""
+        with self._open() as root:
+            runs = root[RUNS_GROUP]
+            unknown = [r for r in run_ids if r not in runs]
+            if unknown:
+                raise UnknownRunError(unknown[0], sorted(runs), self.path)
+            return {r: json.loads(runs[r]["configs"].asstr()[()]) for r in run_ids}
 
     def metrics_frame(self, run_ids: list[str] | None = None) -> pd.DataFrame:
         """One row per stored value (columns: METRIC_COLUMNS); condition "pooled" for pooled values
