@@ -15,7 +15,7 @@ from phenbench.core.errors import ConfigError
 from phenbench.translators.phendiff.config import PhenDiffConfig
 from phenbench.translators.phendiff.edict import edict_generate, edict_invert
 from phenbench.translators.phendiff.model import build_scheduler
-from phenbench.translators.phendiff.sampling import ddim_generate, ddim_invert, fixed_point_invert, make_grid
+from phenbench.translators.phendiff.sampling import ddim_generate, ddim_invert, fixed_point_invert, guided, make_grid
 from tests.translators.phendiff.analytic import GaussianClasses, cell_like_means, psnr
 
 SOURCE, TARGET = 0, 2
@@ -94,6 +94,21 @@ def test_more_iterations_do_not_diverge_on_pixels_clipping_cannot_reach() -> Non
                                                                      "v_prediction"))[0] for n in (0, 2, 5)]
     assert figures[1] > figures[0] + 5
     assert figures[2] > figures[1] - 1
+
+
+def test_guided_generation_is_inverted_with_the_guided_network() -> None:
+    """Classifier-free guidance with a null class whose images are the mean of the others: the
+    guided prediction is again linear in its input, so the fixed point reconstructs exactly if,
+    and only if, the inversion iterates with the same guided network."""
+    grid, model, images, _ = setting()
+    means = torch.cat([model.means, model.means.mean(0, keepdim=True)])  # class 3: the null class
+    with_null = GaussianClasses(means, model.sigma, model.alphas)
+    network = guided(with_null, null_class=3, scale=1.5)
+    source = torch.full((8,), SOURCE)
+    consistent = fixed_point_invert(network, images, source, grid, 2, "v_prediction")
+    unguided = fixed_point_invert(with_null, images, source, grid, 2, "v_prediction")
+    assert psnr(ddim_generate(network, consistent, source, grid), images) >= 40
+    assert psnr(ddim_generate(network, unguided, source, grid), images) < 35
 
 
 def test_epsilon_models_iterate_too() -> None:

@@ -98,8 +98,14 @@ class PhenDiffTranslator(Translator):
         size = self.config.translate_batch_size
         return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
+    def _guided_denoiser(self) -> Denoiser:
+        """The network as generation uses it: with classifier-free guidance when the config asks.
+        Inversion uses it too, so that it inverts the very step generation takes (with plain
+        inversion under guidance, even a reconstruction would not return the image)."""
+        return guided(self._denoiser(), null_class(self.spec), self.config.guidance_scale)
+
     def _invert(self, images: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
-        denoise, grid, config = self._denoiser(), self.grid, self.config
+        denoise, grid, config = self._guided_denoiser(), self.grid, self.config
         parts = []
         for part in self._chunks(len(images)):
             if config.sampler == "edict":
@@ -111,8 +117,7 @@ class PhenDiffTranslator(Translator):
         return torch.cat(parts)
 
     def _generate(self, latents: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
-        config, grid = self.config, self.grid
-        denoise = guided(self._denoiser(), null_class(self.spec), config.guidance_scale)
+        config, grid, denoise = self.config, self.grid, self._guided_denoiser()
         parts = []
         for part in self._chunks(len(latents)):
             if config.sampler == "edict":
@@ -125,14 +130,15 @@ class PhenDiffTranslator(Translator):
     def _nfe_per_step(self) -> int:
         return 2 if self.config.sampler == "edict" else 1
 
+    def _nfe_per_evaluation(self) -> int:
+        return 1 if self.config.guidance_scale == 1.0 else 2  # guidance: conditional + null
+
     def inversion_nfe(self) -> int:
-        if self.config.sampler == "edict":
-            return self.config.inversion_steps * 2
-        return self.config.inversion_steps * (1 + self.config.inversion_iterations)
+        per_step = 2 if self.config.sampler == "edict" else 1 + self.config.inversion_iterations
+        return self.config.inversion_steps * per_step * self._nfe_per_evaluation()
 
     def generation_nfe(self) -> int:
-        guidance = 1 if self.config.guidance_scale == 1.0 else 2
-        return self.config.inference_steps * self._nfe_per_step() * guidance
+        return self.config.inference_steps * self._nfe_per_step() * self._nfe_per_evaluation()
 
     # --- the verbs ---------------------------------------------------------------------------
 
