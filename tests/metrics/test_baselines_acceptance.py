@@ -1,7 +1,8 @@
 """Acceptance on the small synthetic world, through the runner and the comparison table:
 
 - a translator that blanks one channel of every output (here: real target cells, the best
-  distribution-matcher, with channel 1 blanked) has segmentation failures near 1 and wins no column;
+  distribution-matcher, with channel 1, tubulin, blanked) has segmentation failures near 1 and wins
+  no column that the unbroken real-target does not win too;
 - `real-target` (random real training cells of the target) wins the FID-like measures but loses
   `source-fidelity`, where the identity keeps every cell.
 """
@@ -66,8 +67,12 @@ def test_a_blanked_channel_fails_segmentation_and_wins_nothing(table):
     assert _pooled(table, "blank-channel", "segmentation-failures") >= 0.9
     assert _pooled(table, "identity", "segmentation-failures") == 0.0
     assert _pooled(table, FLOOR_ROW, "segmentation-failures") <= 0.05  # real cells segment
-    best = table.attrs["phenbench"]["best"]
-    assert [b for b in best if b[0] == "blank-channel"] == []
+    best = set(table.attrs["phenbench"]["best"])
+    # Its untouched channels are real target cells, exactly real-target's: a shared tie there
+    # (e.g. counterfactual/contrast-actin) is deserved. Anything it wins alone is a defect.
+    won = {(metric, condition) for row, metric, condition in best if row == "blank-channel"}
+    assert {cell for cell in won if ("real-target", *cell) not in best} == set()
+    assert not any(metric == "counterfactual/contrast-tubulin" for metric, _ in won)
     assert _pooled(table, "blank-channel", "classifier/target-share") <= 0.1  # failures are misses
     assert _pooled(table, "blank-channel", "source-fidelity") <= 0.1
 
