@@ -64,6 +64,15 @@ class TranslatorContract:
         assert isinstance(result, InversionResult)
         assert result.latents.shape[0] == len(images)
         assert torch.isfinite(result.latents).all()
+        if not translator.has_latent_space:
+            # The latent of an image is the image: exactly it, at no cost.
+            assert (result.kind, result.nfe) == ("image", 0)
+            torch.testing.assert_close(result.latents, images, rtol=0, atol=0)
+            return
+        assert result.kind in ("noise", "noise-pair", "w", "w+") and result.nfe > 0
+        # A latent is the latent of its image: two different images do not share one.
+        first, second = result.latents[0], result.latents[1]
+        assert first.shape == second.shape and not torch.allclose(first, second)
 
     def test_deterministic_under_seed(self) -> None:
         images = self.batch()
