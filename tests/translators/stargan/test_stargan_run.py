@@ -5,6 +5,7 @@ import pytest
 from phenbench.core.config import config_to_dict
 from phenbench.core.run_config import RunConfig
 from phenbench.core.runner import run_benchmark
+from tests.translators.runner_checks import assert_reconstruction_recomputes
 from tests.translators.stargan.test_stargan_contract import tiny_config
 
 TINY_WORLD = {"image_size": 32, "train_per_condition": 4, "test_per_condition": 2}
@@ -22,6 +23,8 @@ def test_end_to_end_and_reload_give_the_same_scores(tmp_path) -> None:
     assert record.status == "complete" and record.timings["fit_steps"] == 3
     assert (outcome.model_dir / "model" / "stargan-generator.safetensors").exists()
     scores = {m.name: m.pooled.value for m in record.metrics}
-    assert scores["phenotype-shift"] is not None and scores["reconstruction/mse"] > 0
+    assert_reconstruction_recomputes(outcome, TINY_WORLD)  # G(x, c_source), scored as stored
+    shift = {m.name: m for m in record.metrics}["phenotype-shift"].per_condition
+    assert len(shift) == 8 and all(v.value is not None and v.n == 2 for v in shift.values())
     reloaded = run_benchmark(RunConfig(**common, checkpoint=str(outcome.model_dir / "model"))).record
     assert {m.name: m.pooled.value for m in reloaded.metrics} == pytest.approx(scores, rel=1e-5)

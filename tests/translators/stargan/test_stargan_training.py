@@ -120,3 +120,17 @@ def test_progress_bar_only_when_asked(capsys) -> None:
     data = random_dataset(channels=2, image_size=8)
     StarGANTranslator(tiny_config(2), data.spec).fit(data, FitOptions(seed=0, progress=True))
     assert "stargan" in capsys.readouterr().err
+
+
+def test_training_batches_are_flipped_left_right_half_of_the_time() -> None:
+    data = random_dataset(channels=2, image_size=8, per_condition=16)
+    labels = data.labels("train")
+    batches = {}
+    for flip in (True, False):
+        translator = StarGANTranslator(tiny_config(1, batch_size=400, horizontal_flip=flip), data.spec)
+        batches[flip] = translator._draw_batch(data, labels, torch.Generator().manual_seed(0), torch.device("cpu"))
+    flipped, plain = batches[True].real, batches[False].real  # the same rows: the flips are drawn after them
+    mirrored = torch.tensor([torch.equal(a, b.flip(2)) for a, b in zip(flipped, plain)])
+    kept = torch.tensor([torch.equal(a, b) for a, b in zip(flipped, plain)])
+    assert bool((mirrored | kept).all()) and 0.4 < mirrored.float().mean().item() < 0.6
+    torch.testing.assert_close(batches[True].source, batches[False].source)

@@ -4,7 +4,7 @@ Field defaults are the published hyper-parameters of Choi et al. (2018) and thei
 (yunjey/stargan): 64 base filters, 6 residual blocks, a 6-layer PatchGAN discriminator, WGAN-GP with
 5 critic steps per generator step, Adam(1e-4, 0.5, 0.999), batch 16, lambda_cls 1, lambda_rec 10,
 lambda_gp 10, 200,000 iterations with the learning rate decayed linearly to zero over the last
-100,000.
+100,000, and the reference's training augmentation: a random left-right flip of each image.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ class StarGANConfig:
     lambda_cls: float = 1.0
     lambda_rec: float = 10.0
     lambda_gp: float = 10.0
+    # The reference's RandomHorizontalFlip: each training image mirrored with probability 1/2.
+    horizontal_flip: bool = True
     # Images per generator call at translation time (memory, not results).
     translate_batch_size: int = 64
 

@@ -163,6 +163,9 @@ class StarGANTranslator(Translator):
         # Read each row once, in increasing order (what on-disk adapters read fastest).
         unique, inverse = np.unique(rows, return_inverse=True)
         real = dataset.read("train", unique)[torch.as_tensor(inverse)]
+        if self.config.horizontal_flip:  # the reference's RandomHorizontalFlip (cells have no left or right)
+            flip = torch.rand(size, generator=rng) < 0.5
+            real = torch.where(flip.reshape(size, 1, 1, 1), real.flip(3), real)
         source = torch.as_tensor(labels[rows], dtype=torch.long)
         return Batch(real=real.to(device), source=source.to(device), target=source[target_order].to(device), mix=mix.to(device))
 
