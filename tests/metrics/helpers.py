@@ -77,6 +77,32 @@ def register_tiny_extractor() -> str:
     return TINY_EXTRACTOR
 
 
+def torch_fidelity_metrics(
+    translated: torch.Tensor, real: torch.Tensor, extractor: str, kid_subset_size: int
+) -> dict:
+    """torch-fidelity's own FID and KID (5 subsets) of two image sets: the reference the fid/kid tests compare with."""
+    import torch_fidelity
+
+    from phenbench.metrics.projection import to_rgb_uint8
+
+    return torch_fidelity.calculate_metrics(
+        input1=_Images(to_rgb_uint8(translated)), input2=_Images(to_rgb_uint8(real)), fid=True, kid=True,
+        feature_extractor=extractor, cuda=False, cache=False, verbose=False, save_cpu_ram=True,
+        kid_subset_size=kid_subset_size, kid_subsets=5,
+    )
+
+
+class _Images(torch.utils.data.Dataset):
+    def __init__(self, images):
+        self.images = images
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        return self.images[i]
+
+
 def blobs(n: int, channels: int = 3, size: int = 16, brightness: float = 0.0, seed: int = 0) -> torch.Tensor:
     """Smooth random images in [-1, 1] whose mean level is shifted by `brightness`."""
     generator = torch.Generator().manual_seed(seed)

@@ -9,35 +9,13 @@ import torch
 from phenbench.core.errors import ConfigError
 from phenbench.metrics.base import condition_seed, matched_halves
 from phenbench.metrics.fidelity import FID, KID
-from phenbench.metrics.projection import to_rgb_uint8
-from tests.metrics.helpers import blobs, make_evaluation, register_tiny_extractor
-
-
-class _Images(torch.utils.data.Dataset):
-    def __init__(self, images):
-        self.images = images
-
-    def __len__(self):
-        return len(self.images)
-
-    def __getitem__(self, i):
-        return self.images[i]
+from tests.metrics.helpers import blobs, make_evaluation, register_tiny_extractor, torch_fidelity_metrics
 
 
 @pytest.fixture
 def tiny(tmp_path, monkeypatch):
     monkeypatch.setenv("PHENBENCH_CACHE", str(tmp_path))
     return register_tiny_extractor()
-
-
-def _reference(translated, real, extractor, kid_subset_size):
-    import torch_fidelity
-
-    return torch_fidelity.calculate_metrics(
-        input1=_Images(to_rgb_uint8(translated)), input2=_Images(to_rgb_uint8(real)), fid=True, kid=True,
-        feature_extractor=extractor, cuda=False, cache=False, verbose=False, save_cpu_ram=True,
-        kid_subset_size=kid_subset_size, kid_subsets=5,
-    )
 
 
 def test_fid_and_kid_equal_torch_fidelity_at_matched_n(tiny):
@@ -50,8 +28,8 @@ def test_fid_and_kid_equal_torch_fidelity_at_matched_n(tiny):
     # Matched N: 20 translated images against real half B; the floor is half A against half B.
     t_rows, a_rows, b_rows = matched_halves(40, 40, condition_seed(evaluation, "drug@1", "fidelity"))
     assert len(t_rows) == len(a_rows) == len(b_rows) == 20 and not set(a_rows) & set(b_rows)
-    reference = _reference(translated[t_rows], real[b_rows], tiny, 10)
-    floor = _reference(real[a_rows], real[b_rows], tiny, 10)
+    reference = torch_fidelity_metrics(translated[t_rows], real[b_rows], tiny, 10)
+    floor = torch_fidelity_metrics(real[a_rows], real[b_rows], tiny, 10)
     value = fid.per_condition["drug@1"]
     assert value.value == pytest.approx(reference["frechet_inception_distance"], rel=1e-6)
     assert fid.floor["drug@1"].value == pytest.approx(floor["frechet_inception_distance"], rel=1e-6)
@@ -72,7 +50,7 @@ def test_kid_subsets_are_at_most_half_the_images_and_their_spread_is_not_a_measu
     [kid] = results
     assert int(kid.arrays["subset_size/drug@1"][0]) == 10  # half of the 20 images per side
     t_rows, _, b_rows = matched_halves(40, 40, condition_seed(evaluation, "drug@1", "fidelity"))
-    reference = _reference(translated[t_rows], real[b_rows], tiny, 10)
+    reference = torch_fidelity_metrics(translated[t_rows], real[b_rows], tiny, 10)
     std = float(kid.arrays["std/drug@1"][0])
     assert std == pytest.approx(reference["kernel_inception_distance_std"], rel=1e-3) and std > 1e-4
 

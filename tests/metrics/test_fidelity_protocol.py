@@ -12,9 +12,7 @@ from phenbench.metrics.base import condition_seed
 from phenbench.metrics.fidelity import FID, KID
 from phenbench.metrics.fidelity_protocol import class_rows, overall_selection
 from phenbench.metrics.inception_features import ExtractorSpec, extract_features
-from phenbench.metrics.projection import to_rgb_uint8
-from tests.metrics.helpers import blobs, make_evaluation, register_tiny_extractor
-from tests.metrics.test_fidelity import _Images
+from tests.metrics.helpers import blobs, make_evaluation, register_tiny_extractor, torch_fidelity_metrics
 
 TARGETS = ("drug@1", "other@1")
 
@@ -23,16 +21,6 @@ TARGETS = ("drug@1", "other@1")
 def tiny(tmp_path, monkeypatch):
     monkeypatch.setenv("PHENBENCH_CACHE", str(tmp_path))
     return register_tiny_extractor()
-
-
-def _torch_fidelity(translated, real, extractor, kid_subset_size):
-    import torch_fidelity
-
-    return torch_fidelity.calculate_metrics(
-        input1=_Images(to_rgb_uint8(translated)), input2=_Images(to_rgb_uint8(real)), fid=True, kid=True,
-        feature_extractor=extractor, cuda=False, cache=False, verbose=False, save_cpu_ram=True,
-        kid_subset_size=kid_subset_size, kid_subsets=5,
-    )
 
 
 def _evaluation(n_translated=30, n_real=30):
@@ -55,14 +43,15 @@ def test_overall_and_per_class_mean_equal_torch_fidelity_on_the_same_images(tiny
     for target in TARGETS:  # N per class: min(24 translated, 30 real) = 24 on both sides
         t_rows, r_rows = class_rows(24, 30, None, condition_seed(evaluation, target, "protocol"))
         chosen_t[target], chosen_r[target] = translated[target][t_rows], real[target][r_rows]
-        reference = _torch_fidelity(chosen_t[target], chosen_r[target], tiny, 8)
+        reference = torch_fidelity_metrics(chosen_t[target], chosen_r[target], tiny, 8)
         value = fid["fid/per-class-mean"].per_condition[target]
         assert value.n == 24 and value.value == pytest.approx(reference["frechet_inception_distance"], rel=1e-6)
         assert kid["kid/per-class-mean"].per_condition[target].value == pytest.approx(
             reference["kernel_inception_distance_mean"], rel=1e-4)
     per_class = [fid["fid/per-class-mean"].per_condition[t].value for t in TARGETS]
     assert fid["fid/per-class-mean"].pooled.value == pytest.approx(np.mean(per_class))  # FIDc: unweighted mean
-    both = _torch_fidelity(torch.cat([chosen_t[t] for t in TARGETS]), torch.cat([chosen_r[t] for t in TARGETS]), tiny, 8)
+    both = torch_fidelity_metrics(torch.cat([chosen_t[t] for t in TARGETS]), torch.cat([chosen_r[t] for t in TARGETS]),
+                                  tiny, 8)
     assert fid["fid/overall"].pooled.value == pytest.approx(both["frechet_inception_distance"], rel=1e-6)
     assert fid["fid/overall"].pooled.n == 48
     assert kid["kid/overall"].pooled.value == pytest.approx(both["kernel_inception_distance_mean"], rel=1e-4)
