@@ -17,7 +17,6 @@ from tests.datasets.bbbc021.mini_impa import make_impa_release
 from tests.metrics.helpers import register_tiny_extractor
 from tests.torch_threads import one_torch_thread  # noqa: F401 (autouse fixture)
 
-pytestmark = pytest.mark.slow
 TINY_PHENDIFF = "translator_config: {steps: 4, batch_size: 8, inversion_steps: 2, inference_steps: 2}\n"
 
 
