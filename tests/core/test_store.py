@@ -118,6 +118,17 @@ def test_metrics_frame_of_chosen_runs(store: ResultsStore) -> None:
         store.metrics_frame(run_ids=["run-x"])
 
 
+def test_configs_and_timings_of_chosen_runs_without_their_metrics(store: ResultsStore) -> None:
+    for run_id in ("run-a", "run-b"):
+        store.write(record_for(run_id))
+    configs = store.configs(["run-b"])
+    assert configs == {"run-b": record_for("run-b").configs}
+    assert store.timings(["run-a", "run-b"]) == {r: record_for(r).timings for r in ("run-a", "run-b")}
+    for read in (store.configs, store.timings):
+        with pytest.raises(UnknownNameError, match="Unknown run id 'run-x'. Did you mean: "):
+            read(["run-a", "run-x"])
+
+
 def test_empty_store_frames_have_columns(store: ResultsStore) -> None:
     with h5py.File(store.path, "w") as root:  # a valid store with no runs
         store_schema.init_store_root(root, "2026-11-25T00:00:00+00:00")

@@ -10,11 +10,10 @@ in docs/results_store.md.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,6 +31,7 @@ from phenbench.core.store_schema import (
     check_run_id,
     check_store_root,
     init_store_root,
+    read_configs,
     read_run_group,
     read_run_header,
     read_timings,
@@ -251,21 +251,20 @@ class ResultsStore:
 
     def timings(self, run_ids: list[str]) -> dict[str, dict[str, float]]:
         """The stored timings (fit_seconds, translate_seconds, ...) of each run, without its metrics."""
-        with self._open() as root:
-            runs = root[RUNS_GROUP]
-            unknown = [r for r in run_ids if r not in runs]
-            if unknown:
-                raise UnknownRunError(unknown[0], sorted(runs), self.path)
-            return {r: read_timings(runs[r]) for r in run_ids}
+        return self._each_run(run_ids, read_timings)
 
     def configs(self, run_ids: list[str]) -> dict[str, dict[str, Any]]:
         """The stored configs of each run (run, translator, dataset, data spec, ...), without its metrics."""
+        return self._each_run(run_ids, read_configs)
+
+    def _each_run(self, run_ids: list[str], read: Callable[[h5py.Group], Any]) -> dict[str, Any]:
+        """`read` of each named run's group, in one open of the file; an unknown id is refused."""
         with self._open() as root:
             runs = root[RUNS_GROUP]
             unknown = [r for r in run_ids if r not in runs]
             if unknown:
                 raise UnknownRunError(unknown[0], sorted(runs), self.path)
-            return {r: json.loads(runs[r]["configs"].asstr()[()]) for r in run_ids}
+            return {r: read(runs[r]) for r in run_ids}
 
     def metrics_frame(self, run_ids: list[str] | None = None) -> pd.DataFrame:
         """One row per stored value (columns: METRIC_COLUMNS); condition "pooled" for pooled values

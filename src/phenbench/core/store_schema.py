@@ -306,6 +306,11 @@ def read_timings(group: h5py.Group) -> dict[str, float]:
     return json.loads(_text(group["timings"][()]))
 
 
+def read_configs(group: h5py.Group) -> dict[str, Any]:
+    """A run's configs (cheap: one small JSON dataset)."""
+    return json.loads(_text(group["configs"][()]))
+
+
 def read_run_group(group: h5py.Group, samples: bool) -> dict[str, Any]:
     """Every field of a run as RunRecord keyword arguments."""
     fields = read_run_header(group)
