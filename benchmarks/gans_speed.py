@@ -33,6 +33,8 @@ def measure(cls, preset: str, size: int, channels: int, steps: int, translate_im
     timed.translate(images, 0, 1)
     translate_seconds = time.perf_counter() - began
     config = cls.config_for(preset)
+    # CycleGAN's paper schedule is in epochs: its length depends on the data (taken as 1,000 images per domain).
+    preset_steps = config.steps if config.steps is not None else config.schedule(1000).steps
     per_step = report.seconds / steps
     return {
         "translator": cls.name,
@@ -42,7 +44,7 @@ def measure(cls, preset: str, size: int, channels: int, steps: int, translate_im
         "batch": config.batch_size,
         "train s/step": round(per_step, 3),
         "train img/s": round(report.images_per_second or 0.0, 1),
-        f"fit at preset ({config.steps} steps), min": round(per_step * config.steps / 60, 1),
+        f"fit at preset ({preset_steps} steps), min": round(per_step * preset_steps / 60, 1),
         "translate img/s": round(len(images) / translate_seconds, 1),
     }
 

@@ -4,7 +4,7 @@ random generator state, step counter, loss history and seconds spent, written at
 from phenbench.core.training_checkpoint import TrainingCheckpoints
 
 # Config fields a resumed fit may change: the run length and how translation is batched.
-CHECKPOINTS = TrainingCheckpoints("cyclegan-training.pt", "CycleGAN", {"steps", "translate_batch_size"})
+CHECKPOINTS = TrainingCheckpoints("cyclegan-training.pt", "CycleGAN", {"steps", "epochs", "translate_batch_size"})
 CHECKPOINT_FILE = CHECKPOINTS.filename
 save_checkpoint = CHECKPOINTS.save
 load_checkpoint = CHECKPOINTS.load

@@ -16,6 +16,7 @@ import torch
 from tqdm.auto import tqdm
 
 from phenbench.core.dataset import PreparedDataset
+from phenbench.translators.cyclegan.augment import augment
 from phenbench.translators.cyclegan.checkpoint import load_checkpoint, save_checkpoint
 from phenbench.translators.cyclegan.config import CycleGANConfig
 from phenbench.translators.cyclegan.image_pool import ImagePool
@@ -27,6 +28,7 @@ class PairFit:
     """What fitting one pair model did; seconds include the time before a resume."""
 
     model: CycleGANPair
+    steps: int = 0  # this model's run length in iterations
     generator_losses: list[float] = field(default_factory=list)
     discriminator_losses: list[float] = field(default_factory=list)
     seconds: float = 0.0
@@ -68,7 +70,8 @@ def fit_pair(
     d_optimizer = torch.optim.Adam(model.discriminators(), config.lr, betas=betas)
     pools = (ImagePool(config.pool_size), ImagePool(config.pool_size))
     rng = torch.Generator().manual_seed(seed)
-    result = PairFit(model=model)
+    schedule = config.schedule(max(len(rows[0]), len(rows[1])))
+    result = PairFit(model=model, steps=schedule.steps)
 
     state = load_checkpoint(checkpoint_dir, identity["config"], identity["spec"])
     start = 0
@@ -99,24 +102,24 @@ def fit_pair(
         })
 
     began = time.perf_counter()
-    bar = tqdm(total=config.steps, initial=min(start, config.steps), desc=label, disable=not progress)
-    for step in range(start, config.steps):
-        set_learning_rate(g_optimizer, config.learning_rate(step))
-        set_learning_rate(d_optimizer, config.learning_rate(step))
-        real_a = draw(dataset, rows[0], config.batch_size, rng).to(device)
-        real_b = draw(dataset, rows[1], config.batch_size, rng).to(device)
+    bar = tqdm(total=schedule.steps, initial=min(start, schedule.steps), desc=label, disable=not progress)
+    for step in range(start, schedule.steps):
+        set_learning_rate(g_optimizer, schedule.learning_rate(config.lr, step))
+        set_learning_rate(d_optimizer, schedule.learning_rate(config.lr, step))
+        real_a = augment(draw(dataset, rows[0], config.batch_size, rng).to(device), config, rng)
+        real_b = augment(draw(dataset, rows[1], config.batch_size, rng).to(device), config, rng)
         g_loss, d_loss = train_iteration(model, g_optimizer, d_optimizer, real_a, real_b, pools, rng, config)
         result.generator_losses.append(g_loss)
         result.discriminator_losses.append(d_loss)
         bar.update(1)
         bar.set_postfix(g_loss=f"{g_loss:.3f}", d_loss=f"{d_loss:.3f}")
         done = step + 1
-        if checkpoint_dir is not None and (done == config.steps or (checkpoint_every and done % checkpoint_every == 0)):
+        if checkpoint_dir is not None and (done == schedule.steps or (checkpoint_every and done % checkpoint_every == 0)):
             checkpoint(done, result.seconds + time.perf_counter() - began)
     bar.close()
     result.seconds_now = time.perf_counter() - began
     result.seconds += result.seconds_now
-    result.steps_now = max(0, config.steps - start)
+    result.steps_now = max(0, schedule.steps - start)
     model.eval()
     return result
 

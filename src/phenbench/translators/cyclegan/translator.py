@@ -109,16 +109,17 @@ class CycleGANTranslator(Translator):
         seconds = sum(fit.seconds for fit in fits.values())
         seconds_now = sum(fit.seconds_now for fit in fits.values())
         images_now = sum(fit.steps_now for fit in fits.values()) * self.config.batch_size * 2
+        total_steps = sum(fit.steps for fit in fits.values())
         return FitReport(
-            steps=self.config.steps * len(fits),
+            steps=total_steps,
             seconds=seconds,
             images_per_second=images_now / seconds_now if images_now and seconds_now > 0 else None,
             losses=losses,
             extra={
                 "models_trained": len(fits),
                 "pairs": [label[pair] for pair in fits],
-                "steps_per_model": self.config.steps,
-                "total_steps": self.config.steps * len(fits),
+                "steps_per_model": {label[pair]: fit.steps for pair, fit in fits.items()},
+                "total_steps": total_steps,
                 "total_seconds": seconds,
                 "seconds_per_model": {label[pair]: fit.seconds for pair, fit in fits.items()},
                 "loss": "generator loss per iteration, mean over the pair models",
