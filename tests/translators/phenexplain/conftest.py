@@ -36,6 +36,6 @@ def trained_pair(brightness_data):
     w = PhenexWTranslator(small_config(), brightness_data.spec)
     report = w.fit(brightness_data, FitOptions(seed=0, progress=False))
     wplus = PhenexWPlusTranslator(small_config(), brightness_data.spec)
-    wplus.G, wplus.D, wplus.G_ema = w.G, w.D, w.G_ema
+    wplus.G_ema = w.G_ema
     wplus.centres, wplus.spreads = w.centres, w.spreads
     return w, wplus, report

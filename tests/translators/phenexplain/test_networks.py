@@ -8,7 +8,14 @@ import torch.nn.functional as F
 
 from phenbench.translators.phenexplain.discriminator import Discriminator
 from phenbench.translators.phenexplain.generator import Generator, MappingNetwork
-from phenbench.translators.phenexplain.layers import MinibatchStd, downsample2x, modulated_conv2d
+from phenbench.translators.phenexplain.layers import (
+    MinibatchStd,
+    conv3x3_up2x,
+    conv_down2x,
+    downsample2x,
+    modulated_conv2d,
+    upsample2x,
+)
 
 
 def test_modulated_conv_matches_a_per_image_convolution() -> None:
@@ -75,3 +82,71 @@ def test_downsample_keeps_a_constant_interior_and_halves_the_size() -> None:
     out = downsample2x(image)
     assert out.shape == (1, 2, 4, 4)
     torch.testing.assert_close(out[..., 1:3, 1:3], torch.full((1, 2, 2, 2), 0.5))
+
+
+# --- resampling as StyleGAN2 does it, against a direct zero-insertion / filter / convolution -------
+
+
+def fir(x: torch.Tensor, before: int, after: int, gain: float = 1.0) -> torch.Tensor:
+    """The [1, 3, 3, 1] filter (outer product, sum `gain`) after zero padding, written out directly."""
+    taps = torch.tensor([1.0, 3.0, 3.0, 1.0])
+    kernel = torch.outer(taps, taps) / 64 * gain
+    x = F.pad(x, [before, after, before, after])
+    return F.conv2d(x, kernel.expand(x.shape[1], 1, 4, 4), groups=x.shape[1])
+
+
+def zeros_between(x: torch.Tensor) -> torch.Tensor:
+    """2x up-sampling by zero insertion: pixel (i, j) moves to (2i, 2j), every other pixel is 0."""
+    n, c, h, w = x.shape
+    out = torch.zeros(n, c, 2 * h, 2 * w)
+    out[:, :, ::2, ::2] = x
+    return out
+
+
+def test_upsample_is_zero_insertion_then_the_filter_with_gain_4() -> None:
+    x = torch.randn(2, 3, 5, 5, generator=torch.Generator().manual_seed(0))
+    # stylegan2-ada-pytorch's upsample2d pads (fw + up - 1) // 2 = 2 before and (fw - up) // 2 = 1 after.
+    torch.testing.assert_close(upsample2x(x), fir(zeros_between(x), 2, 1, gain=4.0), rtol=1e-5, atol=1e-6)
+    # A constant image stays constant away from the (zero-padded) border.
+    assert torch.allclose(upsample2x(torch.ones(1, 1, 4, 4))[..., 2:6, 2:6], torch.ones(1, 1, 4, 4))
+
+
+def test_up_convolution_is_the_fir_upsampled_input_convolved_at_full_resolution() -> None:
+    g = torch.Generator().manual_seed(1)
+    x, weight = torch.randn(2, 3, 5, 5, generator=g), torch.randn(4, 3, 3, 3, generator=g)
+    # conv2d_resample(up=2, padding=1): pad 1 + 2 before and 1 + 1 after the zero-inserted input,
+    # filter (gain 4), then a valid 3 x 3 convolution. The transposed convolution computes the same.
+    expected = F.conv2d(fir(zeros_between(x), 3, 2, gain=4.0), weight)
+    torch.testing.assert_close(conv3x3_up2x(x, weight), expected, rtol=1e-5, atol=1e-5)
+    assert expected.shape == (2, 4, 10, 10)
+
+
+def test_down_convolution_filters_first_then_convolves_with_stride_2() -> None:
+    g = torch.Generator().manual_seed(2)
+    x, weight, bias = torch.randn(2, 3, 8, 8, generator=g), torch.randn(4, 3, 3, 3, generator=g), torch.randn(4, generator=g)
+    expected = F.conv2d(fir(x, 2, 2), weight, bias, stride=2)  # conv2d_resample(down=2, padding=1)
+    torch.testing.assert_close(conv_down2x(x, weight, bias), expected, rtol=1e-5, atol=1e-5)
+    one = torch.randn(4, 3, 1, 1, generator=g)  # 1 x 1: down-sample (pad 1, 1), then convolve
+    torch.testing.assert_close(conv_down2x(x, one), F.conv2d(fir(x, 1, 1)[..., ::2, ::2], one), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("up", [False, True])
+def test_unfused_modulation_computes_the_fused_result(up: bool) -> None:
+    g = torch.Generator().manual_seed(3)
+    x, weight, styles = torch.randn(3, 4, 6, 6, generator=g), torch.randn(5, 4, 3, 3, generator=g), torch.rand(3, 4, generator=g) + 0.5
+    fused = modulated_conv2d(x, weight, styles, up=up, fused=True)
+    for i in range(3):  # per image: the weight scaled by the styles, each output channel at unit norm
+        w = weight * styles[i].reshape(1, 4, 1, 1)
+        w = w / w.square().sum(dim=[1, 2, 3], keepdim=True).sqrt()
+        single = conv3x3_up2x(x[i : i + 1], w) if up else F.conv2d(x[i : i + 1], w, padding=1)
+        torch.testing.assert_close(fused[i : i + 1], single, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(modulated_conv2d(x, weight, styles, up=up, fused=False), fused, rtol=1e-4, atol=1e-5)
+
+
+def test_the_generator_trains_unfused_and_renders_fused_alike() -> None:
+    torch.manual_seed(0)
+    generator = Generator(8, 8, 3, 2, 16, 2, channels_for(16), "skip")
+    ws = generator.ws(torch.randn(2, 8), torch.tensor([0, 2]))
+    noise = generator.synthesis.make_noise(2, torch.Generator().manual_seed(0))
+    trained, rendered = generator.train().synthesis(ws, noise=noise), generator.eval().synthesis(ws, noise=noise)
+    torch.testing.assert_close(trained, rendered, rtol=1e-4, atol=1e-5)

@@ -5,35 +5,51 @@ from __future__ import annotations
 import pytest
 import torch
 
-from phenbench.core.errors import ConfigError, PhenbenchError
+from phenbench.core.conditions import ConditionSet
+from phenbench.core.dataset import DataSpec
+from phenbench.core.errors import ConfigError, DataError, PhenbenchError
 from phenbench.core.translator import FitOptions
 from phenbench.datasets.in_memory import random_dataset
-from phenbench.translators.phenexplain.augment import AdaptiveAugment, augment
 from phenbench.translators.phenexplain.config import PhenexplainConfig, resolve
 from phenbench.translators.phenexplain.losses import r1_penalty
+from phenbench.translators.phenexplain.training import Trainer
 from phenbench.translators.phenexplain.translator import PhenexWTranslator
 from tests.translators.phenexplain.test_contract import tiny_config
 
 
 @pytest.mark.parametrize(
-    "resolution, batch, gamma, ema_kimg",
+    "gpus, resolution, batch, gamma, ema_kimg, mbstd",
     [
-        # stylegan2-ada-pytorch train.py --cfg=auto --gpus=1: mb = min(4096 // res, 32),
-        # gamma = 0.0002 * res^2 / mb, ema = mb * 10 / 32 (worked out by hand).
-        (64, 32, 0.0256, 10.0),
-        (128, 32, 0.1024, 10.0),
-        (256, 16, 0.8192, 5.0),
+        # stylegan2-ada-pytorch train.py --cfg=auto --gpus=G: mb = max(min(G * min(4096 // res, 32), 64), G),
+        # mbstd = min(mb // G, 4), gamma = 0.0002 * res^2 / mb, ema = mb * 10 / 32 (worked out by hand).
+        (1, 64, 32, 0.0256, 10.0, 4),
+        (1, 128, 32, 0.1024, 10.0, 4),
+        (1, 256, 16, 0.8192, 5.0, 4),
+        (4, 128, 64, 0.0512, 20.0, 4),  # Phenexplain's run on 4 GPUs
+        (4, 256, 64, 0.2048, 20.0, 4),
+        (8, 2048, 16, 52.4288, 5.0, 2),  # 4096 // 2048 = 2 per GPU: the std group shrinks to 2
     ],
 )
-def test_paper_preset_is_the_auto_config(resolution: int, batch: int, gamma: float, ema_kimg: float) -> None:
-    config = PhenexWTranslator.config_for("paper")
-    hp = resolve(config, resolution)
-    assert (hp.batch_size, hp.ema_kimg, hp.mbstd_group_size) == (batch, ema_kimg, 4)
+def test_the_auto_config_scales_with_the_reference_gpu_count(
+    gpus: int, resolution: int, batch: int, gamma: float, ema_kimg: float, mbstd: int
+) -> None:
+    hp = resolve(PhenexplainConfig(reference_gpus=gpus), resolution)
+    assert (hp.batch_size, hp.ema_kimg, hp.mbstd_group_size, hp.reference_gpus) == (batch, ema_kimg, mbstd, gpus)
     assert hp.r1_gamma == pytest.approx(gamma)
-    assert (hp.channel_base, hp.learning_rate, config.mapping_layers) == (16384, 0.0025, 2)
     assert hp.steps == 25_000_000 // batch  # 25000 kimg
+    assert hp.learning_rate == (0.002 if resolution >= 1024 else 0.0025)
+    assert hp.channel_base == (32768 if resolution >= 512 else 16384)
+
+
+def test_paper_preset_is_phenexplains_own_run() -> None:
+    config = PhenexWTranslator.config_for("paper")
+    hp = resolve(config, 128)
+    assert (config.reference_gpus, config.mirror, hp.batch_size, hp.ema_kimg) == (4, True, 64, 20.0)
+    assert hp.r1_gamma == pytest.approx(0.0512) and config.mapping_layers == 2
     assert hp.channels_at(4, config.channel_max) == 512 and hp.channels_at(128, config.channel_max) == 128
-    assert config.projection_steps == 1000 and config.perceptual_weight > 0
+    # Centres: Phenexplain's method 2 (100,000 samples); projection: the projector's 1000 steps of LPIPS alone.
+    assert config.centre_samples == 100_000
+    assert (config.projection_steps, config.perceptual_weight, config.mse_weight) == (1000, 1.0, 0.0)
 
 
 def test_quick_preset_is_small_and_pixel_only() -> None:
@@ -63,38 +79,41 @@ def test_r1_penalty_is_the_squared_gradient_norm() -> None:
     torch.testing.assert_close(r1_penalty(images, logits), expected)
 
 
-def test_augment_is_identity_at_p_zero_and_changes_images_at_p_one() -> None:
-    rng = torch.Generator().manual_seed(0)
-    images = torch.rand(8, 5, 16, 16) * 2 - 1
-    pipeline = AdaptiveAugment(batch_size=8)
-    assert pipeline(images, rng) is images
-    changed = augment(images, 1.0, rng)
-    assert changed.shape == images.shape
-    assert (changed - images).abs().flatten(1).max(dim=1).values.min() > 0  # every image touched
-
-
-def test_augment_p_follows_the_rt_heuristic() -> None:
-    pipeline = AdaptiveAugment(target=0.6, interval=4, speed_kimg=1.0, batch_size=25)  # step 0.1
-    pipeline.observe(torch.tensor([1.0, 1.0, 1.0, -1.0]))  # r_t = 0.5 < 0.6: D not overfitting
-    assert pipeline.adjust() == pytest.approx(0.5) and pipeline.p == 0.0  # clamped at 0
-    for _ in range(3):
-        pipeline.observe(torch.ones(4))  # r_t = 1 > 0.6: more augmentation
-        pipeline.adjust()
-    assert pipeline.p == pytest.approx(0.3)
-    pipeline.observe(-torch.ones(4))
-    pipeline.adjust()
-    assert pipeline.p == pytest.approx(0.2)
-
-
-def test_fit_reports_losses_and_speed() -> None:
+def test_fit_reports_the_resolved_run_and_its_speed() -> None:
     data = random_dataset(channels=1, image_size=8)
     translator = PhenexWTranslator(tiny_config(4), data.spec)
     report = translator.fit(data, FitOptions(seed=0, progress=False))
     assert report.steps == 4 and len(report.losses) == 4 and len(report.extra["d_losses"]) == 4
     assert report.images_per_second > 0
-    torch.testing.assert_close(
-        torch.tensor(report.losses), torch.tensor(report.extra["g_losses"]) + torch.tensor(report.extra["d_losses"])
-    )
+    assert (report.extra["batch_size"], report.extra["reference_gpus"], report.extra["num_ws"]) == (4, 1, 4)
+    assert report.extra["G_parameters"] == sum(p.numel() for p in translator.G_ema.parameters())
+
+
+def test_a_dataset_with_reordered_conditions_is_refused() -> None:
+    data = random_dataset(channels=1, image_size=8)
+    names = data.spec.conditions.names
+    reordered = DataSpec(data.spec.channels, 8, ConditionSet([names[0], names[2], names[1]], control=names[0]))
+    translator = PhenexWTranslator(tiny_config(1), reordered)
+    with pytest.raises(DataError, match="names or order differ"):
+        translator.fit(data, FitOptions(seed=0, progress=False))
+
+
+def test_mirror_flips_about_half_of_the_real_images(monkeypatch) -> None:
+    data = random_dataset(channels=1, image_size=8, per_condition=16)
+    batches: dict[bool, list[torch.Tensor]] = {True: [], False: []}
+    original = Trainer.step
+
+    def spy(self, real, *rest):
+        batches[self.config.mirror].append(real.clone())
+        return original(self, real, *rest)
+
+    monkeypatch.setattr(Trainer, "step", spy)
+    for mirror in (True, False):
+        PhenexWTranslator(tiny_config(1, mirror=mirror, batch_size=32), data.spec).fit(data, FitOptions(progress=False))
+    mirrored, plain = batches[True][0], batches[False][0]  # the same rows: the flips are drawn after them
+    flipped = [torch.equal(a, b.flip(2)) and not torch.equal(a, b) for a, b in zip(mirrored, plain)]
+    assert all(f or torch.equal(a, b) for f, a, b in zip(flipped, mirrored, plain))  # left-right flips only
+    assert 0.25 < sum(flipped) / 32 < 0.75
 
 
 def test_resume_refuses_a_checkpoint_of_another_config(tmp_path) -> None:
@@ -114,3 +133,18 @@ def test_training_learns_the_conditions(trained_pair) -> None:
     # Real means are -0.6, 0 and 0.6 (clamped noise of sd 0.2 around them).
     assert means[0] < -0.3 and abs(means[1]) < 0.2 and means[2] > 0.3, means
     assert report.steps == 200
+
+
+def test_the_saved_model_holds_no_discriminator_and_older_saves_still_load(trained_pair, brightness_data, tmp_path) -> None:
+    w, _, _ = trained_pair
+    w.save(tmp_path / "model")
+    payload = torch.load(tmp_path / "model" / "phenexplain.pt", weights_only=True)
+    assert set(payload) == {"G_ema", "centres", "spreads"}  # inference needs neither D nor the raw G
+    images = brightness_data.read("test", [0, 1])
+    expected = w.translate(images, 0, 2).images
+    # A save of an earlier version also held G and D: it loads, and they are left out.
+    payload["G"], payload["D"] = payload["G_ema"], {"b0.weight": torch.zeros(1)}
+    torch.save(payload, tmp_path / "model" / "phenexplain.pt")
+    loaded = PhenexWTranslator.load(tmp_path / "model")
+    assert not hasattr(loaded, "D") and not hasattr(loaded, "G")
+    torch.testing.assert_close(loaded.translate(images, 0, 2).images, expected)

@@ -1,19 +1,29 @@
 """A reduced adaptive discriminator augmentation (ADA, Karras et al. 2020) for any channel count.
 
 Kept from the original "bgc" pipeline: x-flip, 90-degree rotations, integer translation (blit
-group) and brightness and contrast (colour group), each applied per image with probability p.
-Left out: arbitrary rotation, isotropic/anisotropic scaling, fractional translation (they need
-the original's resampling kernels), and luma flip, hue and saturation (they assume RGB). Every
-operation is differentiable, so generator gradients pass through augmented fakes. p adapts by the
-r_t heuristic: r_t = E[sign(D(real))]; p moves up when r_t exceeds the target (D overfits).
+group) and brightness and contrast (colour group), each chosen per image with probability p and
+drawn as in stylegan2-ada-pytorch (a chosen x-flip flips with probability 1/2, a chosen rotation
+turns 0 to 3 quarters, a chosen translation moves by a uniform fraction of at most 1/8 of the
+size, rounded to whole pixels, the borders reflected). Left out: arbitrary rotation,
+isotropic/anisotropic scaling, fractional translation (they need the original's resampling
+kernels), and luma flip, hue and saturation (they assume RGB).
+
+The three geometric operations are one pixel permutation per image, so the whole batch is
+transformed by a single gather: no Python loop over images and no host synchronisation, which
+matters because the discriminator is called three to four times a step. Every operation is
+differentiable, so generator gradients pass through augmented fakes. p adapts by the r_t
+heuristic: r_t = E[sign(D(real))]; p moves up when r_t exceeds the target (D overfits).
 """
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
+
+MAX_SHIFT = 0.125  # of the image size: ADA's xint_max
+BRIGHTNESS_STD = 0.2
+CONTRAST_LOG2_STD = 0.5
 
 
 class AdaptiveAugment:
@@ -33,11 +43,16 @@ class AdaptiveAugment:
         self._count += real_logits.numel()
 
     def adjust(self) -> float | None:
-        """Move p by one step towards the target; returns r_t (None when nothing was observed)."""
+        """Move p by one step towards the target; returns r_t (None when nothing was observed).
+
+        As in the original, p is kept at or above 0 but not capped at 1 (a p above 1 augments every
+        image, and must come back down before it augments fewer).
+        """
         if not self._count:
             return None
         r_t = self._sign_sum / self._count
-        self.p = min(max(self.p + math.copysign(self.step_size, r_t - self.target), 0.0), 1.0)
+        direction = (r_t > self.target) - (r_t < self.target)  # np.sign: no move when equal
+        self.p = max(self.p + direction * self.step_size, 0.0)
         self._sign_sum, self._count = 0.0, 0
         return r_t
 
@@ -53,34 +68,62 @@ class AdaptiveAugment:
         return augment(images, self.p, generator)
 
 
+@dataclass(frozen=True)
+class AugmentDraw:
+    """The random choices for one batch (CPU tensors, one entry per image)."""
+
+    flip: torch.Tensor  # bool: mirror left-right
+    quarter_turns: torch.Tensor  # 0..3, as torch.rot90 over (H, W)
+    shift: torch.Tensor  # N x 2 whole pixels (rows, columns)
+    brightness: torch.Tensor  # added
+    contrast: torch.Tensor  # multiplied, after the brightness
+
+    @classmethod
+    def sample(cls, n: int, size: int, p: float, generator: torch.Generator) -> "AugmentDraw":
+        def chosen() -> torch.Tensor:
+            return torch.rand(n, generator=generator) < p
+
+        flip = (torch.rand(n, generator=generator) < 0.5) & chosen()
+        turns = torch.randint(0, 4, (n,), generator=generator) * chosen()
+        fraction = (torch.rand(n, 2, generator=generator) * 2 - 1) * MAX_SHIFT
+        shift = torch.round(fraction * size).long() * chosen().reshape(n, 1)
+        brightness = torch.randn(n, generator=generator) * BRIGHTNESS_STD * chosen()
+        contrast = torch.exp2(torch.randn(n, generator=generator) * CONTRAST_LOG2_STD)
+        contrast = torch.where(chosen(), contrast, torch.ones_like(contrast))
+        return cls(flip, turns, shift, brightness, contrast)
+
+
 def augment(images: torch.Tensor, p: float, generator: torch.Generator) -> torch.Tensor:
     """Apply each operation to each image independently with probability p."""
-    n, _, size, _ = images.shape
-    device = images.device
-
-    def chosen() -> torch.Tensor:
-        return (torch.rand(n, generator=generator) < p).to(device)
-
-    x = images
-    flip = chosen()
-    x = torch.where(flip.reshape(n, 1, 1, 1), x.flip(3), x)
-    quarter_turns = torch.randint(0, 4, (n,), generator=generator).to(device) * chosen()
-    x = torch.stack([torch.rot90(img, int(k), dims=(1, 2)) for img, k in zip(x, quarter_turns)])
-    x = _translate(x, chosen(), generator, max_shift=max(1, round(0.125 * size)))
-    brightness = torch.randn(n, generator=generator).to(device) * 0.2 * chosen()
-    x = x + brightness.reshape(n, 1, 1, 1)
-    contrast = torch.exp2(torch.randn(n, generator=generator) * 0.5).to(device)
-    contrast = torch.where(chosen(), contrast, torch.ones_like(contrast))
-    return x * contrast.reshape(n, 1, 1, 1)
+    return apply_draw(images, AugmentDraw.sample(len(images), images.shape[-1], p, generator))
 
 
-def _translate(x: torch.Tensor, mask: torch.Tensor, generator: torch.Generator, max_shift: int) -> torch.Tensor:
-    """Integer shifts up to `max_shift` pixels, filled by reflection (as ADA pads geometric ops)."""
-    n, _, size, _ = x.shape
-    shifts = torch.randint(-max_shift, max_shift + 1, (n, 2), generator=generator) * mask.cpu().reshape(n, 1)
-    padded = F.pad(x, [max_shift] * 4, mode="reflect")  # max_shift < size: images are >= 8 px
-    out = []
-    for i in range(n):
-        dy, dx = (max_shift - int(shifts[i, 0]), max_shift - int(shifts[i, 1]))
-        out.append(padded[i, :, dy : dy + size, dx : dx + size])
-    return torch.stack(out)
+def apply_draw(images: torch.Tensor, draw: AugmentDraw) -> torch.Tensor:
+    """Flip, rotate, translate (one gather), then brightness and contrast."""
+    n, channels, size, _ = images.shape
+    source = _source_pixels(draw, size).to(images.device)  # N x (H W): where each output pixel comes from
+    x = images.reshape(n, channels, size * size).gather(2, source.unsqueeze(1).expand(n, channels, -1))
+    x = x.reshape(n, channels, size, size)
+    x = x + draw.brightness.to(x).reshape(n, 1, 1, 1)
+    return x * draw.contrast.to(x).reshape(n, 1, 1, 1)
+
+
+def _reflect(index: torch.Tensor, size: int) -> torch.Tensor:
+    """Indices outside 0..size-1 mirrored at the border pixel (torch's "reflect" padding)."""
+    index = index.abs()
+    return torch.where(index > size - 1, 2 * (size - 1) - index, index)
+
+
+def _source_pixels(draw: AugmentDraw, size: int) -> torch.Tensor:
+    """Flat input index of every output pixel of translate(rot90(flip(x)))."""
+    n = len(draw.flip)
+    last = size - 1
+    grid = torch.arange(size)
+    rows = _reflect(grid.reshape(1, size, 1) - draw.shift[:, 0].reshape(n, 1, 1), size).expand(n, size, size)
+    cols = _reflect(grid.reshape(1, 1, size) - draw.shift[:, 1].reshape(n, 1, 1), size).expand(n, size, size)
+    # rot90 by k: out[r, c] = in[c, last - r] (k = 1), in[last - r, last - c] (2), in[last - c, r] (3).
+    turn = draw.quarter_turns.reshape(n, 1, 1)
+    source_rows = torch.stack([rows, cols, last - rows, last - cols]).gather(0, turn.expand(n, size, size)[None])[0]
+    source_cols = torch.stack([cols, last - rows, last - cols, rows]).gather(0, turn.expand(n, size, size)[None])[0]
+    source_cols = torch.where(draw.flip.reshape(n, 1, 1), last - source_cols, source_cols)
+    return (source_rows * size + source_cols).reshape(n, size * size)

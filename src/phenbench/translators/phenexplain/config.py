@@ -1,8 +1,10 @@
 """Phenexplain's config, its presets, and the StyleGAN2-ADA "auto" rules that fill it in per image size.
 
 Fields left as None are resolved at the image size by `resolve`, exactly as stylegan2-ada-pytorch's
-`train.py --cfg=auto` does for one GPU: batch = min(4096 // res, 32), fmaps 0.5 below 512 px,
-lr 0.0025 below 1024 px, gamma = 0.0002 * res^2 / batch, ema = batch * 10 / 32 kimg, 25000 kimg.
+`train.py --cfg=auto --gpus=G` does for G = `reference_gpus`: batch = max(min(G * min(4096 // res,
+32), 64), G), minibatch-std group min(batch / G, 4), fmaps 0.5 below 512 px, lr 0.0025 below
+1024 px, gamma = 0.0002 * res^2 / batch, ema = batch * 10 / 32 kimg, 25000 kimg. The GPU count
+only sizes the run: phenbench trains the whole batch in one process.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ class PhenexplainConfig:
     architecture_d: str = "resnet"
     mbstd_group_size: int | None = None  # None: min(batch, 4)
     # --- training -----------------------------------------------------------------------------
+    # GPUs of the run being reproduced: StyleGAN2-ADA's "auto" config scales batch, gamma and EMA with it.
+    reference_gpus: int = 1
+    mirror: bool = False  # train.py --mirror: each real image x-flipped with probability 1/2
     steps: int | None = None  # None: 25000 kimg at the batch size
     batch_size: int | None = None
     learning_rate: float | None = None
@@ -66,7 +71,7 @@ class PhenexplainConfig:
         for name in ("architecture_g", "architecture_d"):
             if getattr(self, name) not in ARCHITECTURES:
                 raise ConfigError(f"{name} must be one of {', '.join(ARCHITECTURES)}, got {getattr(self, name)!r}.")
-        positive = ("z_dim", "w_dim", "channel_max", "r1_interval", "pl_interval", "ada_interval",
+        positive = ("z_dim", "w_dim", "channel_max", "r1_interval", "pl_interval", "ada_interval", "reference_gpus",
                     "centre_samples", "projection_steps", "projection_batch_size")
         for name in positive + ("steps", "batch_size", "channel_base", "mbstd_group_size"):
             value = getattr(self, name)
@@ -79,13 +84,24 @@ class PhenexplainConfig:
         if min(self.mse_weight, self.perceptual_weight, self.pl_weight, self.noise_regularization) < 0:
             raise ConfigError("loss weights (mse, perceptual, pl, noise_regularization) must be >= 0.")
         if self.mse_weight == 0 and self.perceptual_weight == 0:
-            raise ConfigError("projection needs a loss: set mse_weight or perceptual_weight above 0.")
+            raise ConfigError(
+                "projection needs a loss: set mse_weight or perceptual_weight above 0 (without LPIPS's "
+                "VGG16 weights on this machine, use perceptual_weight: 0 and mse_weight: 1)."
+            )
 
 
 PRESETS: dict[str, dict] = {
-    # StyleGAN2-ADA "auto" at the data's image size; projection as in its projector (1000 steps),
-    # with the perceptual term on: it needs VGG16 weights on disk (see docs/phenexplain.md).
-    "paper": {"perceptual_weight": 1.0},
+    # Phenexplain's own training run: `train.py --cfg=auto --mirror=1 --cond=1` on 4 GPUs (at 128 px:
+    # batch 64, gamma 0.0512, EMA 20 kimg); condition centres from 100,000 samples per condition (its
+    # method 2); projection as StyleGAN2-ADA's projector: 1000 steps of LPIPS (VGG16) alone, which
+    # needs the VGG16 weights on disk (see docs/phenexplain.md).
+    "paper": {
+        "reference_gpus": 4,
+        "mirror": True,
+        "centre_samples": 100_000,
+        "perceptual_weight": 1.0,
+        "mse_weight": 0.0,
+    },
     # Between the two: a mid-sized network with the paper's regularisers, pixel-only projection of
     # 300 steps. Hours on a CPU at 64 px, minutes on a GPU.
     "small": {
@@ -128,6 +144,7 @@ class Resolved:
     """The hyperparameters that the "auto" rules fill in at one image size."""
 
     resolution: int
+    reference_gpus: int
     batch_size: int
     channel_base: int
     learning_rate: float
@@ -152,16 +169,18 @@ def check_resolution(image_size: int) -> int:
 
 
 def resolve(config: PhenexplainConfig, image_size: int) -> Resolved:
-    """Fill the None fields of `config` by the StyleGAN2-ADA auto rules at `image_size` (one GPU)."""
-    res = check_resolution(image_size)
-    batch = config.batch_size or max(min(min(4096 // res, 32), 64), 1)
+    """Fill the None fields of `config` by the StyleGAN2-ADA auto rules at `image_size`."""
+    res, gpus = check_resolution(image_size), config.reference_gpus
+    batch = config.batch_size or max(min(gpus * min(4096 // res, 32), 64), gpus)
     return Resolved(
         resolution=res,
+        reference_gpus=gpus,
         batch_size=batch,
         channel_base=config.channel_base or int((1 if res >= 512 else 0.5) * 32768),
         learning_rate=config.learning_rate or (0.002 if res >= 1024 else 0.0025),
         r1_gamma=config.r1_gamma if config.r1_gamma is not None else 0.0002 * res**2 / batch,
         ema_kimg=config.ema_kimg if config.ema_kimg is not None else batch * 10 / 32,
-        mbstd_group_size=config.mbstd_group_size or min(batch, 4),
+        # The group stays within one GPU's share of the batch.
+        mbstd_group_size=config.mbstd_group_size or max(1, min(batch // gpus, 4)),
         steps=config.steps if config.steps is not None else PAPER_TOTAL_KIMG * 1000 // batch,
     )

@@ -33,7 +33,8 @@ class DiscriminatorBlock(nn.Module):
         if self.from_image is not None:
             y = self.from_image(image)
             x = y if x is None else x + y
-            image = downsample2x(image)
+            # Only the skip architecture reads the image again at the next resolution.
+            image = downsample2x(image) if self.architecture == "skip" else image
         if self.architecture == "resnet":
             shortcut = self.skip(x)
             x = (self.conv1(self.conv0(x)) + shortcut) * math.sqrt(0.5)

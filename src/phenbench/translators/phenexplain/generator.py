@@ -50,7 +50,11 @@ class MappingNetwork(nn.Module):
 
 
 class SynthesisLayer(nn.Module):
-    """Modulated 3 x 3 convolution (optionally after 2x up-sampling), per-pixel noise, bias, lrelu."""
+    """Modulated 3 x 3 convolution (optionally with 2x up-sampling), per-pixel noise, bias, lrelu.
+
+    In training mode the modulation runs unfused (as StyleGAN2 trains), in eval mode fused (one
+    weight per image): the same function, computed two ways.
+    """
 
     def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, up: bool = False):
         super().__init__()
@@ -62,9 +66,7 @@ class SynthesisLayer(nn.Module):
         self.weight_gain = 1 / math.sqrt(in_channels * 9)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        if self.up:
-            x = upsample2x(x)
-        x = modulated_conv2d(x, self.weight * self.weight_gain, self.affine(w))
+        x = modulated_conv2d(x, self.weight * self.weight_gain, self.affine(w), up=self.up, fused=not self.training)
         x = x + noise * self.noise_strength
         return lrelu(x + self.bias.reshape(1, -1, 1, 1))
 
@@ -80,7 +82,8 @@ class ToImage(nn.Module):
         self.weight_gain = 1 / math.sqrt(in_channels)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        x = modulated_conv2d(x, self.weight, self.affine(w) * self.weight_gain, demodulate=False)
+        x = modulated_conv2d(x, self.weight, self.affine(w) * self.weight_gain, demodulate=False,
+                             fused=not self.training)
         return x + self.bias.reshape(1, -1, 1, 1)
 
 

@@ -21,23 +21,29 @@ def condition_centres(
     """The mean of mapping(z, c) over `samples` z for every condition c, and the spread around it.
 
     Returns centres (K x w_dim) and, per condition, the root-mean-square distance of the samples
-    from their centre (the scale the projector's latent noise is drawn at).
+    from their centre (the scale the projector's latent noise is drawn at). The same z are mapped
+    under every condition: a translation moves by a difference of centres, and the z-driven part
+    of w then cancels in it instead of adding the noise of two independent means. Only the mapping
+    network runs, and sums are kept in float64 instead of the samples, so Phenexplain's 100,000
+    samples per condition cost seconds and no memory.
     """
     rng = torch.Generator().manual_seed(seed)
     device = next(generator.parameters()).device
-    centres, spreads = [], []
-    for condition in range(generator.num_conditions):
-        ws = []
-        for start in range(0, samples, batch_size):
-            count = min(batch_size, samples - start)
-            z = torch.randn(count, generator.z_dim, generator=rng).to(device)
-            c = torch.full((count,), condition, dtype=torch.long, device=device)
-            ws.append(generator.mapping(z, c))
-        ws = torch.cat(ws)
-        centre = ws.mean(dim=0)
-        centres.append(centre)
-        spreads.append((ws - centre).square().sum(dim=1).mean().sqrt())
-    return torch.stack(centres), torch.stack(spreads)
+    count_conditions = generator.num_conditions
+    sums = torch.zeros(count_conditions, generator.w_dim, dtype=torch.float64, device=device)
+    squares = torch.zeros(count_conditions, dtype=torch.float64, device=device)
+    for start in range(0, samples, batch_size):
+        count = min(batch_size, samples - start)
+        z = torch.randn(count, generator.z_dim, generator=rng).to(device)
+        for condition in range(count_conditions):
+            ws = generator.mapping(z, torch.full((count,), condition, dtype=torch.long, device=device)).double()
+            sums[condition] += ws.sum(dim=0)
+            squares[condition] += ws.square().sum()
+    centres = sums / samples
+    # E|w - centre|^2 = E|w|^2 - |centre|^2, exact up to rounding in float64.
+    spreads = (squares / samples - centres.square().sum(dim=1)).clamp(min=0).sqrt()
+    dtype = next(generator.parameters()).dtype
+    return centres.to(dtype), spreads.to(dtype)
 
 
 @torch.no_grad()

@@ -47,23 +47,60 @@ class FullyConnected(nn.Module):
         return lrelu(x) if self.activation else x
 
 
-_BLUR_TAPS = torch.tensor([1.0, 3.0, 3.0, 1.0])
+_FIR_TAPS = torch.tensor([1.0, 3.0, 3.0, 1.0])
 
 
-def _blur_kernel(channels: int, like: torch.Tensor) -> torch.Tensor:
-    kernel = torch.outer(_BLUR_TAPS, _BLUR_TAPS)
-    kernel = (kernel / kernel.sum()).to(like)
+def _fir_kernel(channels: int, like: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
+    """StyleGAN2's [1, 3, 3, 1] low-pass filter, 4 x 4, summing to `gain`, one copy per channel."""
+    kernel = torch.outer(_FIR_TAPS, _FIR_TAPS)
+    kernel = (kernel * (gain / kernel.sum())).to(like)
     return kernel.expand(channels, 1, 4, 4)
 
 
+def fir_filter(x: torch.Tensor, pad: tuple[int, int], gain: float = 1.0) -> torch.Tensor:
+    """The low-pass filter after zero padding (before, after) on both axes: size + sum(pad) - 3."""
+    x = F.pad(x, [pad[0], pad[1], pad[0], pad[1]])
+    return F.conv2d(x, _fir_kernel(x.shape[1], x, gain), groups=x.shape[1])
+
+
 def downsample2x(x: torch.Tensor) -> torch.Tensor:
-    """Halve the size with StyleGAN2's [1, 3, 3, 1] low-pass filter (anti-aliased, not plain pooling)."""
-    return F.conv2d(x, _blur_kernel(x.shape[1], x), stride=2, padding=1, groups=x.shape[1])
+    """Halve the size: the low-pass filter, keeping every second pixel (anti-aliased, not pooling)."""
+    return F.conv2d(x, _fir_kernel(x.shape[1], x), stride=2, padding=1, groups=x.shape[1])
 
 
 def upsample2x(x: torch.Tensor) -> torch.Tensor:
-    """Double the size. Bilinear up-sampling is the [1, 3, 3, 1] FIR up-sampler away from the borders."""
-    return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+    """Double the size: zeros inserted between pixels, then the low-pass filter with gain 4.
+
+    One transposed convolution does both; the borders are zero-padded as in StyleGAN2's
+    `upsample2d` (not replicated, as bilinear interpolation would).
+    """
+    return F.conv_transpose2d(x, _fir_kernel(x.shape[1], x, gain=4.0), stride=2, padding=1, groups=x.shape[1])
+
+
+def conv3x3_up2x(x: torch.Tensor, weight: torch.Tensor, groups: int = 1) -> torch.Tensor:
+    """A 3 x 3 convolution of the 2x up-sampled input, computed as StyleGAN2 does.
+
+    Equal to inserting zeros between pixels, filtering (gain 4) and convolving with `weight`
+    (out x in/groups x 3 x 3, as for conv2d), but the convolution runs as a stride-2 transposed
+    convolution at the input's resolution (a quarter of the multiplications) and the filter after it.
+    """
+    out_channels, in_channels, k, _ = weight.shape
+    # conv_transpose2d wants in x out/groups x k x k, and flips the kernel: undo that, so that
+    # `weight` means the same as in conv2d.
+    transposed = weight.reshape(groups, out_channels // groups, in_channels, k, k).transpose(1, 2)
+    transposed = transposed.reshape(groups * in_channels, out_channels // groups, k, k).flip([2, 3])
+    x = F.conv_transpose2d(x, transposed, stride=2, groups=groups)  # 2 size + 1
+    return fir_filter(x, (1, 1), gain=4.0)
+
+
+def conv_down2x(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """A k x k convolution with 2x down-sampling as StyleGAN2 does: filter first, then a stride-2
+    convolution (the bias added after it), not a full-resolution convolution filtered afterwards."""
+    k = weight.shape[-1]
+    if k == 1:  # 1 x 1: down-sample first, then convolve the quarter of the pixels
+        return F.conv2d(downsample2x(x), weight, bias)
+    pad = k // 2 + 1  # k // 2 for the convolution, 1 for the filter: 3 x 3 -> (2, 2)
+    return F.conv2d(fir_filter(x, (pad, pad)), weight, bias, stride=2)
 
 
 class Conv2dLayer(nn.Module):
@@ -85,31 +122,43 @@ class Conv2dLayer(nn.Module):
         self.activation, self.down, self.padding = activation, down, kernel_size // 2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.conv2d(x, self.weight * self.weight_gain, self.bias, padding=self.padding)
+        weight = self.weight * self.weight_gain
         if self.down:
-            x = downsample2x(x)
+            x = conv_down2x(x, weight, self.bias)
+        else:
+            x = F.conv2d(x, weight, self.bias, padding=self.padding)
         return lrelu(x) if self.activation else x
 
 
 def modulated_conv2d(
-    x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, demodulate: bool = True
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    styles: torch.Tensor,
+    demodulate: bool = True,
+    up: bool = False,
+    fused: bool = True,
 ) -> torch.Tensor:
-    """Convolve each image with the shared weight scaled by its own styles (one group per image).
+    """Convolve each image with the shared weight scaled by its own styles (optionally 2x up).
 
     Demodulation rescales each output channel's weight to unit norm, which replaces StyleGAN's
-    AdaIN without its droplet artefacts.
+    AdaIN without its droplet artefacts. `fused` builds one weight per image and runs a grouped
+    convolution (inference, projection); otherwise the styles scale the input and the
+    demodulation coefficients the output of one ordinary convolution with the shared weight, the
+    same result computed the way StyleGAN2 trains (much faster on GPUs).
     """
     n, in_channels, height, width = x.shape
     out_channels, _, k, _ = weight.shape
-    w = weight.unsqueeze(0) * styles.reshape(n, 1, in_channels, 1, 1)
+    w = weight.unsqueeze(0) * styles.reshape(n, 1, in_channels, 1, 1)  # N x O x I x k x k
+    coefficients = (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt() if demodulate else None  # N x O
+    if not fused:
+        x = x * styles.reshape(n, in_channels, 1, 1)
+        x = conv3x3_up2x(x, weight) if up else F.conv2d(x, weight, padding=k // 2)
+        return x * coefficients.reshape(n, out_channels, 1, 1) if demodulate else x
     if demodulate:
-        w = w * (w.square().sum(dim=[2, 3, 4], keepdim=True) + 1e-8).rsqrt()
-    x = F.conv2d(
-        x.reshape(1, n * in_channels, height, width),
-        w.reshape(n * out_channels, in_channels, k, k),
-        padding=k // 2,
-        groups=n,
-    )
+        w = w * coefficients.reshape(n, out_channels, 1, 1, 1)
+    x = x.reshape(1, n * in_channels, height, width)
+    w = w.reshape(n * out_channels, in_channels, k, k)
+    x = conv3x3_up2x(x, w, groups=n) if up else F.conv2d(x, w, padding=k // 2, groups=n)
     return x.reshape(n, out_channels, *x.shape[2:])
 
 

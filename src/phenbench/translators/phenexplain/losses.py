@@ -7,8 +7,6 @@ import math
 import torch
 import torch.nn.functional as F
 
-from phenbench.translators.phenexplain.generator import Generator
-
 
 def generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     """Non-saturating: -log sigmoid(D(G(z))), which keeps gradients alive when D wins early."""
@@ -32,13 +30,16 @@ class PathLength:
         self.decay = decay
         self.mean = torch.zeros([])
 
-    def penalty(self, generator: Generator, z: torch.Tensor, conditions: torch.Tensor,
-                rng: torch.Generator) -> torch.Tensor:
-        ws = generator.ws(z, conditions)
-        images = generator.synthesis(ws, generator=rng)
+    def penalty(self, images: torch.Tensor, ws: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+        """Mean over images of (|J_w^T y| - running mean)^2, for `images` synthesised from `ws`.
+
+        As in the original, the mean the lengths are compared with is the updated running mean,
+        whose new part (decay x this batch's mean length) is not detached: the gradient sees it.
+        """
         height, width = images.shape[2:]
         directions = torch.randn(images.shape, generator=rng).to(images) / math.sqrt(height * width)
         (gradients,) = torch.autograd.grad((images * directions).sum(), ws, create_graph=True)
         lengths = gradients.square().sum(dim=2).mean(dim=1).sqrt()
-        self.mean = self.mean.to(lengths).lerp(lengths.mean().detach(), self.decay)
-        return (lengths - self.mean).square().mean()
+        mean = self.mean.to(lengths).lerp(lengths.mean(), self.decay)
+        self.mean = mean.detach()
+        return (lengths - mean).square().mean()

@@ -1,12 +1,20 @@
-"""An optional perceptual distance for projection: VGG16 features from weights already on disk.
+"""LPIPS (VGG16) for projection, as StyleGAN2-ADA's projector uses it, from weights already on disk.
 
-StyleGAN2's projector uses LPIPS (VGG16 features with learned channel weights). Neither those nor
-torchvision's VGG16 weights can be downloaded at run time here, so this term is off unless the
-user points at a torchvision VGG16 state dict (`vgg16_weights`) or has one in the torch hub cache.
-The distance is LPIPS without its learned linear layer: unit-normalised features of relu1_2,
-relu2_2, relu3_3, relu4_3 and relu5_3, squared differences averaged over space, summed over layers.
-VGG expects RGB, so each channel is compared on its own (replicated to three) and the distances
-are averaged: this works for any channel count.
+LPIPS (Zhang et al., 2018, v0.1) compares unit-normalised VGG16 features at relu1_2, relu2_2,
+relu3_3, relu4_3 and relu5_3, weights each layer's squared differences per channel by a learned
+linear head, averages over space and sums over layers. The heads and the input scaling come from
+the `lpips` package, whose wheel ships them; the VGG16 trunk comes from torchvision's VGG16 file on
+this machine (`vgg16_weights`, or the torch hub cache), because nothing downloads at run time.
+Without that file, a `MissingWeightsError` says where it was looked for and how to project without it.
+
+VGG expects RGB: three-channel images are compared as RGB (as the reference does); any other
+channel count is compared channel by channel (each replicated to three) and the distances averaged.
+Images larger than 256 px are reduced to 256 px by area averaging first (as the reference projector
+does); images under 32 px are enlarged to 32 px, below which VGG's poolings leave no pixels.
+
+The target's features do not change during a projection: `features` computes them once, and
+`distance_to` compares a batch with them, so each projection step runs VGG on the synthesised
+images only.
 """
 
 from __future__ import annotations
@@ -24,9 +32,9 @@ from phenbench.core.torch_compat import ensure_torchvision_importable
 
 TORCHVISION_VGG16_FILE = "vgg16-397923af.pth"
 FEATURE_LAYERS = (3, 8, 15, 22, 29)  # relu1_2, relu2_2, relu3_3, relu4_3, relu5_3 in vgg16.features
-MIN_SIZE = 32  # below this, VGG's four poolings leave no pixels at relu5_3
-_MEAN = torch.tensor([0.485, 0.456, 0.406]).reshape(1, 3, 1, 1)
-_STD = torch.tensor([0.229, 0.224, 0.225]).reshape(1, 3, 1, 1)
+LAYER_CHANNELS = (64, 128, 256, 512, 512)
+MIN_SIZE = 32
+MAX_SIZE = 256
 
 
 def find_vgg16_weights(path: str | None) -> Path:
@@ -37,57 +45,79 @@ def find_vgg16_weights(path: str | None) -> Path:
             return candidate
         raise MissingWeightsError(
             f"vgg16_weights points at {candidate}, which does not exist. Give the path of a torchvision "
-            f"VGG16 state dict ({TORCHVISION_VGG16_FILE}), or set perceptual_weight: 0."
+            f"VGG16 state dict ({TORCHVISION_VGG16_FILE}), or project with pixel MSE only "
+            "(perceptual_weight: 0, mse_weight: 1)."
         )
     hub = Path(os.environ.get("TORCH_HOME", Path.home() / ".cache" / "torch")) / "hub" / "checkpoints"
     candidate = hub / TORCHVISION_VGG16_FILE
     if candidate.is_file():
         return candidate
     raise MissingWeightsError(
-        f"Phenexplain's perceptual projection loss needs VGG16 weights, and none are on this machine "
+        f"Phenexplain's LPIPS projection loss needs VGG16 weights, and none are on this machine "
         f"(looked for {candidate}; nothing downloads at run time). Put {TORCHVISION_VGG16_FILE} there, "
-        "set vgg16_weights: PATH, or set perceptual_weight: 0 to project with pixel MSE only."
+        "set vgg16_weights: PATH, or project with pixel MSE only (perceptual_weight: 0, mse_weight: 1)."
     )
 
 
-class VGGPerceptualDistance(nn.Module):
-    """Per-image perceptual distance between two batches of any channel count."""
+def lpips_heads_file() -> Path:
+    """LPIPS v0.1's VGG heads, as shipped inside the `lpips` wheel."""
+    import lpips
+
+    return Path(lpips.__file__).parent / "weights" / "v0.1" / "vgg.pth"
+
+
+class LPIPSDistance(nn.Module):
+    """Per-image LPIPS-VGG distance between batches of any channel count, in [-1, 1] units."""
 
     def __init__(self, weights_path: str | None = None):
         super().__init__()
+        path = find_vgg16_weights(weights_path)
         ensure_torchvision_importable()
+        import lpips
         from torchvision.models.vgg import cfgs, make_layers
 
-        path = find_vgg16_weights(weights_path)
-        self.features = make_layers(cfgs["D"])[: FEATURE_LAYERS[-1] + 1]
+        self.trunk = make_layers(cfgs["D"])[: FEATURE_LAYERS[-1] + 1]
         state = load_checkpoint_state(path, fix="give torchvision's VGG16 weights file (vgg16-397923af.pth)")
         if not isinstance(state, dict):
             raise MissingWeightsError(f"{path} is not a torchvision VGG16 state dict.")
         state = {k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")}
+        state = {k: v for k, v in state.items() if int(k.split(".")[0]) <= FEATURE_LAYERS[-1]}
         try:
-            self.features.load_state_dict(state, strict=False)
+            self.trunk.load_state_dict(state)
         except RuntimeError as exc:
-            raise MissingWeightsError(f"{path} is not a torchvision VGG16 state dict ({exc}).") from None
-        missing = [k for k in self.features.state_dict() if k not in state]
-        if missing:
-            raise MissingWeightsError(f"{path} is not a torchvision VGG16 state dict (lacks {missing[0]}).")
-        self.features.eval().requires_grad_(False)
+            first = str(exc).splitlines()[0]
+            raise MissingWeightsError(f"{path} is not a torchvision VGG16 state dict ({first}).") from None
+        self.scaling = lpips.ScalingLayer()
+        self.heads = nn.ModuleList(lpips.NetLinLayer(channels, use_dropout=True) for channels in LAYER_CHANNELS)
+        heads = load_checkpoint_state(lpips_heads_file(), fix="reinstall the lpips package")
+        self.heads.load_state_dict({k.replace("lin", "", 1): v for k, v in heads.items()})
+        self._normalize = lpips.normalize_tensor
+        self.eval().requires_grad_(False)
 
-    def _feature_maps(self, images: torch.Tensor) -> list[torch.Tensor]:
-        x = (images + 1) / 2  # [-1, 1] -> [0, 1], then ImageNet statistics
-        x = (x.repeat(1, 3, 1, 1) - _MEAN.to(x)) / _STD.to(x)
-        if x.shape[-1] < MIN_SIZE:
+    def features(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """Unit-normalised VGG16 features, one map per layer, of (N x groups) RGB images."""
+        n, c, h, w = images.shape
+        x = images if c == 3 else images.reshape(n * c, 1, h, w).expand(-1, 3, -1, -1)
+        if h > MAX_SIZE:
+            x = F.interpolate(x, size=(MAX_SIZE, MAX_SIZE), mode="area")
+        elif h < MIN_SIZE:
             x = F.interpolate(x, size=(MIN_SIZE, MIN_SIZE), mode="bilinear", align_corners=False)
+        x = self.scaling(x)
         maps = []
-        for index, layer in enumerate(self.features):
+        for index, layer in enumerate(self.trunk):
             x = layer(x)
             if index in FEATURE_LAYERS:
-                maps.append(x / (x.square().sum(dim=1, keepdim=True) + 1e-10).sqrt())
+                maps.append(self._normalize(x))
         return maps
 
+    def distance_to(self, target: list[torch.Tensor], images: torch.Tensor) -> torch.Tensor:
+        """Per image: LPIPS between `images` and the images whose `features` are `target`."""
+        n, c = images.shape[:2]
+        total = sum(
+            head(difference).mean(dim=[1, 2, 3])
+            for head, difference in zip(self.heads, ((a - b).square() for a, b in zip(self.features(images), target)))
+        )
+        return total.reshape(n, -1).mean(dim=1)  # channel by channel: the mean over channels
+
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        n, c, h, w = a.shape
-        distance = torch.zeros(n * c, device=a.device, dtype=a.dtype)
-        for fa, fb in zip(self._feature_maps(a.reshape(n * c, 1, h, w)), self._feature_maps(b.reshape(n * c, 1, h, w))):
-            distance = distance + (fa - fb).square().sum(dim=1).mean(dim=[1, 2])
-        return distance.reshape(n, c).mean(dim=1)
+        return self.distance_to(self.features(b), a)

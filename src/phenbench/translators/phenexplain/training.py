@@ -1,7 +1,8 @@
 """The StyleGAN2-ADA training loop: phases, lazy regularisation, EMA, ADA, checkpoints and resume.
 
 Each step runs the phases of stylegan2-ada-pytorch's loop: G main, G path-length (every
-`pl_interval` steps), D main, D R1 (every `r1_interval` steps). Regularised phases run less often
+`pl_interval` steps), D main, D R1 (every `r1_interval` steps), each generating from its own z and
+conditions, style-mixed as in the original. Regularised phases run less often
 with their weight scaled by the interval ("lazy regularisation"), and Adam's lr and betas are
 adjusted for the extra optimiser steps as in the original. One `torch.Generator` drives every random
 draw (rows, z, noise, augmentation), so a run resumed from a checkpoint continues the same curve.
@@ -39,17 +40,22 @@ NOT_TRAINING_FIELDS = {
 }
 
 
-def build_networks(config: PhenexplainConfig, hp: Resolved, spec: DataSpec) -> tuple[Generator, Discriminator]:
-    channels = {2**i: hp.channels_at(2**i, config.channel_max) for i in range(2, int(np.log2(hp.resolution)) + 1)}
-    generator = Generator(
+def _channels(config: PhenexplainConfig, hp: Resolved) -> dict[int, int]:
+    return {2**i: hp.channels_at(2**i, config.channel_max) for i in range(2, int(np.log2(hp.resolution)) + 1)}
+
+
+def build_generator(config: PhenexplainConfig, hp: Resolved, spec: DataSpec) -> Generator:
+    return Generator(
         config.z_dim, config.w_dim, len(spec.conditions), config.mapping_layers, hp.resolution,
-        spec.num_channels, channels, config.architecture_g,
+        spec.num_channels, _channels(config, hp), config.architecture_g,
     )
-    discriminator = Discriminator(
-        len(spec.conditions), hp.resolution, spec.num_channels, channels, config.architecture_d,
+
+
+def build_discriminator(config: PhenexplainConfig, hp: Resolved, spec: DataSpec) -> Discriminator:
+    return Discriminator(
+        len(spec.conditions), hp.resolution, spec.num_channels, _channels(config, hp), config.architecture_d,
         hp.mbstd_group_size, config.d_mapping_layers,
     )
-    return generator, discriminator
 
 
 def _lazy_adam(params, lr: float, interval: int) -> torch.optim.Adam:
@@ -87,14 +93,21 @@ class Trainer:
 
     # --- one step --------------------------------------------------------------------------------
 
-    def _generate(self, z: torch.Tensor, conditions: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+    def _draw_generated(self, n: int, labels: np.ndarray, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """z and conditions for the fakes of one phase (conditions drawn from the training labels)."""
+        conditions = torch.as_tensor(labels[torch.randint(len(labels), (n,), generator=rng).numpy()]).to(self.device)
+        return torch.randn(n, self.config.z_dim, generator=rng).to(self.device), conditions
+
+    def _generate(self, z: torch.Tensor, conditions: torch.Tensor, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Fakes and the ws that made them (style-mixed with probability `style_mixing_prob`)."""
         ws = self.G.ws(z, conditions)
-        # Style mixing: from a random layer on, take w of another z (always drawn, for a fixed RNG stream).
+        # Style mixing: from a random layer in 1..num_ws-1 on, the w of another z under the same
+        # condition. Cutoff and z are always drawn, so the random stream does not depend on the outcome.
         cutoff = int(torch.randint(1, self.G.num_ws, (), generator=rng)) if self.G.num_ws > 1 else 1
         other = torch.randn(z.shape, generator=rng).to(z)
         if float(torch.rand((), generator=rng)) < self.config.style_mixing_prob:
             ws = torch.cat([ws[:, :cutoff], self.G.ws(other, conditions)[:, cutoff:]], dim=1)
-        return self.G.synthesis(ws, generator=rng)
+        return self.G.synthesis(ws, generator=rng), ws
 
     def _discriminate(self, images: torch.Tensor, conditions: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
         if self.config.augment:
@@ -102,42 +115,50 @@ class Trainer:
         return self.D(images, conditions)
 
     def step(self, real: torch.Tensor, real_c: torch.Tensor, labels: np.ndarray, rng: torch.Generator) -> tuple[float, float]:
+        """One iteration of the four phases; each phase draws its own z and conditions, as the original."""
         config, hp, step = self.config, self.hp, self.state.step
         n = len(real)
-        gen_c = torch.as_tensor(labels[torch.randint(len(labels), (n,), generator=rng).numpy()]).to(self.device)
-        z = torch.randn(n, self.config.z_dim, generator=rng).to(self.device)
 
-        # G main: make D call the fakes real.
+        # G main: make D call the fakes real. D's weights are frozen; gradients pass through it.
         self.D.requires_grad_(False)
-        loss_g = generator_loss(self._discriminate(self._generate(z, gen_c, rng), gen_c, rng))
+        z, gen_c = self._draw_generated(n, labels, rng)
+        fakes, _ = self._generate(z, gen_c, rng)
+        loss_g = generator_loss(self._discriminate(fakes, gen_c, rng))
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
+        # G reg (lazy): path length on half a batch, its gain the interval.
         if config.pl_weight > 0 and step % config.pl_interval == 0:
-            half = max(1, n // 2)  # the original's pl_batch_shrink = 2
-            penalty = self.path_length.penalty(self.G, z[:half], gen_c[:half], rng)
+            fakes, ws = self._generate(*self._draw_generated(max(1, n // 2), labels, rng), rng)
+            penalty = self.path_length.penalty(fakes, ws, rng)
             self.opt_g.zero_grad(set_to_none=True)
             (penalty * config.pl_weight * config.pl_interval).backward()
             self.opt_g.step()
         self.D.requires_grad_(True)
 
-        # D main: real vs fake.
+        # D main: real vs fake; the generator is not trained here.
+        z, gen_c = self._draw_generated(n, labels, rng)
         with torch.no_grad():
-            fake = self._generate(z, gen_c, rng)
+            fakes, _ = self._generate(z, gen_c, rng)
         real_logits = self._discriminate(real, real_c, rng)
-        loss_d = discriminator_loss(real_logits, self._discriminate(fake, gen_c, rng))
+        loss_d = discriminator_loss(real_logits, self._discriminate(fakes, gen_c, rng))
         self.augment.observe(real_logits)
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
+        # D reg (lazy): R1 on the reals, gain gamma / 2 times the interval.
         if hp.r1_gamma > 0 and step % config.r1_interval == 0:
             real_tmp = real.detach().requires_grad_(True)
-            penalty = r1_penalty(real_tmp, self._discriminate(real_tmp, real_c, rng)).mean()
+            real_logits = self._discriminate(real_tmp, real_c, rng)
+            self.augment.observe(real_logits)  # the original counts these signs too
+            penalty = r1_penalty(real_tmp, real_logits).mean()
             self.opt_d.zero_grad(set_to_none=True)
             (penalty * (hp.r1_gamma / 2) * config.r1_interval).backward()
             self.opt_d.step()
 
         self._update_ema(step)
+        # The original counts the finished batch before its check (batch_idx += 1; batch_idx % interval):
+        # p moves after the 4th, 8th ... step, from the signs of the steps since the last move.
         if config.augment and (step + 1) % config.ada_interval == 0:
             self.augment.adjust()
         return float(loss_g.detach()), float(loss_d.detach())
@@ -147,7 +168,8 @@ class Trainer:
         batch = self.hp.batch_size
         ema_nimg = self.hp.ema_kimg * 1000
         if self.config.ema_rampup is not None:
-            ema_nimg = min(ema_nimg, (step + 1) * batch * self.config.ema_rampup)
+            # The original counts the images seen *before* this step: G_ema = G after the first one.
+            ema_nimg = min(ema_nimg, step * batch * self.config.ema_rampup)
         beta = 0.5 ** (batch / max(ema_nimg, 1e-8))
         for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters()):
             p_ema.copy_(p.detach().lerp(p_ema, beta))
@@ -172,6 +194,9 @@ class Trainer:
         while self.state.step < self.hp.steps:
             rows = torch.randint(len(labels), (self.hp.batch_size,), generator=rng).numpy()
             real = dataset.read("train", rows).to(self.device)
+            if self.config.mirror:  # the original's --mirror: the data set doubled by its x-flips
+                flip = (torch.rand(len(rows), generator=rng) < 0.5).to(self.device)
+                real = torch.where(flip.reshape(-1, 1, 1, 1), real.flip(3), real)
             real_c = torch.as_tensor(labels[rows]).to(self.device)
             loss_g, loss_d = self.step(real, real_c, labels, rng)
             self.state.step += 1

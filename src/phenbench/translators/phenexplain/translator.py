@@ -2,13 +2,13 @@
 
 Translation of a real image: project it (starting from its condition's centre in W), add
 (centre of target - centre of source) to the projected latent, and synthesise with the projected
-noise. The two translators differ only in the space of the projection.
+noise. The two translators differ only in the space of the projection. Only the EMA generator and
+the centres are kept, saved and loaded: inference needs neither the discriminator nor the raw
+generator (the training checkpoint holds those, for resuming).
 """
 
 from __future__ import annotations
 
-import copy
-import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -30,18 +30,12 @@ from phenbench.core.translator import (
 )
 from phenbench.translators.phenexplain.config import PRESETS, PhenexplainConfig, resolve
 from phenbench.translators.phenexplain.latent_ops import condition_centres
-from phenbench.translators.phenexplain.perceptual import VGGPerceptualDistance, find_vgg16_weights
-from phenbench.translators.phenexplain.projection import Projection, concatenate, project
-from phenbench.translators.phenexplain.training import Trainer, build_networks
+from phenbench.translators.phenexplain.perceptual import LPIPSDistance, find_vgg16_weights
+from phenbench.translators.phenexplain.projection import Projection, concatenate, image_seed, project
+from phenbench.translators.phenexplain.training import Trainer, build_discriminator, build_generator
 
 WEIGHTS_FILE = "phenexplain.pt"
-PROJECTION_CACHE_BATCHES = 64  # bounded: noise maps of a 128 px batch take megabytes
-
-
-def _batch_key(images: torch.Tensor, sources: torch.Tensor) -> str:
-    digest = hashlib.sha256(images.detach().float().cpu().contiguous().numpy().tobytes())
-    digest.update(sources.cpu().numpy().tobytes())
-    return digest.hexdigest()
+PROJECTION_CACHE_IMAGES = 1024  # bounded: the noise maps of one 128 px image take 170 kB
 
 
 class PhenexplainTranslator(Translator):
@@ -57,37 +51,30 @@ class PhenexplainTranslator(Translator):
     def __init__(self, config: PhenexplainConfig, spec):
         super().__init__(config, spec)
         self.hp = resolve(config, spec.image_size)
-        self.G, self.D = self._build(seed=0)
-        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        with torch.random.fork_rng(devices=[]):  # weights are trained or loaded: leave the global RNG alone
+            self.G_ema = build_generator(config, self.hp, spec).eval().requires_grad_(False)
         self.centres: torch.Tensor | None = None  # K x w_dim, mean of mapping(z, c) per condition
         self.spreads: torch.Tensor | None = None  # K, RMS distance of W samples from their centre
         self.last_projection: Projection | None = None
-        self._perceptual: VGGPerceptualDistance | None = None
-        self._projections: OrderedDict[str, Projection] = OrderedDict()  # recent batches, see `project`
-
-    def _build(self, seed: int):
-        # Network initialisation draws from the global RNG: fork it so fits are seeded and side-effect free.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            return build_networks(self.config, self.hp, self.spec)
+        self._perceptual: LPIPSDistance | None = None
+        self._projections: OrderedDict[str, Projection] = OrderedDict()  # recent images, see `project`
 
     # --- fit ---------------------------------------------------------------------------------------
 
     def fit(self, dataset: PreparedDataset, options: FitOptions = FitOptions()) -> FitReport:
-        spec = dataset.spec
-        if spec.num_channels != self.spec.num_channels or spec.image_size != self.spec.image_size:
-            raise DataError(
-                f"{self.name} was built for {self.spec.num_channels} channel(s) at {self.spec.image_size} px "
-                f"but the dataset '{dataset.name}' has {spec.num_channels} at {spec.image_size} px."
-            )
+        self._check_dataset(dataset)
         if self.config.perceptual_weight > 0:
             find_vgg16_weights(self.config.vgg16_weights)  # fail now, not after hours of training
         device = torch.device(options.device)
-        generator, discriminator = self._build(options.seed)
+        # Network initialisation draws from the global RNG: fork it so fits are seeded and side-effect free.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(options.seed)
+            generator = build_generator(self.config, self.hp, self.spec)
+            discriminator = build_discriminator(self.config, self.hp, self.spec)
         trainer = Trainer(self.config, self.hp, generator, discriminator, device)
         rng = torch.Generator().manual_seed(options.seed)
         state = trainer.train(dataset, options, rng)
-        self.G, self.D, self.G_ema = trainer.G, trainer.D, trainer.G_ema
+        self.G_ema = trainer.G_ema
         self._projections.clear()
         self.device = device
         began = time.perf_counter()
@@ -106,11 +93,29 @@ class PhenexplainTranslator(Translator):
                 "r1_gamma": self.hp.r1_gamma,
                 "learning_rate": self.hp.learning_rate,
                 "ema_kimg": self.hp.ema_kimg,
-                "num_ws": self.G.num_ws,
+                "num_ws": self.G_ema.num_ws,
+                "reference_gpus": self.hp.reference_gpus,
+                "G_parameters": sum(p.numel() for p in generator.parameters()),
+                "D_parameters": sum(p.numel() for p in discriminator.parameters()),
                 "centre_seconds": centre_seconds,
                 "resumed_from_step": trainer.resumed_from_step,
             },
         )
+
+    def _check_dataset(self, dataset: PreparedDataset) -> None:
+        """The whole data spec must match: reordered or renamed conditions would mislabel the centres."""
+        spec = dataset.spec
+        if spec == self.spec:
+            return
+        if spec.num_channels != self.spec.num_channels or spec.image_size != self.spec.image_size:
+            found = (f"was built for {self.spec.num_channels} channel(s) at {self.spec.image_size} px but the "
+                     f"dataset '{dataset.name}' has {spec.num_channels} at {spec.image_size} px")
+        elif spec.conditions != self.spec.conditions:
+            found = (f"was built for the conditions {', '.join(self.spec.conditions.names)} but the dataset "
+                     f"'{dataset.name}' has {', '.join(spec.conditions.names)} (names or order differ)")
+        else:
+            found = f"does not match the dataset '{dataset.name}' (its channel names or held-out conditions differ)"
+        raise DataError(f"{self.name} {found}; build the translator from dataset.spec.")
 
     # --- projection, inversion, translation ----------------------------------------------------------
 
@@ -119,44 +124,47 @@ class PhenexplainTranslator(Translator):
             raise PhenbenchError(f"{self.name} is not trained: call fit, or load a saved model with --checkpoint.")
         return self.centres.to(self.device), self.spreads.to(self.device)
 
-    def _perceptual_distance(self) -> VGGPerceptualDistance | None:
+    def _perceptual_distance(self) -> LPIPSDistance | None:
         if self.config.perceptual_weight <= 0:
             return None
         if self._perceptual is None:
-            self._perceptual = VGGPerceptualDistance(self.config.vgg16_weights)
+            self._perceptual = LPIPSDistance(self.config.vgg16_weights)
         return self._perceptual.to(self.device)
 
     def project(self, images: torch.Tensor, source: ConditionArg) -> Projection:
-        """Project real images of `source` into this translator's space, in batches.
+        """Project real images of `source` into this translator's space, `projection_batch_size` at a time.
 
-        Projection is deterministic (seeded by `projection_seed`), so the result of a batch is
-        remembered: the runner's reconstruction of the same real images reuses it instead of
-        paying for a second, identical optimisation.
+        Each image's result depends only on the image, its condition and `projection_seed` (see
+        projection.py), so results are remembered per image: the runner's reconstruction of real
+        images already projected as sources reuses them instead of repeating the optimisation.
         """
         images = self.check_images(images)
         sources = self.condition_indices(source, len(images))
         centres, spreads = self._require_fitted()
-        key = _batch_key(images, sources)
-        if key in self._projections:
-            self._projections.move_to_end(key)
-            self.last_projection = self._projections[key]
-            return self.last_projection
-        perceptual = self._perceptual_distance()
-        rng = torch.Generator().manual_seed(self.config.projection_seed)
+        seeds = [image_seed(image, int(c), self.config.projection_seed) for image, c in zip(images, sources)]
+        keys = [f"{seed:x}" for seed in seeds]
+        todo = [i for i, key in enumerate(keys) if key not in self._projections]
         size = self.config.projection_batch_size
-        # Projection optimises by gradient descent, also when called under torch.inference_mode()
-        # (as the runner does); clone() turns inference tensors into ordinary ones autograd accepts.
-        with torch.inference_mode(False), torch.enable_grad():
-            images = images.clone().float().to(self.device)
-            sources = sources.clone().to(self.device)
-            parts = [
-                project(self.G_ema.to(self.device), images[i : i + size], centres[sources[i : i + size]].clone(),
-                        spreads[sources[i : i + size]].clone(), self.space, self.config, perceptual, rng)
-                for i in range(0, len(images), size)
-            ]
-        self.last_projection = concatenate(parts)
-        self._projections[key] = self.last_projection
-        while len(self._projections) > PROJECTION_CACHE_BATCHES:
+        if todo:
+            perceptual = self._perceptual_distance()
+            # Projection optimises by gradient descent, also when called under torch.inference_mode()
+            # (as the runner does); clone() turns inference tensors into ordinary ones autograd accepts.
+            with torch.inference_mode(False), torch.enable_grad():
+                pending = images[todo].clone().float().to(self.device)
+                pending_sources = sources[todo].clone().to(self.device)
+                generator = self.G_ema.to(self.device)
+                for first in range(0, len(todo), size):
+                    part = slice(first, first + size)
+                    batch_sources = pending_sources[part]
+                    result = project(generator, pending[part], centres[batch_sources].clone(),
+                                     spreads[batch_sources].clone(), self.space, self.config, perceptual,
+                                     [seeds[i] for i in todo[part]])
+                    for offset, i in enumerate(todo[part]):
+                        self._projections[keys[i]] = result.image(offset)
+        for key in keys:
+            self._projections.move_to_end(key)
+        self.last_projection = concatenate([self._projections[key] for key in keys])
+        while len(self._projections) > max(PROJECTION_CACHE_IMAGES, len(keys)):
             self._projections.popitem(last=False)
         return self.last_projection
 
@@ -211,10 +219,7 @@ class PhenexplainTranslator(Translator):
 
     def _save_weights(self, directory: Path) -> None:
         self._require_fitted()
-        payload = {
-            "G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
-            "centres": self.centres.cpu(), "spreads": self.spreads.cpu(),
-        }
+        payload = {"G_ema": self.G_ema.state_dict(), "centres": self.centres.cpu(), "spreads": self.spreads.cpu()}
         tmp = directory / (WEIGHTS_FILE + ".tmp")
         torch.save(payload, tmp)
         tmp.replace(directory / WEIGHTS_FILE)
@@ -224,10 +229,9 @@ class PhenexplainTranslator(Translator):
         if not path.exists():
             raise PhenbenchError(f"{path} is missing: the Phenexplain save in {directory} is incomplete; re-run fit.")
         payload = load_checkpoint_state(path, fix="train the model again, or restore its folder")
-        if not isinstance(payload, dict) or not {"G", "D"} <= set(payload):
-            raise PhenbenchError(f"{path} is not a Phenexplain save (no G and D weights); train the model again.")
-        self.G.load_state_dict(payload["G"])
-        self.D.load_state_dict(payload["D"])
+        # Saves of earlier versions also hold G and D: only the EMA generator is read.
+        if not isinstance(payload, dict) or not {"G_ema", "centres", "spreads"} <= set(payload):
+            raise PhenbenchError(f"{path} is not a Phenexplain save (no G_ema weights and centres); train the model again.")
         self.G_ema.load_state_dict(payload["G_ema"])
         self.centres, self.spreads = payload["centres"], payload["spreads"]
         self._projections.clear()
