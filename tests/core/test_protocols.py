@@ -82,3 +82,17 @@ def test_compare_puts_each_published_column_beside_its_measured_one_and_marks_he
     assert "Held out of training (unseen compounds): latrunculin B@30" in text
     csv = comparison_text(store, "csv")
     assert "fid/per-class-mean (published)" in csv.splitlines()[0]
+
+
+def test_a_method_the_source_does_not_publish_shows_why_its_published_cell_is_empty(tmp_path):
+    store = ResultsStore(tmp_path / "r.h5")
+    measured = MetricResult("reconstruction/l2-255", False, {}, MetricValue(500.0, n=32), rows_digest="r",
+                            options_digest="o")
+    published = [r for r in published_results(load_protocol("phendiff-paper"), "phendiff", LATRUNCULIN)
+                 if r.name.startswith("reconstruction")]
+    store.write(_record("20260101T000000-phendiff-bbbc021-0001", "phendiff", [measured, *published]))
+    store.write(_record("20260101T000001-identity-bbbc021-0002", "identity", [measured]))
+    text = comparison_text(store, "markdown")
+    assert "| phendiff | 500 | 415.15 |" in text  # the figure as published, not rounded to 4 digits (415.1)
+    assert "| identity | 500 | — [1] |" in text
+    assert "- [1] the protocol's source publishes no figure for this method" in text

@@ -20,9 +20,8 @@ from phenbench.core.compare_format import format_table
 from phenbench.core.compare_show import describe_run
 from phenbench.core.errors import PhenbenchError, UnknownNameError
 from phenbench.core.store import ResultsStore
-from phenbench.core.store_schema import POOLED
+from phenbench.core.store_schema import POOLED, PUBLISHED
 
-PUBLISHED = " (published)"  # protocols/published.py: a source's figures, stored beside the measured ones
 HELD_OUT_POOLED = "pooled (held out)"  # held_out.py: the pooled value of the targets held out of training
 
 __all__ = ["comparison_table", "comparison_text", "describe_run", "format_table", "FLOOR_ROW", "BASELINE"]

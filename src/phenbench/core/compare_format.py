@@ -15,9 +15,7 @@ import pandas as pd
 
 from phenbench.core.errors import PhenbenchError
 from phenbench.core.metric_result import direction_symbol
-from phenbench.core.store_schema import POOLED
-
-PUBLISHED = " (published)"  # a protocol's published figures (protocols/published.py), beside the measured
+from phenbench.core.store_schema import POOLED, PUBLISHED
 
 FORMATS = ("markdown", "csv", "latex")
 MISSING = "—"
@@ -106,13 +104,16 @@ class _Notes:
 
 def _cell(meta: dict, notes: _Notes, fmt: str, row: str, column: tuple, best: set, value: float) -> str:
     info = meta["cells"].get((row, *column))
+    published = column[0].endswith(PUBLISHED)
     if info is None or info["missing"] is not None or math.isnan(value):
         if row == meta["floor_row"] and info is None:
             return ""  # no floor defined for this column: nothing is missing
-        reason = info["missing"] if info and info["missing"] else "not computed in this run"
+        reason = info["missing"] if info and info["missing"] else (
+            "the protocol's source publishes no figure for this method" if published
+            else "not computed in this run")
         mark = notes.number(reason)
         return f"{MISSING}\\textsuperscript{{{mark}}}" if fmt == "latex" else f"{MISSING} [{mark}]"
-    text = _number(value)
+    text = f"{value:g}" if published else _number(value)  # a source's figure as printed (415.15, not 415.1)
     if info["ci_low"] is not None and info["ci_high"] is not None:
         text += f" [{_number(info['ci_low'])}, {_number(info['ci_high'])}]"
     if (row, *column) in best:

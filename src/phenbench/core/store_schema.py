@@ -30,6 +30,7 @@ FORMAT_NAME = "phenbench-results"
 SCHEMA_VERSION = 1
 RUNS_GROUP = "runs"
 POOLED = "pooled"  # the condition name of pooled values in tables and frames
+PUBLISHED = " (published)"  # suffix of a protocol's published figures (protocols/published.py)
 SAMPLE_KINDS = ("source", "translated", "reconstruction", "real", "counterfactual")
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+=-]{0,199}$")
 

@@ -15,13 +15,8 @@ from __future__ import annotations
 
 from phenbench.core.conditions import ConditionSet
 from phenbench.core.metric_result import MetricResult, MetricValue
+from phenbench.core.store_schema import PUBLISHED
 from phenbench.protocols import Protocol
-
-SUFFIX = " (published)"
-
-
-def is_published(measure: str) -> bool:
-    return measure.endswith(SUFFIX)
 
 
 def published_results(protocol: Protocol, translator: str, conditions: ConditionSet) -> list[MetricResult]:
@@ -39,7 +34,7 @@ def published_results(protocol: Protocol, translator: str, conditions: Condition
             per_condition, pooled = _per_dose(figures, published.get("dose_series"), conditions)
         else:
             per_condition, pooled = {}, MetricValue(float(figures))
-        results.append(MetricResult(measure + SUFFIX, False, per_condition, pooled, unit=unit))
+        results.append(MetricResult(measure + PUBLISHED, False, per_condition, pooled, unit=unit))
     return results
 
 
