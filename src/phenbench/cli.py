@@ -109,9 +109,13 @@ def build_cli(pm: pluggy.PluginManager | None = None) -> click.Group:
         click.echo(headline_text(table))
         click.echo(f"Every measure and condition: phenbench compare --all --store {config.store} --dataset {record.dataset}")
         if config.protocol:
+            from phenbench.core.store_schema import PUBLISHED
             from phenbench.protocols import load_protocol
             from phenbench.protocols.published import other_methods_text
 
+            if any(m.name.endswith(PUBLISHED) for m in record.metrics):
+                click.echo(f"{record.translator}'s published figures sit beside its measured ones in that table "
+                           "(columns marked 'published').")
             click.echo(other_methods_text(load_protocol(config.protocol), set(found.translators.names())))
 
     @cli.command("list")

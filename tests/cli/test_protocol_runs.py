@@ -79,8 +79,9 @@ def test_phendiff_paper_protocol_runs_on_a_raw_miniature_and_shows_published_bes
     tiny = register_tiny_extractor()  # measured FIDs offline: an injected extractor, as the metric tests do
     (offline / "run.yaml").write_text("dataset_config: {image_size: 16}\n" + TINY_PHENDIFF
                                       + f"metric_options:\n  fid: {{feature_extractor: {tiny}, bootstrap: 0}}\n")
-    _invoke("run", "--protocol", "phendiff-paper", "--config", "run.yaml", "--translator", "phendiff",
-            "--preset", "quick", "--data", "bbbc021.h5", "--device", "cpu", "-q")
+    output = _invoke("run", "--protocol", "phendiff-paper", "--config", "run.yaml", "--translator", "phendiff",
+                     "--preset", "quick", "--data", "bbbc021.h5", "--device", "cpu", "-q")
+    assert "phendiff's published figures sit beside its measured ones in that table" in output
     values = ResultsStore(offline / "results.h5").metrics_frame()
     mine = values[(values.translator == "phendiff") & ~values.is_floor].set_index(["metric", "condition"])
     for dose, published in zip(doses, (22.19, 21.18, 22.19, 21.41, 23.37, 18.38, 14.26, 16.6)):
