@@ -23,7 +23,7 @@ import argparse
 import platform
 import time
 
-from phenbench.core.baseline import find_identity_baseline
+from phenbench.core.baseline import ensure_identity_baseline, find_identity_baseline
 from phenbench.core.plugins import load_registries
 from phenbench.core.run_config import RunConfig
 from phenbench.core.runner import run_benchmark
@@ -74,6 +74,7 @@ def main() -> None:
             begin = time.perf_counter()
             outcome = run_benchmark(config, registries)
             wall = time.perf_counter() - begin
+            ensure_identity_baseline(config, outcome.record, registries)  # as `phenbench run` does
             rows.append((preset, seed, outcome.record.run_id, outcome.record.timings, wall, checkpoint))
             print(f"{preset} seed {seed}: {outcome.record.run_id} in {wall:.0f} s", flush=True)
 
