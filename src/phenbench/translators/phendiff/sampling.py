@@ -59,8 +59,8 @@ def make_grid(scheduler: DDIMScheduler, steps: int) -> Grid:
     if ascending != descending[::-1] or not uniform:
         raise ConfigError(
             f"{steps} sampling steps with timestep_spacing='{scheduler.config.timestep_spacing}' do not give "
-            "one uniform grid for inversion and generation; use 'leading' spacing and a step count that "
-            "divides num_train_timesteps."
+            "one uniform grid for inversion and generation; use a step count that divides "
+            "num_train_timesteps."
         )
     if not torch.equal(inverse.alphas_cumprod, scheduler.alphas_cumprod) or float(
         inverse.initial_alpha_cumprod

@@ -143,7 +143,8 @@ class PhenDiffTranslator(Translator):
     # --- the verbs ---------------------------------------------------------------------------
 
     def invert(self, images: torch.Tensor, source: ConditionArg) -> InversionResult:
-        """DDIM (or EDICT) inversion of real images under their source condition."""
+        """Inversion of real images under their source condition: fixed-point DDIM (plain DDIM with
+        `inversion_iterations: 0`) or EDICT."""
         start = time.perf_counter()
         images = self.check_images(images).float()
         classes = self.condition_indices(source, len(images)).to(self.device)
