@@ -23,7 +23,7 @@ import argparse
 import platform
 import time
 
-from phenbench.core.baseline import ensure_identity_baseline, find_identity_baseline
+from phenbench.core.baseline import ensure_identity_baseline
 from phenbench.core.plugins import load_registries
 from phenbench.core.run_config import RunConfig
 from phenbench.core.runner import run_benchmark
@@ -74,8 +74,9 @@ def main() -> None:
             begin = time.perf_counter()
             outcome = run_benchmark(config, registries)
             wall = time.perf_counter() - begin
-            ensure_identity_baseline(config, outcome.record, registries)  # as `phenbench run` does
-            rows.append((preset, seed, outcome.record.run_id, outcome.record.timings, wall, checkpoint))
+            # As `phenbench run` does: the identity run on the same rows (found in the store or scored now).
+            baseline, _ = ensure_identity_baseline(config, outcome.record, registries)
+            rows.append((preset, seed, outcome.record.run_id, baseline, outcome.record.timings, wall, checkpoint))
             print(f"{preset} seed {seed}: {outcome.record.run_id} in {wall:.0f} s", flush=True)
 
     short = ["shift", "error", "fd-cp", "recon dB", "cf dB", "contrast D/T/A"]
@@ -83,9 +84,9 @@ def main() -> None:
           "scored on its own rows (the world is the same for every run seed: its own seed is a dataset option).")
     print("| preset | seed | fit (s) | " + " | ".join(short) + " | identity error / fd-cp | bar |")
     print("| --- | ---: | ---: | " + " | ".join(["---:"] * (len(short) + 1)) + " | --- |")
-    for preset, seed, run_id, timings, wall, checkpoint in rows:
+    for preset, seed, run_id, baseline, timings, wall, checkpoint in rows:
         v = pooled(store, run_id)
-        identity = pooled(store, find_identity_baseline(store, store.read(run_id)))
+        identity = pooled(store, baseline)
         held = checks(v, identity)
         failed = [name for name, ok in held.items() if not ok]
         fit = f"{timings['fit_seconds']:.0f}" if "fit_seconds" in timings else f"loaded ({checkpoint})"
