@@ -25,9 +25,11 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from phenbench.core.accelerator import make_accelerator
 from phenbench.core.config import config_to_dict
 from phenbench.core.dataset import DataSpec, PreparedDataset
 from phenbench.core.errors import ConfigError, DataError
+from phenbench.core.seeding import derived_seed
 from phenbench.core.translator import FitOptions, FitReport
 from phenbench.translators.phendiff.checkpoint import (
     load_latest_checkpoint,
@@ -37,12 +39,6 @@ from phenbench.translators.phendiff.checkpoint import (
 )
 from phenbench.translators.phendiff.config import PhenDiffConfig
 from phenbench.translators.phendiff.model import UNet2DModel, build_scheduler, null_class
-
-
-def derived_seed(*parts: int) -> int:
-    """A 63-bit seed from integers, decorrelated (numpy's SeedSequence)."""
-    words = np.random.SeedSequence([int(p) for p in parts]).generate_state(2, dtype=np.uint32)
-    return int(words[0]) << 31 ^ int(words[1])
 
 
 @dataclass
@@ -90,7 +86,7 @@ def train(config: PhenDiffConfig, spec: DataSpec, dataset: PreparedDataset, opti
     labels = torch.as_tensor(dataset.labels("train"), dtype=torch.long)
     if len(labels) == 0:
         raise DataError(f"The dataset '{dataset.name}' has no training images; PhenDiff needs some to fit.")
-    accelerator = _make_accelerator(config, options)
+    accelerator = make_accelerator(config.mixed_precision, options.device)
     noise_scheduler = build_scheduler(config)
     optimizer = torch.optim.AdamW(
         live.parameters(), lr=scaled_learning_rate(config, accelerator.num_processes), betas=(config.adam_beta1, config.adam_beta2),
@@ -181,29 +177,6 @@ def train(config: PhenDiffConfig, spec: DataSpec, dataset: PreparedDataset, opti
         extra={"learning_rates": learning_rates, "resumed_from_step": start,
                "processes": accelerator.num_processes, "ema_decay": float(ema.cur_decay_value or 0.0)},
     )
-
-
-def _make_accelerator(config: PhenDiffConfig, options: FitOptions) -> Any:
-    """An Accelerator for this fit. accelerate keeps its settings in a process-wide singleton that
-    refuses a second mixed-precision mode; a fit in the same process with another mode resets it
-    (the process-group part, shared by every fit, is kept)."""
-    from accelerate import Accelerator
-    from accelerate.state import AcceleratorState
-
-    state = AcceleratorState._shared_state
-    if state and str(state.get("_mixed_precision", config.mixed_precision)) != config.mixed_precision:
-        AcceleratorState._reset_state(reset_partial_state=False)
-    try:
-        return Accelerator(
-            cpu=str(options.device) == "cpu",
-            mixed_precision=config.mixed_precision,
-            step_scheduler_with_optimizer=False,  # stepped once per optimizer step, by us
-        )
-    except (ValueError, RuntimeError) as exc:
-        raise ConfigError(
-            f"accelerate cannot run mixed_precision='{config.mixed_precision}' on device "
-            f"'{options.device}' ({str(exc).splitlines()[0]}); use mixed_precision='no' there."
-        ) from None
 
 
 def _checkpoint(accelerator: Any, options: FitOptions, config: PhenDiffConfig, spec: DataSpec, step: int,
