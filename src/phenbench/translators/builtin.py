@@ -23,6 +23,11 @@ def register_translators() -> list[Registration]:
             "PhenDiff (Bourou et al., 2024): class-conditional DDIM, invert under source, regenerate under target.",
         ),
         Registration(
+            "cellflux",
+            "phenbench.translators.cellflux.translator:CellFluxTranslator",
+            "CellFlux (Zhang et al., 2025): conditional flow matching from each control cell to the treated condition.",
+        ),
+        Registration(
             "stargan",
             "phenbench.translators.stargan.translator:StarGANTranslator",
             "StarGAN (Choi et al., 2018): one generator conditioned on the target condition.",

@@ -1,0 +1,1 @@
+"""CellFlux (Zhang et al., ICML 2025): conditional flow matching from control to treated cells."""
