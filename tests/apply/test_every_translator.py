@@ -15,6 +15,7 @@ from phenbench.core.translator import FitOptions
 from phenbench.datasets.in_memory import InMemoryDataset
 from phenbench.translators.real_target.translator import RealTargetConfig
 from tests.apply.helpers import CHANNELS, CONDITIONS, spec, write_tiff_folder
+from tests.translators.cellflux.test_cellflux_contract import tiny_config as cellflux_config
 from tests.translators.cyclegan.test_cyclegan_contract import tiny_config as cyclegan_config
 from tests.translators.phendiff.test_contract import tiny_config as phendiff_config
 from tests.translators.phenexplain.test_contract import tiny_config as phenexplain_config
@@ -24,6 +25,7 @@ SIZE = 8
 CONFIGS = {
     "phendiff": lambda: phendiff_config(2),
     "stargan": lambda: stargan_config(2),
+    "cellflux": lambda: cellflux_config(2),
     "cyclegan": lambda: cyclegan_config(2),
     "phenex-w": lambda: phenexplain_config(2),
     "phenex-wplus": lambda: phenexplain_config(2),

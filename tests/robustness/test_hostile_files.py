@@ -25,10 +25,11 @@ from tests.robustness.world import TINY_RUN
 REPO = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
 # Where a fit looks for its resume state, under <model folder>/checkpoints: StarGAN's goes through
-# core/training_checkpoint.py (CycleGAN's too), Phenexplain's through its own trainer. PhenDiff's
+# core/training_checkpoint.py (CycleGAN's and CellFlux's too), Phenexplain's through its own trainer. PhenDiff's
 # reader is checked in-process below: importing diffusers alone costs a subprocess ~6 s.
 PLANTS = {
     "stargan": "stargan-training.pt",
+    "cellflux": "cellflux-training.pt",
     "phenex-w": "phenexplain_training.pt",
 }
 
