@@ -1,7 +1,10 @@
-"""PhenDiff against the identity baseline on the synthetic world's ground truth, per preset and seed.
+"""PhenDiff (or another translator) against the identity baseline on the synthetic world's ground truth,
+per preset and seed.
 
-    python benchmarks/phendiff_acceptance.py [--presets quick,small] [--seeds 0,1,2] [--store acceptance.h5]
-        [--checkpoint small:0=runs/.../model ...]
+    python benchmarks/phendiff_acceptance.py [--translator phendiff] [--presets quick,small] [--seeds 0,1,2]
+        [--store acceptance.h5] [--checkpoint small:0=runs/.../model ...]
+
+`--translator cellflux --presets quick` gives CellFlux's rows against the same bar.
 
 Each (preset, seed) is fitted with `phenbench run` semantics (pairs from-control: DMSO to each of the
 8 treated conditions, 16 test images each) and scored into one store, where the runner also scores
@@ -54,6 +57,7 @@ def pooled(store: ResultsStore, run_id: str) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--translator", default="phendiff")
     parser.add_argument("--presets", default="quick,small")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--store", default="acceptance.h5")
@@ -68,7 +72,7 @@ def main() -> None:
     for preset in args.presets.split(","):
         for seed in (int(s) for s in args.seeds.split(",")):
             checkpoint = saved.get(f"{preset}:{seed}")
-            config = RunConfig(translator="phendiff", dataset="synthetic", preset=None if checkpoint else preset,
+            config = RunConfig(translator=args.translator, dataset="synthetic", preset=None if checkpoint else preset,
                                pairs="from-control", seed=seed, store=args.store, work_dir=args.work_dir,
                                progress=False, checkpoint=checkpoint)
             begin = time.perf_counter()
@@ -82,14 +86,17 @@ def main() -> None:
     short = ["shift", "error", "fd-cp", "recon dB", "cf dB", "contrast D/T/A"]
     print(f"\nMachine: {platform.machine()}, {platform.system()}. Each run against the identity baseline "
           "scored on its own rows (the world is the same for every run seed: its own seed is a dataset option).")
-    print("| preset | seed | fit (s) | " + " | ".join(short) + " | identity error / fd-cp | bar |")
-    print("| --- | ---: | ---: | " + " | ".join(["---:"] * (len(short) + 1)) + " | --- |")
+    print("| preset | seed | fit (s) | translation (images/s) | NFE | " + " | ".join(short) + " | identity error / fd-cp | bar |")
+    print("| --- | ---: | ---: | ---: | ---: | " + " | ".join(["---:"] * (len(short) + 1)) + " | --- |")
     for preset, seed, run_id, baseline, timings, wall, checkpoint in rows:
         v = pooled(store, run_id)
         identity = pooled(store, baseline)
         held = checks(v, identity)
         failed = [name for name, ok in held.items() if not ok]
         fit = f"{timings['fit_seconds']:.0f}" if "fit_seconds" in timings else f"loaded ({checkpoint})"
+        speed = timings.get("translate_images_per_second")
+        fit += f" | {speed:.1f}" if speed is not None else " | —"
+        fit += f" | {timings['nfe_per_image']:.0f}" if timings.get("nfe_per_image") is not None else " | —"
         cells = [f"{v['phenotype-shift']:.2f}", f"{v['phenotype-error']:.2f}", f"{v['fd-cellprofiler']:.0f}",
                  f"{v['reconstruction/psnr']:.1f}", f"{v['counterfactual/psnr']:.1f}",
                  "/".join(f"{v[m]:.2f}" for m in MEASURES[5:])]
