@@ -24,8 +24,9 @@ import numpy as np
 import pandas as pd
 
 from phenbench.core.errors import DataError
-from phenbench.datasets.bbbc021.metadata import CONTROL, read_csv_any_newline, require_columns, to_condition
+from phenbench.datasets.bbbc021.metadata import CONTROL, to_condition
 from phenbench.datasets.cached_dataset import fit_raw_to_size
+from phenbench.datasets.csv_tables import read_csv_any_newline, require_columns
 from phenbench.datasets.h5cache import FORMAT, CacheWriter
 from phenbench.datasets.splits import assign_splits
 

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from phenbench.core.errors import DataError
-from phenbench.datasets.bbbc021.metadata import read_csv_any_newline, require_columns
+from phenbench.datasets.csv_tables import read_csv_any_newline, require_columns
 from phenbench.core.conditions import condition_name
 from phenbench.datasets.h5cache import FORMAT, CacheWriter
 

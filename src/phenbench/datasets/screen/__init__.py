@@ -1,0 +1,1 @@
+"""Screens from their raw fields of view: LoadData tables, segmentation, crops, the `screen` dataset."""
