@@ -101,3 +101,14 @@ def test_paletted_difference_png_decodes_to_the_colour_map() -> None:
     assert np.array_equal(decoded, display.difference(translated, np.zeros_like(translated))[0])
     assert levels[0, 0] == 1 and levels[-1, -1] == 255 and levels[0, 4] == 0  # -limit, +limit, gap
     assert tuple(decoded[0, 4]) == (150, 150, 150)  # gaps are grey, unlike "unchanged" (white)
+
+
+def test_a_difference_beyond_the_scale_is_the_deepest_blue_not_the_gap_grey() -> None:
+    """Level 0 is reserved for the gaps between panels: a pixel far darker than the scale's limit
+    must saturate at level 1 (deepest blue), as one far brighter saturates at 255 (deepest red)."""
+    display = ChannelDisplay(("a",), (BLUE,), (-1.0,), (1.0,), (0.1,))
+    source = np.zeros((1, 1, 1, 2), dtype=np.float32)
+    translated = np.array([[[[-1.0, 1.0]]]], dtype=np.float32)  # 10x the limit, both ways
+    assert display.difference_planes(translated, source)[0, 0, 0].tolist() == [1, 255]
+    colours = display.difference(translated, source)[0, 0]
+    assert tuple(colours[0]) != (150, 150, 150) and colours[0][2] > colours[0][0]  # blue, not grey

@@ -61,6 +61,17 @@ def parse_colour(text: str) -> RGB:
     raise ConfigError(f"Unknown colour '{text}'; use #rrggbb or one of {', '.join(sorted(NAMED_COLOURS))}.")
 
 
+def parse_channel_colours(values: Sequence[str]) -> dict[str, str]:
+    """`--colour CHANNEL=COLOUR` values as a channel -> colour dict (colours checked where used)."""
+    colours = {}
+    for value in values:
+        channel, sep, colour = value.partition("=")
+        if not sep or not channel or not colour:
+            raise ConfigError(f"--colour '{value}' is not CHANNEL=COLOUR (e.g. DNA=blue or actin=#ff0000).")
+        colours[channel] = colour
+    return colours
+
+
 def default_colours(channels: Sequence[str], chosen: dict[str, str] | None = None) -> list[RGB]:
     """One colour per channel: `chosen` (channel name -> colour) first, then stain conventions,
     then the palette; a lone channel is shown in grey (white), as microscopists do."""
@@ -147,13 +158,18 @@ class ChannelDisplay:
         """N x H x W uint8: one channel in grey, with its own display range."""
         return to_uint8(self.scaled(images)[:, channel])
 
+    def difference_planes(self, translated: np.ndarray, source: np.ndarray) -> np.ndarray:
+        """N x C x H x W uint8 levels of translated minus source, each channel on its own symmetric
+        scale: 1 is -limit, 128 unchanged, 255 +limit (index `difference_palette()` for colours)."""
+        delta = np.asarray(translated, dtype=np.float32) - np.asarray(source, dtype=np.float32)
+        limits = np.asarray(self.difference_limit, dtype=np.float32)[None, :, None, None]
+        return np.clip(np.round(128.0 + 127.0 * delta / limits), 1, 255).astype(np.uint8)
+
     def difference_levels(self, translated: np.ndarray, source: np.ndarray) -> np.ndarray:
         """N x H x (C*W + gaps) uint8 levels of translated minus source, one panel per channel side
         by side: 1 is -limit, 128 unchanged, 255 +limit; gaps between panels are 0 (grey). Colour them with
         `difference_palette()` (a paletted PNG is a third of the size of an RGB one)."""
-        delta = np.asarray(translated, dtype=np.float32) - np.asarray(source, dtype=np.float32)
-        limits = np.asarray(self.difference_limit, dtype=np.float32)[None, :, None, None]
-        levels = np.clip(np.round(128.0 + 127.0 * delta / limits), 0, 255).astype(np.uint8)
+        levels = self.difference_planes(translated, source)
         n, c, h, w = levels.shape
         gap = max(1, w // 16)
         strip = np.full((n, h, c * w + (c - 1) * gap), GAP_LEVEL, dtype=np.uint8)
