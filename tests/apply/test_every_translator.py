@@ -55,7 +55,7 @@ def test_dose_series_through_each_translator(name: str, tmp_path) -> None:
     report = translate_folder(TranslateOptions(checkpoint=tmp_path / "model", images=tmp_path / "in",
                                                out=tmp_path / "out", source="DMSO", dose_series="drug",
                                                batch_size=2, progress=False))
-    assert report.written == 2 * (3 + 2)
+    assert report.written == 2 * (3 + 4)  # per input: 3 doses, the figure (PNG, SVG), its panels (.npy), the GIF
 
     # the files hold what the model itself gives for the same batch, mapped back to 16 bits
     loaded = load_translator(tmp_path / "model")

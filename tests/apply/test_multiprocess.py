@@ -51,7 +51,9 @@ def test_two_processes_write_the_same_files_as_one(stargan_checkpoint, tmp_path)
     assert "by process 1 of 2" in two.stdout and "by process 1 of 1" in one.stdout
     files = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(tmp_path / "two") for p in (tmp_path / "two").rglob("*") if p.is_file())
-    assert len(files) == 7 * (3 + 3 + 2) + 2  # 3 doses, 3 difference maps, strip and GIF; manifest and job
+    # per input: 3 doses, 3 difference maps, the figure's PNG and SVG, its panels (.npy) and GIF;
+    # then the contact sheet's PNG and SVG, the manifest and the job
+    assert len(files) == 7 * (3 + 3 + 4) + 2 + 2
     for relative in files:
         assert (tmp_path / "one" / relative).read_bytes() == (tmp_path / "two" / relative).read_bytes(), relative
 

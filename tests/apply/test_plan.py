@@ -18,11 +18,12 @@ def test_condition_names_become_safe_folder_names() -> None:
 
 def test_outputs_keep_sub_folders_and_follow_target_order(tmp_path: Path) -> None:
     file = tmp_path / "plate1" / "w1.tif"
-    plan = plan_outputs([file], tmp_path, ["x@10", "x@1"], series_compound="x", differences=True)
+    plan = plan_outputs([file], tmp_path, ["x@10", "x@1"], series_compound="x", differences=True, vector=("svg",))
     assert [(o.kind, o.path.as_posix()) for o in plan[file]] == [
         ("translated", "x@10/plate1/w1.tif"), ("translated", "x@1/plate1/w1.tif"),
         ("difference", "differences/x@10/plate1/w1.tif"), ("difference", "differences/x@1/plate1/w1.tif"),
-        ("strip", "series/x/plate1/w1.png"), ("gif", "series/x/plate1/w1.gif"),
+        ("figure", "series/x/plate1/w1.png"), ("figure-svg", "series/x/plate1/w1.svg"),
+        ("panels", "series/x/plate1/w1.npy"), ("gif", "series/x/plate1/w1.gif"),
     ]
 
 

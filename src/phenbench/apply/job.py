@@ -14,17 +14,23 @@ from pathlib import Path
 from phenbench.core.errors import ConfigError
 
 JOB_FILE = ".phenbench-job.json"
+FIGURE_KEY = "figure"
 
 
-def job_identity(checkpoint: Path, translator: str, source: str, normalization: str, seed: int) -> dict[str, object]:
-    """The settings that decide an output's pixels (targets may grow between runs: each has its own files)."""
-    return {
+def job_identity(checkpoint: Path, translator: str, source: str, normalization: str, seed: int,
+                 figure: dict[str, object] | None = None) -> dict[str, object]:
+    """The settings that decide an output's pixels (targets may grow between runs: each has its own
+    files). `figure`: how a dose series' figures look, where the job draws any."""
+    job: dict[str, object] = {
         "checkpoint": str(Path(checkpoint).resolve()),
         "translator": translator,
         "source": source,
         "normalization": normalization,
         "seed": seed,
     }
+    if figure is not None:
+        job[FIGURE_KEY] = figure
+    return job
 
 
 def claim_output_folder(out: Path, job: dict[str, object], *, write: bool) -> None:
@@ -40,14 +46,18 @@ def claim_output_folder(out: Path, job: dict[str, object], *, write: bool) -> No
                 f"{path} cannot be read ({str(exc).splitlines()[0]}), so {out} may hold another job's outputs; "
                 "use a new --out (or delete that folder to start over)."
             ) from None
-        differing = [key for key in job if stored.get(key) != job[key]]
+        # A job that drew no figures yet may start to: its record gains the figure settings.
+        adds_figures = FIGURE_KEY in job and FIGURE_KEY not in stored
+        differing = [key for key in job if stored.get(key) != job[key] and not (key == FIGURE_KEY and adds_figures)]
         if differing:
             what = "; ".join(f"{key} {stored.get(key)!r} there, {job[key]!r} now" for key in differing)
             raise ConfigError(
                 f"{out} holds the outputs of another translate job ({what}): they would be skipped as done. "
                 f"Use a new --out, or delete {out} to start over."
             )
-        return
+        if not adds_figures:
+            return
+        job = {**stored, FIGURE_KEY: job[FIGURE_KEY]}
     if write:
         out.mkdir(parents=True, exist_ok=True)
         tmp = out / f".{JOB_FILE}.{os.getpid()}.tmp"

@@ -22,7 +22,7 @@ class Output:
     """One file the job writes."""
 
     input: Path
-    kind: str  # "translated", "difference", "strip" or "gif"
+    kind: str  # "translated", "difference", or a dose series' "figure", "figure-svg"/"figure-pdf", "panels", "gif"
     target: str  # a condition name, or the compound of a dose series
     path: Path  # relative to the output folder
 
@@ -39,6 +39,7 @@ def plan_outputs(
     *,
     series_compound: str | None,
     differences: bool,
+    vector: Sequence[str] = (),
 ) -> dict[Path, list[Output]]:
     """Input file -> the outputs it produces, in a fixed order."""
     plan: dict[Path, list[Output]] = {}
@@ -53,7 +54,10 @@ def plan_outputs(
             ]
         if series_compound is not None:
             folder = Path(SERIES_DIR) / safe_name(series_compound)
-            outputs.append(Output(file, "strip", series_compound, folder / relative.with_suffix(".png")))
+            outputs.append(Output(file, "figure", series_compound, folder / relative.with_suffix(".png")))
+            outputs += [Output(file, f"figure-{fmt}", series_compound, folder / relative.with_suffix(f".{fmt}"))
+                        for fmt in vector]
+            outputs.append(Output(file, "panels", series_compound, folder / relative.with_suffix(".npy")))
             outputs.append(Output(file, "gif", series_compound, folder / relative.with_suffix(".gif")))
         for output in outputs:
             if output.path in seen:
@@ -64,3 +68,10 @@ def plan_outputs(
             seen[output.path] = file
         plan[file] = outputs
     return plan
+
+
+def contact_sheet_paths(compound: str, vector: Sequence[str] = ()) -> list[Path]:
+    """The contact sheet of a dose series (PNG, then its vector files): beside the series' folder,
+    so no input's name can collide with it."""
+    png = Path(SERIES_DIR) / f"{safe_name(compound)}_contact_sheet.png"
+    return [png] + [png.with_suffix(f".{fmt}") for fmt in vector]

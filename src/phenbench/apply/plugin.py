@@ -9,6 +9,7 @@ import click
 
 from phenbench.core.conditions import split_conditions
 from phenbench.hookspecs import hookimpl
+from phenbench.imaging.figure_options import figure_options, style_from_options
 
 
 @hookimpl
@@ -27,9 +28,15 @@ def register_commands(cli: click.Group) -> None:
                   help="Condition(s) to translate to; repeatable.")
     @click.option("--targets", "series", nargs=2, type=(click.Choice(["all-doses"]), str), default=None,
                   metavar="all-doses COMPOUND",
-                  help="Every dose of COMPOUND in dose order, plus a strip image and an animated GIF per input.")
+                  help="Every dose of COMPOUND in dose order, plus per input a labelled figure (source, then each "
+                       "dose; PNG and SVG/PDF), its panels' values (.npy) and a GIF, and a contact sheet.")
     @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to write into.")
     @click.option("--differences", is_flag=True, help="Also write translated minus source (float32 TIFF, per channel).")
+    @click.option("--difference-rows", is_flag=True,
+                  help="Dose-series figures get a row per channel of translated minus source, with colour bars.")
+    @click.option("--contact-sheet", type=int, default=12, show_default=True, metavar="ROWS",
+                  help="Dose series: one figure of the first ROWS inputs (rows) by doses (columns); 0 for none.")
+    @figure_options
     @click.option("--normalization", default="auto", show_default=True, metavar="auto|dtype|estimate|FILE",
                   help="Intensity map to [-1, 1]: auto = the checkpoint's normalization.json, else estimate; "
                        "dtype = the file type's full range; estimate = 0.1/99.9 percentiles of the inputs; "
@@ -39,8 +46,10 @@ def register_commands(cli: click.Group) -> None:
     @click.option("--device", default="auto", show_default=True, help="auto (this process's GPU, else CPU), cpu, cuda:0 ...")
     @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
     def translate_command(checkpoint: str, images: str, translator: str | None, source: str, targets: tuple[str, ...],
-                          series: tuple[str, str] | None, out: str, differences: bool, normalization: str,
-                          batch_size: int, seed: int, device: str, quiet: bool) -> None:
+                          series: tuple[str, str] | None, out: str, differences: bool, difference_rows: bool,
+                          contact_sheet: int, panel_px: int, figure_format: str, colours: tuple[str, ...],
+                          grey: str | None, display_range: str, normalization: str, batch_size: int, seed: int,
+                          device: str, quiet: bool) -> None:
         """Apply a trained translator to your own images (resumable; shard with `accelerate launch`)."""
         from pathlib import Path
 
@@ -51,6 +60,8 @@ def register_commands(cli: click.Group) -> None:
         options = TranslateOptions(
             checkpoint=Path(checkpoint), images=Path(images), out=Path(out), source=source, translator=translator,
             targets=split_conditions(targets), dose_series=series[1] if series else None, differences=differences,
+            figure=style_from_options(panel_px, figure_format, colours, grey, display_range, difference_rows),
+            contact_sheet=contact_sheet,
             normalization=normalization, batch_size=batch_size, seed=seed,
             device=default_device() if device == "auto" else device, progress=not quiet,
         )

@@ -21,13 +21,14 @@ import torch
 
 from phenbench.apply import io as image_io
 from phenbench.apply.job import claim_output_folder, job_identity
-from phenbench.apply.plan import Output, plan_outputs
+from phenbench.apply.plan import Output, contact_sheet_paths, plan_outputs, relative_name
 from phenbench.apply.preprocess import to_input_size, to_model, to_raw
-from phenbench.apply.series import write_series
+from phenbench.apply.series import nfe_caption, write_contact_sheet, write_series_outputs
 from phenbench.apply.shard import Shard, batches, current_shard, my_batches, wait_for_everyone
 from phenbench.core.errors import ConfigError, PhenbenchError
 from phenbench.core.plugins import load_translator
 from phenbench.core.translator import Translator
+from phenbench.imaging.figures import FigureStyle, Series
 from phenbench.imaging.normalization import (
     NORMALIZATION_FILE,
     Normalization,
@@ -40,6 +41,7 @@ from phenbench.imaging.normalization import (
 MANIFEST_FILE = "manifest.csv"
 MANIFEST_COLUMNS = ("input", "source", "target", "kind", "output", "translator", "normalization")
 NORMALIZATION_CHOICES = ("auto", "dtype", "estimate")
+SERIES_KINDS = ("figure", "figure-svg", "figure-pdf", "panels", "gif")
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,8 @@ class TranslateOptions:
     targets: tuple[str, ...] = ()
     dose_series: str | None = None  # a compound: translate to each of its doses, in dose order
     differences: bool = False
+    figure: FigureStyle = field(default_factory=FigureStyle)  # how a dose series' figures look
+    contact_sheet: int = 12  # rows (inputs) of a dose series' contact sheet; 0 for none
     # auto (the checkpoint's normalization.json, else estimate), dtype, estimate, or a JSON path
     normalization: str = "auto"
     batch_size: int = 16
@@ -119,6 +123,8 @@ def translate_folder(options: TranslateOptions, *, registries=None, shard: Shard
     start = time.perf_counter()
     if options.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1, got {options.batch_size}.")
+    if options.contact_sheet < 0:
+        raise ConfigError(f"--contact-sheet must be 0 (none) or more rows, got {options.contact_sheet}.")
     shard = shard or current_shard()
     check_folders_apart(Path(options.images), Path(options.out))
     translator = load_translator(Path(options.checkpoint), options.device, registries, options.translator)
@@ -129,10 +135,14 @@ def translate_folder(options: TranslateOptions, *, registries=None, shard: Shard
     if normalization is not None:  # before the folder is claimed: a refused job leaves nothing behind
         normalization.check_input(image_io.read_user_image(files[0], spec.channels).dtype, files[0])
     origin = normalization.origin if normalization is not None else "input dtype range"
+    if options.dose_series is not None:
+        options.figure.shown_channels(spec.channels)  # a misspelled --grey channel fails before anything runs
+    vector = options.figure.vector if options.dose_series is not None else ()
     plan = plan_outputs(files, Path(options.images), targets, series_compound=options.dose_series,
-                        differences=options.differences)
+                        differences=options.differences, vector=vector)
     out = Path(options.out)
-    job = job_identity(Path(options.checkpoint), translator.name, options.source, origin, options.seed)
+    figure = options.figure.to_dict() if options.dose_series is not None else None
+    job = job_identity(Path(options.checkpoint), translator.name, options.source, origin, options.seed, figure)
     claim_output_folder(out, job, write=shard.is_main)
     work = batches(files, options.batch_size)
     mine = my_batches(len(work), shard)
@@ -151,7 +161,8 @@ def translate_folder(options: TranslateOptions, *, registries=None, shard: Shard
     wait_for_everyone(shard)
     manifest = None
     if shard.is_main:
-        manifest = _write_manifest(out, plan, options.source, translator.name, origin)
+        sheet = _contact_sheet(translator, files, plan, targets, options, out)
+        manifest = _write_manifest(out, plan, options.source, translator.name, origin, sheet)
     return TranslateReport(handled, written, skipped, time.perf_counter() - start, origin, manifest, shard)
 
 
@@ -189,18 +200,19 @@ def _translate_batch(
     with torch.no_grad():
         results = translator.translate_to_each(batch.to(translator.device), options.source, targets)
     by_name = {spec.conditions.name(index): r.images.detach().cpu().float() for index, r in results.items()}
+    caption = nfe_caption(translator.name, [r.nfe for r in results.values()])
     count = 0
     for n, (image, scale, source) in enumerate(zip(inputs, scales, sources)):
+        series_missing = {o.kind: out / o.path for o in plan[image.path]
+                          if o.kind in SERIES_KINDS and not (out / o.path).exists()}
+        if series_missing:
+            series = Series(batch[n].numpy(), torch.stack([by_name[t][n] for t in targets]).numpy(), options.source,
+                            targets, caption=caption, name=relative_name(image.path, Path(options.images)).as_posix())
+            count += write_series_outputs(series, spec.channels, options.figure, series_missing)
         for output in plan[image.path]:
             path = out / output.path
-            if path.exists():
-                continue  # written before a kill: leave it (and its mtime) alone
-            if output.kind in ("strip", "gif"):
-                series = torch.stack([by_name[t][n] for t in targets])
-                is_strip = output.kind == "strip"
-                write_series(series, spec.channels, path if is_strip else None, None if is_strip else path)
-                count += 1
-                continue
+            if path.exists() or output.kind in SERIES_KINDS:
+                continue  # written before a kill (leave it and its mtime alone), or a series output: above
             translated = to_input_size(by_name[output.target][n], source, scale.resize)
             if output.kind == "translated":
                 image_io.write_like(to_raw(translated, scale, image.dtype), image, path)
@@ -211,7 +223,26 @@ def _translate_batch(
     return count
 
 
-def _write_manifest(out: Path, plan: dict[Path, list[Output]], source: str, translator: str, origin: str) -> Path:
+def _contact_sheet(translator: Translator, files: Sequence[Path], plan: dict[Path, list[Output]],
+                   targets: Sequence[str], options: TranslateOptions, out: Path) -> list[list[str]]:
+    """Draw a dose series' contact sheet from the first inputs' panels (every process is done, so
+    all exist); redrawn on every run, since which inputs come first can change. Its manifest rows."""
+    if options.dose_series is None or options.contact_sheet == 0 or len(files) < 2:
+        return []
+    chosen = files[: options.contact_sheet]
+    panel_files = [(relative_name(f, Path(options.images)).as_posix(), out / o.path)
+                   for f in chosen for o in plan[f] if o.kind == "panels"]
+    paths = contact_sheet_paths(options.dose_series, options.figure.vector)
+    write_contact_sheet(panel_files, source=options.source, targets=targets, caption=f"Translated by {translator.name}.",
+                        channels=translator.spec.channels, style=options.figure, paths=[out / p for p in paths],
+                        title=f"{options.dose_series}: {len(chosen)} of {len(files)} input(s), lowest dose first")
+    kinds = ["contact-sheet"] + [f"contact-sheet-{fmt}" for fmt in options.figure.vector]
+    return [[str(options.images), options.source, options.dose_series, kind, path.as_posix()]
+            for kind, path in zip(kinds, paths)]
+
+
+def _write_manifest(out: Path, plan: dict[Path, list[Output]], source: str, translator: str, origin: str,
+                    extra: Sequence[list[str]] = ()) -> Path:
     """The CSV of every output, written atomically: this job's rows in plan order, after the rows of
     earlier runs into the same folder (other targets) whose files still exist, so none are lost."""
     missing = [o.path for outputs in plan.values() for o in outputs if not (out / o.path).exists()]
@@ -222,6 +253,7 @@ def _write_manifest(out: Path, plan: dict[Path, list[Output]], source: str, tran
         )
     rows = [[str(file), source, o.target, o.kind, o.path.as_posix(), translator, origin]
             for file, outputs in plan.items() for o in outputs]
+    rows += [[*row, translator, origin] for row in extra]
     written = {row[4] for row in rows}
     earlier = [row for row in _read_manifest_rows(out / MANIFEST_FILE)
                if row[4] not in written and (out / row[4]).is_file()]

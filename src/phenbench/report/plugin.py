@@ -10,16 +10,6 @@ import click
 from phenbench.hookspecs import hookimpl
 
 
-def _parse_colours(values: tuple[str, ...]) -> dict[str, str]:
-    colours = {}
-    for value in values:
-        channel, sep, colour = value.partition("=")
-        if not sep or not channel or not colour:
-            raise click.BadParameter(f"'{value}' is not CHANNEL=COLOUR (e.g. DNA=blue or actin=#ff0000).", param_hint="--colour")
-        colours[channel] = colour
-    return colours
-
-
 @hookimpl
 def register_commands(cli: click.Group) -> None:
     @cli.command("report")
@@ -38,10 +28,11 @@ def register_commands(cli: click.Group) -> None:
                        colours: tuple[str, ...], max_megabytes: float) -> None:
         """Write a self-contained HTML comparison report (table, image grids, difference maps, plots)."""
         from phenbench.core.store import ResultsStore
+        from phenbench.imaging.display import parse_channel_colours
         from phenbench.report.build import ReportOptions, build_report
 
         options = ReportOptions(dataset=dataset, sources=sources, real_per_condition=real_per_condition,
-                                colours=_parse_colours(colours), max_megabytes=max_megabytes)
+                                colours=parse_channel_colours(colours), max_megabytes=max_megabytes)
         path = build_report(ResultsStore(store), out_dir, options)
         size = path.stat().st_size / 1e6
         click.echo(f"Report written to {path} ({size:.1f} MB); open it in a browser (no server needed).")

@@ -14,6 +14,7 @@ from html import escape
 import numpy as np
 
 from phenbench.report.data import MethodRun
+from phenbench.report.figure import method_figure_html
 from phenbench.report.grids import GridRow, MethodGrids, Tile, image_key
 from phenbench.imaging.display import ChannelDisplay, css_colour, data_uri, difference_palette, png_bytes
 from phenbench.report.plot_data import CorrelationSet, DoseSeries
@@ -104,7 +105,8 @@ def method_section(method: MethodRun, grids: MethodGrids, renderer: TileRenderer
         f"<h3>{escape(method.label)}</h3>"
         f'<p class="run">Run {escape(record.run_id)} (translator {escape(record.translator)}{preset}, seed {record.seed}).'
         f"{escape(_cost_text(record.timings))}</p>"
-        f"{notes}<h4>Source images and their translations</h4>{images}{differences}</section>"
+        f"{notes}{method_figure_html(method, grids, renderer.display)}"
+        f"<h4>Source images and their translations</h4>{images}{differences}</section>"
     )
 
 

@@ -56,6 +56,8 @@ table.grid tr.row-real th, table.grid tr.row-reconstruction th { color: #555; }
 figure.plot { display: inline-block; margin: 6px 10px 6px 0; background: #fff; border: 1px solid #ddd; padding: 6px; vertical-align: top; }
 figure.plot img { max-width: 100%; display: block; }
 figure.plot figcaption { max-width: 640px; }
+figure.method-figure { margin: 8px 0; } figure.method-figure img { max-width: 100%; display: block; }
+figure.method-figure figcaption { max-width: 760px; font-size: 0.9em; }
 div.absent { border: 1px dashed #a66; background: #fff6f4; padding: 8px 12px; margin: 8px 0; max-width: 1100px; }
 details { margin: 10px 0; }
 details > summary { cursor: pointer; color: #0b57d0; font-weight: 600; }

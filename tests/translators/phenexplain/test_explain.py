@@ -10,7 +10,10 @@ import tifffile
 from click.testing import CliRunner
 from PIL import Image
 
-from phenbench.imaging.panels import panel_gap
+import xml.etree.ElementTree as ElementTree
+
+from phenbench.imaging.figures import FigureStyle, draw
+from phenbench.translators.phenexplain.explain import walk_layout
 from phenbench.cli import build_cli
 from phenbench.core.dataset import DataSpec
 from phenbench.core.translator import read_manifest
@@ -32,9 +35,9 @@ def saved_model(trained_pair, tmp_path_factory):
     return w.save(tmp_path_factory.mktemp("phenex") / "model")
 
 
-def test_a_walk_per_target_as_grid_gif_and_frames(saved_model, tmp_path) -> None:
+def test_a_walk_per_target_as_figure_gif_and_frames(saved_model, tmp_path) -> None:
     result = invoke("explain", "--checkpoint", str(saved_model), "--source", "DMSO", "--target", "drug@10",
-                    "--samples", "3", "--steps", "4", "--out", str(tmp_path))
+                    "--samples", "3", "--steps", "4", "--out", str(tmp_path), "--panel-px", "32")
     assert result.exit_code == 0, result.output
     assert "DMSO -> drug@10" in result.output
     frames = np.load(tmp_path / "walk_DMSO_to_drug@10.npy")
@@ -42,11 +45,22 @@ def test_a_walk_per_target_as_grid_gif_and_frames(saved_model, tmp_path) -> None
     # The trained conditions differ in brightness (DMSO -0.6, drug@10 +0.6): the walk brightens step by step.
     brightness = frames.mean(axis=(1, 2, 3, 4))
     assert np.all(np.diff(brightness) > 0), brightness
-    gap = panel_gap(8)
+    # The figure is the shared figure module's grid of those frames: rows are samples, columns steps,
+    # labelled as text; its panels are the frames at 32 px (8 px x 4).
+    layout, display = walk_layout(frames, saved_spec(saved_model).channels, ("DMSO", "drug@10"), [0, 1 / 3, 2 / 3, 1], "phenex-w",
+                                  FigureStyle(panel_px=32))
+    drawn = draw(layout)
+    assert [len(row) for row in drawn.boxes] == [4, 4, 4]
     with Image.open(tmp_path / "walk_DMSO_to_drug@10.png") as grid:
-        assert grid.size == (4 * 8 + 3 * gap, 3 * 8 + 2 * gap)  # columns are steps, rows are samples
+        picture = np.asarray(grid.convert("RGB"))
+    np.testing.assert_array_equal(picture, drawn.rgb())
+    x, y, w, h = drawn.boxes[2][3]  # sample 3 at the target
+    expected = display.composite(frames[3, 2][None])[0].repeat(4, axis=0).repeat(4, axis=1)
+    np.testing.assert_array_equal(picture[y : y + h, x : x + w], expected)
+    words = [t.text for t in ElementTree.parse(tmp_path / "walk_DMSO_to_drug@10.svg").iter() if t.tag.endswith("}text")]
+    assert {"DMSO", "α=0.33", "α=0.67", "drug@10", "z 1", "z 3"} <= set(words)
     with Image.open(tmp_path / "walk_DMSO_to_drug@10.gif") as gif:
-        assert gif.n_frames == 4 and gif.size == (3 * 8 + 2 * gap, 8)  # a frame per step, samples side by side
+        assert gif.n_frames == 4  # a frame per step, the samples one above the other
 
 
 def test_every_other_condition_by_default_and_the_same_seed_gives_the_same_walk(saved_model, tmp_path) -> None:

@@ -9,6 +9,7 @@ import click
 
 from phenbench.core.conditions import split_conditions
 from phenbench.hookspecs import hookimpl
+from phenbench.imaging.figure_options import figure_options, style_from_options
 
 
 @hookimpl
@@ -25,8 +26,10 @@ def register_commands(cli: click.Group) -> None:
     @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to write into.")
     @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampled z and noise.")
     @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1 ...")
+    @figure_options
     def explain_command(checkpoint: str, source: str, targets: tuple[str, ...], samples: int, steps: int,
-                        out: str, seed: int, device: str) -> None:
+                        out: str, seed: int, device: str, panel_px: int, figure_format: str, colours: tuple[str, ...],
+                        grey: str | None, display_range: str) -> None:
         """Phenexplain's figure: generated cells walking in W from the source condition to each target."""
         from pathlib import Path
 
@@ -35,6 +38,7 @@ def register_commands(cli: click.Group) -> None:
         walks = explain(ExplainOptions(
             checkpoint=Path(checkpoint), out=Path(out), source=source, targets=split_conditions(targets), samples=samples,
             steps=steps, seed=seed, device=device,
+            figure=style_from_options(panel_px, figure_format, colours, grey, display_range),
         ))
         for walk in walks:
             click.echo(f"{source} -> {walk.target}: {walk.grid}, {walk.gif}, {walk.frames}")
