@@ -27,6 +27,7 @@ from phenbench.core.accelerator import make_accelerator
 from phenbench.core.config import config_to_dict
 from phenbench.core.dataset import DataSpec, PreparedDataset
 from phenbench.core.errors import DataError
+from phenbench.core.resume_guard import check_same_processes
 from phenbench.core.seeding import derived_seed
 from phenbench.core.training_checkpoint import TrainingCheckpoints
 from phenbench.core.translator import FitOptions, FitReport
@@ -90,6 +91,7 @@ def train(config: CellFluxConfig, spec: DataSpec, dataset: PreparedDataset, opti
     start, losses = 0, []
     state = CHECKPOINTS.load(options.checkpoint_dir, config_to_dict(config), spec.to_dict())
     if state is not None:
+        check_same_processes(state.get("processes"), accelerator.num_processes, options.checkpoint_dir)
         network.load_state_dict(state["network"])
         optimizer.load_state_dict(state["optimizer"])
         lr_schedule.load_state_dict(state["lr_schedule"])
@@ -169,6 +171,7 @@ def _checkpoint(accelerator: Any, options: FitOptions, config: CellFluxConfig, s
             "lr_schedule": lr_schedule.state_dict(),
             "ema": ema.state_dict(),
             "losses": list(losses),
+            "processes": accelerator.num_processes,
             "config": config_to_dict(config),
             "spec": spec.to_dict(),
         })

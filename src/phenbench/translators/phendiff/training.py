@@ -29,6 +29,7 @@ from phenbench.core.accelerator import make_accelerator
 from phenbench.core.config import config_to_dict
 from phenbench.core.dataset import DataSpec, PreparedDataset
 from phenbench.core.errors import ConfigError, DataError
+from phenbench.core.resume_guard import check_same_processes
 from phenbench.core.seeding import derived_seed
 from phenbench.core.translator import FitOptions, FitReport
 from phenbench.translators.phendiff.checkpoint import (
@@ -105,6 +106,7 @@ def train(config: PhenDiffConfig, spec: DataSpec, dataset: PreparedDataset, opti
                 f"The checkpoint in {options.checkpoint_dir} was written for another model or data "
                 "(only `steps` may change on resume); use a fresh checkpoint_dir."
             )
+        check_same_processes(state.get("processes"), accelerator.num_processes, options.checkpoint_dir)
         live.load_state_dict(state["live"])
         optimizer.load_state_dict(state["optimizer"])
         lr_schedule.load_state_dict(state["lr_schedule"])
