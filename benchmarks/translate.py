@@ -3,8 +3,8 @@
 For each registered built-in translator: build it from its `quick` preset at 64 x 64, 3 channels,
 4 conditions (DMSO and three doses), fit ONE step on random images (inference cost does not
 depend on training; the GANs and CycleGAN need a fit to build their pair models), save it, and
-time `translate_folder` on a folder of 16-bit TIFFs: one target, then a 3-dose series (strip and
-GIF included). Times include reading, preprocessing, writing and the manifest, not the fit.
+time `translate_folder` on a folder of 16-bit TIFFs: one target, then a 3-dose series (with its
+default figures: a PNG, an SVG, the panels' .npy and a GIF per input, and a 12-row contact sheet). Times include reading, preprocessing, writing and the manifest, not the fit.
 
 Run from the repository root:  python benchmarks/translate.py [--images 32] [--batch-size 16]
                                 [--translators identity,stargan,...]
@@ -53,7 +53,7 @@ def saved_model(name: str, directory: Path) -> Path:
     images = torch.rand(n, len(CHANNELS), SIZE, SIZE, generator=torch.Generator().manual_seed(0)) * 2 - 1
     data = InMemoryDataset(spec, {"train": images, "test": images}, {"train": labels, "test": labels})
     cls = load_registries(entry_points=False).translators.load(name)
-    translator = cls(cls.config_for("quick", ONE_STEP[name]), spec)
+    translator = cls(cls.config_for("quick" if cls.presets else None, ONE_STEP[name]), spec)  # identity has none
     pairs = tuple((0, t) for t in range(1, len(CONDITIONS)))
     translator.fit(data, FitOptions(seed=0, progress=False, pairs=pairs))
     translator.save(directory)
@@ -126,6 +126,34 @@ def bench_memory(counts: list[int]) -> None:
         print(f"{count:>8}{seconds:>10.1f}{peak:>14.0f}", flush=True)
 
 
+FIGURE_OUTPUTS = {"figure": "png", "gif": "gif", "figure-svg": "svg", "panels": "npy"}
+
+
+def bench_figures(repeats: int = 5) -> None:
+    """Seconds per input of a 3-dose series' figure outputs (64 x 64 x 3 random panels, 256 px)."""
+    import numpy as np
+
+    from phenbench.apply.series import write_series_outputs
+    from phenbench.imaging.figures import FigureStyle, Series
+
+    rng = np.random.default_rng(0)
+    source = rng.uniform(-1, 0.2, (3, SIZE, SIZE)).astype(np.float32)
+    series = Series(source, np.stack([source + 0.2 * k for k in (1, 2, 3)]), "DMSO", CONDITIONS[1:],
+                    caption="bench, 1 NFE", name="cell.tif")
+    work = Path(tempfile.mkdtemp())
+    print(f"{'outputs':<36}{'difference rows':>16}{'s per input':>13}")
+    for differences in (False, True):
+        style = FigureStyle(differences=differences)
+        write_series_outputs(series, CHANNELS, style, {"figure": work / "warm.png"})  # imports, fonts
+        for kinds in (("figure",), ("figure", "gif"), ("figure", "figure-svg", "panels", "gif")):
+            start = time.perf_counter()
+            for i in range(repeats):
+                write_series_outputs(series, CHANNELS, style,
+                                     {k: work / f"{i}.{FIGURE_OUTPUTS[k]}" for k in kinds})
+            seconds = (time.perf_counter() - start) / repeats
+            print(f"{' + '.join(FIGURE_OUTPUTS[k] for k in kinds):<36}{str(differences):>16}{seconds:>13.2f}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=32)
@@ -134,7 +162,11 @@ def main() -> None:
     parser.add_argument("--translators", default=",".join(ONE_STEP))
     parser.add_argument("--skip-model-only", action="store_true", help="Leave out the model-only column (slow methods).")
     parser.add_argument("--memory", default="", help="Comma-separated image counts: measure peak memory instead.")
+    parser.add_argument("--figures", action="store_true", help="Time a dose series' figure outputs instead.")
     args = parser.parse_args()
+    if args.figures:
+        bench_figures()
+        return
     if args.memory:
         bench_memory([int(c) for c in args.memory.split(",")])
         return
