@@ -25,6 +25,11 @@ def register_datasets() -> list[Registration]:
             "BBBC021 MCF-7 single cells (compound@concentration): a prepared cache or a crop table.",
         ),
         Registration(
+            "screen",
+            "phenbench.datasets.screen.adapter:ScreenDataset",
+            "Any screen prepared from its raw fields (`data prepare loaddata`): control and compound@dose per plate.",
+        ),
+        Registration(
             "bbbc021-impa",
             "phenbench.datasets.bbbc021.impa_adapter:Bbbc021ImpaDataset",
             "BBBC021 in IMPA's release layout (index CSV + 96 x 96 npy crops): the field's benchmark split.",

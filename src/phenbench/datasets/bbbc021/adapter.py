@@ -18,26 +18,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from phenbench.core.conditions import ConditionSet
 from phenbench.core.errors import ConfigError, DataError
 from phenbench.datasets.bbbc021.crop_table import cache_key, convert_crop_table, is_crop_table
 from phenbench.datasets.bbbc021.metadata import CONTROL, IMAGE_CSV, MOA_CSV, Selection, attach_moa, read_moa_table
-from phenbench.datasets.condition_options import (
-    ConditionOptions,
-    condition_labels,
-    held_out_conditions,
-    moa_of_conditions,
-)
-from phenbench.datasets.cached_dataset import (
-    CachedCropDataset,
-    ReadOptions,
-    default_cache_dir,
-    options_identity,
-    ordered_conditions,
-)
+from phenbench.datasets.cached_dataset import ReadOptions, default_cache_dir
+from phenbench.datasets.condition_options import ConditionOptions
 from phenbench.datasets.h5cache import CacheReader
+from phenbench.datasets.screen.adapter import PlateCacheDataset
 
 DEFAULT_SPLIT = {"by": "well", "test_fraction": 0.2, "seed": 0}
 
@@ -65,12 +52,11 @@ class Bbbc021Config(ReadOptions, ConditionOptions):
     channels: tuple[str, ...] | None = None  # crop tables only; default DAPI, ch1, ch2, ...
 
 
-class Bbbc021Dataset(CachedCropDataset):
+class Bbbc021Dataset(PlateCacheDataset):
     """BBBC021 (MCF-7 cells, compound x concentration), streamed from a prepared crop cache."""
 
     name = "bbbc021"
     config_class = Bbbc021Config
-    batch_matched_by_default = True  # a control is compared with treated cells of its own plate
 
     def __init__(self, config: Bbbc021Config):
         if not isinstance(config, Bbbc021Config):
@@ -79,8 +65,8 @@ class Bbbc021Dataset(CachedCropDataset):
         reader = CacheReader(self._resolve_cache(config))
         self._check_split_matches(reader)
         meta = reader.meta
-        if config.moas and "moa" not in meta.columns:
-            meta = attach_moa(meta, self._moa_table(config))
+        if "moa" not in meta.columns:
+            meta = attach_moa(meta, self._moa_table(config, required=bool(config.moas)))
         selection = Selection(
             subset=config.subset,
             compounds=config.compounds,
@@ -88,21 +74,7 @@ class Bbbc021Dataset(CachedCropDataset):
             plates=config.plates,
             moas=config.moas,
         )
-        mask = selection.mask(meta)
-        labels = condition_labels(meta["condition"].astype(str).to_numpy(dtype=object), config.conditions)
-        names = ordered_conditions(list(dict.fromkeys(labels[mask])), control=CONTROL)
-        if "moa" not in meta.columns:
-            meta = attach_moa(meta, self._moa_table(config, required=False))
-        super().__init__(
-            reader,
-            conditions=ConditionSet(names, control=CONTROL),
-            mask=mask,
-            options=config,
-            identity=options_identity(config),
-            labels=labels,
-            held_out=held_out_conditions(names, config.held_out_compounds, CONTROL),
-            moa=moa_of_conditions(labels[mask], meta["moa"].to_numpy(dtype=object)[mask]),
-        )
+        self._select(reader, meta, config, selection, CONTROL)
 
     @staticmethod
     def _resolve_cache(config: Bbbc021Config) -> Path:
@@ -163,7 +135,3 @@ class Bbbc021Dataset(CachedCropDataset):
         if not required:
             return None
         raise ConfigError(f"Selecting by MoA needs {MOA_CSV}: set moa_csv in the bbbc021 config.")
-
-    def wells(self, split: str) -> np.ndarray:
-        meta = self.metadata(split)
-        return (meta["plate"].astype(str) + "/" + meta["well"].astype(str)).to_numpy()

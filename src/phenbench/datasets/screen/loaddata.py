@@ -25,6 +25,7 @@ import pandas as pd
 
 from phenbench.core.conditions import condition_name
 from phenbench.core.errors import ConfigError, DataError
+from phenbench.datasets.csv_tables import read_csv_any_newline
 
 PREFIXES = ("", "Image_")  # LoadData's own form, and CellProfiler's exported per-image table's form
 URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
@@ -103,16 +104,21 @@ def need_column(raw: pd.DataFrame, name: str, option: str, where: str) -> str:
 
 
 def read_loaddata(raw: pd.DataFrame, spec: LoadDataColumns, where: str, *, require_control: bool = True) -> pd.DataFrame:
-    """One row per field: plate, well, site (where known), compound, concentration, condition,
-    and for each channel `file_<name>` (PathName/FileName as written) and `page_<name>`."""
+    """One row per field: line, image_number, plate, well, site (where known), compound,
+    concentration, condition, and per channel `file_<name>` (PathName/FileName as written) and
+    `page_<name>` (NO_PAGE for a file holding one plane)."""
     table = pd.DataFrame(index=raw.index)
-    table["plate"] = _text(raw, need_column(raw, spec.plate, "--plate", where), where)
-    table["well"] = _text(raw, need_column(raw, spec.well, "--well", where), where)
+    table["line"] = np.arange(len(raw)) + 2  # in the CSV, for messages (line 1 is the header)
+    # CellProfiler numbers image sets by their row (1-based) unless the table says otherwise.
+    image_number = find_column(raw, "ImageNumber")
+    table["image_number"] = raw[image_number].to_numpy() if image_number else np.arange(1, len(raw) + 1)
+    table["plate"] = text_column(raw, need_column(raw, spec.plate, "--plate", where), where)
+    table["well"] = text_column(raw, need_column(raw, spec.well, "--well", where), where)
     site = need_column(raw, spec.site, "--site", where) if spec.site else find_column(raw, "Metadata_Site")
     if site is not None:
-        table["site"] = _text(raw, site, where)
+        table["site"] = text_column(raw, site, where)
     treatment = need_column(raw, spec.treatment, "--treatment", where)
-    table["compound"] = _text(raw, treatment, where)
+    table["compound"] = text_column(raw, treatment, where)
     table["concentration"] = _doses(raw, spec, table["compound"], where)
     if require_control:
         _check_control(table["compound"], spec.control, treatment, where)
@@ -134,7 +140,7 @@ def read_loaddata(raw: pd.DataFrame, spec: LoadDataColumns, where: str, *, requi
     return table.reset_index(drop=True)
 
 
-def _text(raw: pd.DataFrame, column: str, where: str) -> pd.Series:
+def text_column(raw: pd.DataFrame, column: str, where: str) -> pd.Series:
     values = raw[column]
     if values.isna().any():
         line = int(np.flatnonzero(values.isna().to_numpy())[0]) + 2
@@ -180,9 +186,9 @@ def _file_names(raw: pd.DataFrame, column: str, channel: str, where: str) -> pd.
             f"{channel}; its file columns are for {', '.join(present) or 'no channel'}. Name the channels as the "
             f"table does, or map one:{mapping}."
         )
-    files = _text(raw, name, where)
+    files = text_column(raw, name, where)
     folder = find_column(raw, f"PathName_{column}")
-    return files if folder is None else _text(raw, folder, where) + "/" + files
+    return files if folder is None else text_column(raw, folder, where) + "/" + files
 
 
 def resolve_files(table: pd.DataFrame, names: Sequence[str], base: Path, path_map: Sequence[str], where: str) -> list[tuple[str, ...]]:
@@ -201,7 +207,7 @@ def resolve_files(table: pd.DataFrame, names: Sequence[str], base: Path, path_ma
             first = paths[remote[0]]
             prefix = first.rsplit("/", 2)[0] + "/"
             raise DataError(
-                f"{where} line {remote[0] + 2}: the file of channel {name} is a URL ({first}); phenbench reads local "
+                f"{where} line {table['line'].iloc[remote[0]]}: the file of channel {name} is a URL ({first}); phenbench reads local "
                 f"files. Download them, then map the prefix to their folder: --path-map {prefix}=/local/folder/."
             )
         columns.append([str(base / p) for p in paths])
@@ -213,16 +219,44 @@ def page_tuples(table: pd.DataFrame, names: Sequence[str]) -> list[tuple[int | N
     return [tuple(None if p == NO_PAGE else int(p) for p in row) for row in pages]
 
 
-def field_keys(table: pd.DataFrame, files: Sequence[tuple[str, ...]], pages: Sequence[tuple], where: str) -> list[str]:
-    """A readable, unique file name per field: plate_well_site plus a digest of its files, so an
-    edited table never reuses another field's crops."""
+def field_keys(table: pd.DataFrame, files: Sequence[tuple[str, ...]], pages: Sequence[tuple], where: str,
+               salts: Sequence[str] | None = None) -> list[str]:
+    """A readable, unique file name per field: plate_well_site plus a digest of its files (and of
+    `salts`: what else changes its crops), so an edited table never reuses another field's crops."""
     sites = table["site"] if "site" in table else pd.Series("", index=table.index)
+    salts = salts if salts is not None else [""] * len(table)
     keys, seen = [], {}
-    for line, (plate, well, site, paths, page) in enumerate(zip(table["plate"], table["well"], sites, files, pages), 2):
-        digest = hashlib.sha256(json.dumps([paths, page]).encode()).hexdigest()[:10]
+    rows = zip(table["line"], table["plate"], table["well"], sites, files, pages, salts)
+    for line, plate, well, site, paths, page, salt in rows:
+        digest = hashlib.sha256(json.dumps([paths, page, salt]).encode()).hexdigest()[:10]
         key = SAFE.sub("_", f"{plate}_{well}" + (f"_s{site}" if site != "" else "")) + f"-{digest}"
         if key in seen:
             raise DataError(f"{where} lines {seen[key]} and {line} name the same files ({paths[0]}, ...); list each field once.")
         seen[key] = line
         keys.append(key)
     return keys
+
+
+def join_well_metadata(raw: pd.DataFrame, path: str | Path, spec: LoadDataColumns, where: str) -> pd.DataFrame:
+    """`raw` with the columns of a per-well table (a platemap; JUMP's `well.csv.gz`) joined on plate and
+    well (on the well alone when the table has no plate column: one layout for every plate)."""
+    wells = read_csv_any_newline(path, what="well metadata table")
+    pairs = [(need_column(raw, spec.well, "--well", where), find_column(wells, spec.well))]
+    if pairs[0][1] is None:
+        raise DataError(f"The well metadata table {path} has no column {spec.well} to join on; name it as the LoadData table does.")
+    plate = (find_column(raw, spec.plate), find_column(wells, spec.plate))
+    if all(plate):
+        pairs.insert(0, plate)
+    joined = {theirs for _, theirs in pairs}
+    added = [c for c in wells.columns if c not in raw.columns and c not in joined]
+    if not added:
+        raise DataError(f"The well metadata table {path} adds no column to {where}; it should hold the treatment per well.")
+    keys = [f"__join{i}" for i in range(len(pairs))]
+    left = pd.DataFrame({k: text_column(raw, ours, where).to_numpy() for k, (ours, _) in zip(keys, pairs)})
+    right = wells[added].assign(**{k: text_column(wells, theirs, str(path)).to_numpy() for k, (_, theirs) in zip(keys, pairs)})
+    twice = right.duplicated(keys)
+    if twice.any():
+        first = right.loc[twice, keys].iloc[0].tolist()
+        raise DataError(f"The well metadata table {path} lists {' '.join(first)} twice; one row per well.")
+    merged = left.merge(right, on=keys, how="left")
+    return pd.concat([raw.reset_index(drop=True), merged[added]], axis=1)
