@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from phenbench.core.devices import default_device  # noqa: F401 (re-exported: the translate command uses it)
+
 Item = TypeVar("Item")
 
 
@@ -61,15 +63,3 @@ def batches(items: Sequence[Item], batch_size: int) -> list[list[Item]]:
 def my_batches(count: int, shard: Shard) -> list[int]:
     """The indices of the batches this process handles: k, k + N, k + 2N, ..."""
     return list(range(shard.index, count, shard.count))
-
-
-def default_device() -> str:
-    """This process's GPU under a launcher (or the only GPU), else the CPU."""
-    if not _has_gpu():
-        return "cpu"
-    import os
-
-    import torch
-
-    # modulo: more processes than GPUs share them rather than asking for a GPU that is not there
-    return f"cuda:{int(os.environ.get('LOCAL_RANK', '0')) % torch.cuda.device_count()}"

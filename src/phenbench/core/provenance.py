@@ -50,14 +50,17 @@ def git_hash() -> str | None:
 
 
 def resolve_device(requested: str) -> str:
-    """The device a run uses: `auto` picks CUDA when torch sees a GPU, else the CPU. A device this
+    """The device a run uses: `auto` picks this process's GPU when torch sees one (under a launcher,
+    the one of its LOCAL_RANK), else the CPU. A device this
     machine lacks (`cuda:7` on one GPU, `cuda` on none) is refused here, before anything runs."""
     import torch
 
     from phenbench.core.errors import ConfigError
 
     if requested == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        from phenbench.core.devices import default_device
+
+        return default_device()
     try:
         device = torch.device(requested)
     except RuntimeError:

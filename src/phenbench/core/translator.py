@@ -19,6 +19,7 @@ import torch
 
 from phenbench.core.config import config_from_dict, config_to_dict
 from phenbench.core.dataset import DataSpec, PreparedDataset, check_images
+from phenbench.core.devices import default_device
 from phenbench.core.errors import ConfigError, PhenbenchError, UnknownNameError
 
 TRANSLATOR_FILE = "translator.json"
@@ -51,7 +52,8 @@ class FitOptions:
     """How to run a fit: owned by the runner, not part of the translator's config."""
 
     seed: int = 0
-    device: str = "cpu"
+    # The best device this process has (its GPU under a launcher, else the CPU), as `--device auto`.
+    device: str = field(default_factory=default_device)
     checkpoint_dir: Path | None = None
     checkpoint_every: int | None = None
     progress: bool = True
