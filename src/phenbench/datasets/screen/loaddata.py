@@ -93,7 +93,9 @@ def find_column(raw: pd.DataFrame, name: str) -> str | None:
 def need_column(raw: pd.DataFrame, name: str, option: str, where: str) -> str:
     found = find_column(raw, name)
     if found is None:
-        close = difflib.get_close_matches(name, [str(c) for c in raw.columns], n=3, cutoff=0.6)
+        # Compared without the shared Metadata_ prefix, which would make every column look close.
+        bare = {str(c).rpartition("Metadata_")[2].lower(): str(c) for c in raw.columns}
+        close = [bare[c] for c in difflib.get_close_matches(name.rpartition("Metadata_")[2].lower(), list(bare), n=3, cutoff=0.7)]
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         metadata = [str(c) for c in raw.columns if "Metadata" in str(c)]
         raise DataError(
@@ -179,7 +181,8 @@ def _file_names(raw: pd.DataFrame, column: str, channel: str, where: str) -> pd.
     name = find_column(raw, f"FileName_{column}")
     if name is None:
         present = sorted(str(c).split("FileName_", 1)[1] for c in raw.columns if "FileName_" in str(c))
-        close = difflib.get_close_matches(column, present, n=1, cutoff=0.5)
+        # JUMP names its channels OrigDNA, OrigER, ...: a suffix holding the name is the likely one.
+        close = [p for p in present if column.lower() in p.lower()] or difflib.get_close_matches(column, present, n=1, cutoff=0.5)
         mapping = f" --channels {channel}={close[0]}" if close else f" --channels {channel}=<suffix>"
         raise DataError(
             f"The LoadData table {where} has no column FileName_{column} (nor Image_FileName_{column}) for channel "
@@ -188,7 +191,7 @@ def _file_names(raw: pd.DataFrame, column: str, channel: str, where: str) -> pd.
         )
     files = text_column(raw, name, where)
     folder = find_column(raw, f"PathName_{column}")
-    return files if folder is None else text_column(raw, folder, where) + "/" + files
+    return files if folder is None else text_column(raw, folder, where).str.rstrip("/") + "/" + files
 
 
 def resolve_files(table: pd.DataFrame, names: Sequence[str], base: Path, path_map: Sequence[str], where: str) -> list[tuple[str, ...]]:
