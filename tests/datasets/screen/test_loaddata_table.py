@@ -60,6 +60,15 @@ def test_paths_absolute_under_the_root_or_mapped(tmp_path: Path) -> None:
     assert local[2][0] == str(tmp_path / "jump/source_4/images/P2/c_dna.tif")
 
 
+def test_url_columns_local_or_mapped(tmp_path: Path) -> None:
+    urls = table(URL_DNA=["file:///data/p%201/a.tif", "s3://bucket/p/b.tif", "s3://bucket/p/c.tif"]).drop(
+        columns=["FileName_DNA", "PathName_DNA"])
+    fields = read_loaddata(urls, SPEC, "t.csv")
+    assert list(fields.file_DNA) == ["/data/p 1/a.tif", "s3://bucket/p/b.tif", "s3://bucket/p/c.tif"]
+    files = resolve_files(fields, SPEC.names, tmp_path, ("s3://bucket/=/copy/",), "t.csv")
+    assert [f[0] for f in files] == ["/data/p 1/a.tif", "/copy/p/b.tif", "/copy/p/c.tif"]
+
+
 def test_pages_from_frame_columns_or_one_stack() -> None:
     framed = read_loaddata(table(Frame_DNA=[0, 0, 0], Frame_AGP=[3, 3, 3]), SPEC, "t.csv")
     assert page_tuples(framed, SPEC.names) == [(0, 3)] * 3
@@ -70,8 +79,8 @@ def test_pages_from_frame_columns_or_one_stack() -> None:
 
 
 def test_bad_tables_are_refused_in_one_line_naming_the_column() -> None:
-    with pytest.raises(DataError, match=r"no column FileName_Mito \(nor Image_FileName_Mito\) for channel Mito; its file "
-                                        r"columns are for AGP, DNA.*--channels Mito=<suffix>"):
+    with pytest.raises(DataError, match=r"no column FileName_Mito \(nor Image_FileName_Mito, URL_Mito\) for channel Mito; "
+                                        r"its file columns are for AGP, DNA.*--channels Mito=<suffix>"):
         read_loaddata(table(), LoadDataColumns(channels=("DNA", "Mito")), "t.csv")
     with pytest.raises(DataError, match=r"FileName_ER .* for channel ER.* map one: --channels ER=OrigER."):
         read_loaddata(table(FileName_OrigER=["x"] * 3), LoadDataColumns(channels=("DNA", "ER")), "t.csv")

@@ -40,7 +40,7 @@ def test_a_missing_channel_column_names_it(tmp_path: Path) -> None:
     small_screen(tmp_path)
     line = one_line_error(prepare_cli("--table", str(tmp_path / "load_data.csv"), "--channels", "DNA,RNA,ER",
                                       "--out", str(tmp_path / "out.h5")))
-    assert "has no column FileName_ER (nor Image_FileName_ER) for channel ER; its file columns are for DNA, Mito, RNA" in line
+    assert "has no column FileName_ER (nor Image_FileName_ER, URL_ER) for channel ER; its file columns are for DNA, Mito, RNA" in line
 
 
 def test_a_missing_file_names_it_before_segmenting_or_is_skipped_and_counted(tmp_path: Path) -> None:
@@ -76,15 +76,14 @@ def test_an_unknown_control_names_the_column(tmp_path: Path) -> None:
 
 
 def test_a_jump_plate_with_its_own_tables(tmp_path: Path) -> None:
-    """cpg0016's load_data.csv (FileName_OrigDNA..., s3:// PathNames, no treatment) and well.csv.gz."""
+    """cpg0016's load_data.csv (Metadata_Plate/Well/Site, URL_OrigDNA... as s3:// URLs, no treatment) and
+    its metadata's well.csv.gz (Metadata_Source, Metadata_Plate, Metadata_Well, Metadata_JCP2022)."""
     table = small_screen(tmp_path / "images")
     channels = {"DNA": "OrigDNA", "RNA": "OrigRNA", "Mito": "OrigMito"}
     s3 = "s3://cellpainting-gallery/cpg0016-jump/source_4/images/2021_04_26_Batch1/images/"
-    jump = table[["Metadata_Plate", "Metadata_Well", "Metadata_Site"]].assign(
-        Metadata_Source="source_4", Metadata_Batch="2021_04_26_Batch1")
+    jump = table[["Metadata_Plate", "Metadata_Well", "Metadata_Site"]].copy()
     for name, column in channels.items():
-        jump[f"FileName_{column}"] = table[f"FileName_{name}"]
-        jump[f"PathName_{column}"] = s3 + table[f"PathName_{name}"] + "/"
+        jump[f"URL_{column}"] = s3 + table[f"PathName_{name}"] + "/" + table[f"FileName_{name}"]
     jump.to_csv(tmp_path / "load_data.csv", index=False)
     wells = table[["Metadata_Plate", "Metadata_Well"]].assign(
         Metadata_Source="source_4", Metadata_JCP2022=np.where(table.Metadata_Compound == "DMSO", "JCP2022_033924", "JCP2022_012818"))

@@ -5,7 +5,8 @@ Painting Gallery use it) has one row per field of view. For each channel X: `Fil
 optionally, `PathName_X` (the folder) and `Frame_X` (the 0-based page of a multi-page TIFF).
 CellProfiler's exported per-image tables write the same columns as `Image_FileName_X`,
 `Image_PathName_X`: both forms are read, here and for the metadata columns (`Metadata_Plate` or
-`Image_Metadata_Plate`). Plate, well, site and the treatment and dose columns are named by the
+`Image_Metadata_Plate`). LoadData's other form, one `URL_X` column per channel (JUMP's tables:
+s3:// URLs, mapped to a local copy with `--path-map`; `file://` URLs are local paths), is read too. Plate, well, site and the treatment and dose columns are named by the
 user (`LoadDataColumns`); BBBC021's `BBBC021_v1_image.csv` is one such table (bbbc021/metadata.py
 holds its preset).
 """
@@ -19,6 +20,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import numpy as np
 import pandas as pd
@@ -178,20 +180,29 @@ def _check_control(treatments: pd.Series, control: str, column: str, where: str)
 
 
 def _file_names(raw: pd.DataFrame, column: str, channel: str, where: str) -> pd.Series:
+    """PathName/FileName of a channel, or its URL_ column (LoadData's other form: JUMP writes s3:// URLs)."""
     name = find_column(raw, f"FileName_{column}")
     if name is None:
-        present = sorted(str(c).split("FileName_", 1)[1] for c in raw.columns if "FileName_" in str(c))
+        url = find_column(raw, f"URL_{column}")
+        if url is not None:
+            return text_column(raw, url, where).map(_local_url)
+        present = sorted({str(c).split(kind, 1)[1] for c in raw.columns for kind in ("FileName_", "URL_") if kind in str(c)})
         # JUMP names its channels OrigDNA, OrigER, ...: a suffix holding the name is the likely one.
         close = [p for p in present if column.lower() in p.lower()] or difflib.get_close_matches(column, present, n=1, cutoff=0.5)
         mapping = f" --channels {channel}={close[0]}" if close else f" --channels {channel}=<suffix>"
         raise DataError(
-            f"The LoadData table {where} has no column FileName_{column} (nor Image_FileName_{column}) for channel "
-            f"{channel}; its file columns are for {', '.join(present) or 'no channel'}. Name the channels as the "
+            f"The LoadData table {where} has no column FileName_{column} (nor Image_FileName_{column}, URL_{column}) for "
+            f"channel {channel}; its file columns are for {', '.join(present) or 'no channel'}. Name the channels as the "
             f"table does, or map one:{mapping}."
         )
     files = text_column(raw, name, where)
     folder = find_column(raw, f"PathName_{column}")
     return files if folder is None else text_column(raw, folder, where).str.rstrip("/") + "/" + files
+
+
+def _local_url(url: str) -> str:
+    """`file:///data/a%20b.tif` -> `/data/a b.tif`; other URLs (s3://) stay for --path-map."""
+    return unquote(urlparse(url).path) if url.startswith("file:") else url
 
 
 def resolve_files(table: pd.DataFrame, names: Sequence[str], base: Path, path_map: Sequence[str], where: str) -> list[tuple[str, ...]]:
