@@ -21,27 +21,22 @@ from pathlib import Path
 from phenbench.core.errors import ConfigError, DataError
 from phenbench.datasets.bbbc021.crop_table import cache_key, convert_crop_table, is_crop_table
 from phenbench.datasets.bbbc021.metadata import CONTROL, IMAGE_CSV, MOA_CSV, Selection, attach_moa, read_moa_table
-from phenbench.datasets.cached_dataset import ReadOptions, default_cache_dir
-from phenbench.datasets.condition_options import ConditionOptions
+from phenbench.datasets.cached_dataset import default_cache_dir
 from phenbench.datasets.h5cache import CacheReader
-from phenbench.datasets.screen.adapter import PlateCacheDataset
+from phenbench.datasets.screen.adapter import PlateCacheDataset, ScreenConfig
 
 DEFAULT_SPLIT = {"by": "well", "test_fraction": 0.2, "seed": 0}
 
 
 @dataclass(frozen=True)
-class Bbbc021Config(ReadOptions, ConditionOptions):
-    """Where the data is, which cells to use, and how to read them."""
+class Bbbc021Config(ScreenConfig):
+    """Where the data is, which cells to use, and how to read them: a screen's options (root,
+    normalization against the plate's DMSO, compounds, concentrations, plates) and BBBC021's own."""
 
-    root: str = ""
     cache_dir: str | None = None
     image_size: int | None = 64  # None: the cache's own crop size (68 for the shared crops, 96 prepared)
-    normalization: str = "dmso"  # against the plate's DMSO, so a drug's brightening stays visible
-    # Selection (empty = everything in the data):
+    # Selection (empty = everything in the data), besides compounds, concentrations and plates:
     subset: str | None = None  # "latrunculin-b" or "paper-25"
-    compounds: tuple[str, ...] = ()
-    concentrations: tuple[float, ...] = ()
-    plates: tuple[str, ...] = ()
     moas: tuple[str, ...] = ()
     moa_csv: str | None = None  # default: BBBC021_v1_moa.csv beside root, or in ../metadata
     # Split (applied when a crop table is converted; a prepared cache keeps the split it was made
