@@ -93,6 +93,14 @@ def test_two_channels_as_png_one_file_each(tmp_path: Path) -> None:
     assert data.spec.channels == ("Hoechst", "GFP") and data.reader.dtype == np.uint16
     meta = pd.concat([data.metadata(s) for s in ("train", "test")], ignore_index=True)
     assert nearest_truth(meta, truth[~truth.border]).max() <= 2.0
+    # With illumination correction: one flat field per plate, of the fields' size and channel count.
+    corrected = prepare_loaddata(LoadDataOptions(
+        table=str(tmp_path / "load_data.csv"), out=str(tmp_path / "flat.h5"), crop_size=48, split_by="plate",
+        illumination=True, columns=LoadDataColumns(channels=("Hoechst", "GFP"), dose="Metadata_Concentration"),
+    ), progress=False)
+    assert corrected.cells == report.cells
+    flats = sorted((tmp_path / "flat.h5.work").glob("illumination-*/*.npy"))
+    assert [f.name for f in flats] == ["P1.npy", "P2.npy"] and np.load(flats[0]).shape == (2, 256, 256)
 
 
 def test_one_multipage_tiff_per_field_by_frames_or_stack(tmp_path: Path) -> None:
