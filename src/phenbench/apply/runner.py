@@ -232,6 +232,8 @@ def _contact_sheet(translator: Translator, files: Sequence[Path], plan: dict[Pat
     chosen = files[: options.contact_sheet]
     panel_files = [(relative_name(f, Path(options.images)).as_posix(), out / o.path)
                    for f in chosen for o in plan[f] if o.kind == "panels"]
+    if not all(path.is_file() for _, path in panel_files):
+        return []  # a process failed: the manifest's check says which outputs are missing
     paths = contact_sheet_paths(options.dose_series, options.figure.vector)
     write_contact_sheet(panel_files, source=options.source, targets=targets, caption=f"Translated by {translator.name}.",
                         channels=translator.spec.channels, style=options.figure, paths=[out / p for p in paths],
