@@ -15,6 +15,7 @@ from torch import nn
 from phenbench.core.dataset import DataSpec
 from phenbench.core.errors import ConfigError
 from phenbench.core.torch_compat import ensure_torchvision_importable
+from phenbench.core.unet_shape import check_unet_shape
 from phenbench.translators.cellflux.config import CellFluxConfig
 
 ensure_torchvision_importable()
@@ -52,17 +53,8 @@ def build_condition_encoder(config: CellFluxConfig, spec: DataSpec) -> nn.Module
 
 def build_unet(config: CellFluxConfig, spec: DataSpec) -> UNet2DModel:
     """A pixel-space UNet2DModel whose class embedding is the condition vector it is given."""
+    check_unet_shape(spec.image_size, config.block_out_channels, config.norm_num_groups)
     levels = len(config.block_out_channels)
-    if spec.image_size % (2 ** (levels - 1)):
-        raise ConfigError(
-            f"image size {spec.image_size} is not divisible by 2^{levels - 1}, which a UNet with {levels} levels "
-            f"(block_out_channels={config.block_out_channels}) needs; crop the images or use fewer levels."
-        )
-    bad = [c for c in config.block_out_channels if c % config.norm_num_groups]
-    if bad:
-        raise ConfigError(
-            f"block_out_channels {bad} are not multiples of norm_num_groups={config.norm_num_groups}; change one of the two."
-        )
     attention = set(config.attention_levels)
     down = tuple("AttnDownBlock2D" if level in attention else "DownBlock2D" for level in range(levels))
     up = tuple("AttnUpBlock2D" if level in attention else "UpBlock2D" for level in reversed(range(levels)))

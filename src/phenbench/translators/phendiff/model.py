@@ -8,7 +8,7 @@ code built them from different settings).
 from __future__ import annotations
 
 from phenbench.core.dataset import DataSpec
-from phenbench.core.errors import ConfigError
+from phenbench.core.unet_shape import check_unet_shape
 from phenbench.core.torch_compat import ensure_torchvision_importable
 from phenbench.translators.phendiff.config import PhenDiffConfig
 
@@ -24,19 +24,8 @@ def null_class(spec: DataSpec) -> int:
 
 def build_unet(config: PhenDiffConfig, spec: DataSpec) -> UNet2DModel:
     """A pixel-space UNet2DModel with one class embedding per condition plus the null class."""
+    check_unet_shape(spec.image_size, config.block_out_channels, config.norm_num_groups)
     levels = len(config.block_out_channels)
-    if spec.image_size % (2 ** (levels - 1)):
-        raise ConfigError(
-            f"image size {spec.image_size} is not divisible by 2^{levels - 1}, which a UNet with "
-            f"{levels} levels (block_out_channels={config.block_out_channels}) needs; crop the images "
-            "or use fewer levels."
-        )
-    bad = [c for c in config.block_out_channels if c % config.norm_num_groups]
-    if bad:
-        raise ConfigError(
-            f"block_out_channels {bad} are not multiples of norm_num_groups={config.norm_num_groups}; "
-            "change one of the two."
-        )
     if config.attention_at_lowest_resolution_only:
         down = ["DownBlock2D"] * (levels - 1) + ["AttnDownBlock2D"]
         up = ["AttnUpBlock2D"] + ["UpBlock2D"] * (levels - 1)
