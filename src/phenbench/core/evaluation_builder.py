@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from phenbench.core.dataset import PreparedDataset
 from phenbench.core.errors import ConfigError, DataError
 from phenbench.core.metric import ConditionBundle, Evaluation, Need
+from phenbench.core.sharding import Shard, gather_in_order, my_batches
 from phenbench.core.translator import Translator
 
 
@@ -112,6 +113,7 @@ def build_evaluation(
     progress: bool,
     match_batches: bool = False,
     strict_batches: bool = False,
+    shard: Shard = Shard(),
 ) -> tuple[Evaluation, TranslationCost]:
     """Translate every pair's test images and gather bundles, one per target condition.
 
@@ -121,6 +123,10 @@ def build_evaluation(
     image, the run falls back to unmatched pairs (recorded), unless `strict_batches`. Pairs with a
     condition held out of training are not translated by a translator that cannot condition on
     it: their targets are recorded in `Evaluation.untranslated` with the reason.
+
+    Under several processes (`shard`), each translates and reconstructs its share of the batches
+    (batch k on process k mod N) and every process gets all of them back in batch order: the same
+    images, in the same order, as one process computes. Costs are summed over the processes.
     """
     conditions = dataset.conditions
     units = resampling_units(dataset, "test")
@@ -131,10 +137,10 @@ def build_evaluation(
         matched, pairing = _match(dataset, pairs, limit, seed, strict_batches)
     if matched is not None:
         parts, source_rows = _translate_matched(translator, dataset, matched, {t for _, t in scored}, batch_size,
-                                                units, needs, cost, progress)
+                                                units, needs, cost, progress, shard)
     else:
         parts, source_rows = _translate_all(translator, dataset, scored, batch_size, limit, seed, units, needs,
-                                            cost, progress)
+                                            cost, progress, shard)
 
     bundles: dict[str, ConditionBundle] = {}
     real_rows_of: dict[int, np.ndarray] = {}
@@ -148,13 +154,7 @@ def build_evaluation(
         real = dataset.read("test", real_rows) if len(real_rows) else None
         reconstructions = None
         if Need.RECONSTRUCTION in needs and real is not None:
-            begin = time.perf_counter()
-            with torch.inference_mode():
-                reconstructions = torch.cat(
-                    [translator.reconstruct(real[i : i + batch_size], target).images.float().cpu()
-                     for i in range(0, len(real), batch_size)]
-                )
-            cost.reconstruction_seconds += time.perf_counter() - begin
+            reconstructions = _reconstructed(translator, real, target, batch_size, cost, shard)
         bundles[name] = ConditionBundle(
             target=name,
             translated=torch.cat(part["translated"]),
@@ -249,23 +249,47 @@ def _match(dataset: PreparedDataset, pairs, limit: int | None, seed: int, strict
     return None, {"batch_matched": False, "reason": f"not batch-matched: {why}"}
 
 
-def _translated(translator, dataset, rows, source: int, targets: list[int], batch_size: int, cost: TranslationCost):
-    """(batch rows, source images, {target: translated images}) per batch of `rows`, with the costs counted."""
-    for start in range(0, len(rows), batch_size):
-        batch_rows = rows[start : start + batch_size]
-        images = dataset.read("test", batch_rows)
+def _translated(translator, dataset, rows, source: int, targets: list[int], batch_size: int, cost: TranslationCost,
+                shard: Shard):
+    """(batch rows, source images, {target: translated images}) per batch of `rows`, with the costs
+    counted; under several processes each translates its batches and all get every batch back."""
+    starts = list(range(0, len(rows), batch_size))
+    mine = {}
+    for k in my_batches(len(starts), shard):
+        images = dataset.read("test", rows[starts[k] : starts[k] + batch_size])
         begin = time.perf_counter()
         with torch.inference_mode():
             results = translator.translate_to_each(images, source, targets)
-        cost.seconds += time.perf_counter() - begin
+        seconds = time.perf_counter() - begin
         inverted = next(iter(results.values())).latents if results else None
-        if inverted is not None and inverted.kind != "image":  # the same inversion serves every target
-            cost.inversion_seconds += inverted.seconds
+        inversion = inverted.seconds if inverted is not None and inverted.kind != "image" else None
+        mine[k] = (seconds, inversion, max((r.nfe for r in results.values()), default=0),
+                   {t: r.images.detach().float().cpu() for t, r in results.items()})
+    for k, (seconds, inversion, nfe, results) in enumerate(gather_in_order(mine, len(starts), shard)):
+        batch_rows = rows[starts[k] : starts[k] + batch_size]
+        images = dataset.read("test", batch_rows)
+        cost.seconds += seconds
+        if inversion is not None:  # the same inversion serves every target
+            cost.inversion_seconds += inversion
             cost.inverted_images += len(images)
-        for result in results.values():
-            cost.images += len(images)
-            cost.nfe = max(cost.nfe, result.nfe)
-        yield batch_rows, images, {t: r.images.detach().float().cpu() for t, r in results.items()}
+        cost.images += len(images) * len(results)
+        cost.nfe = max(cost.nfe, nfe)
+        yield batch_rows, images, results
+
+
+def _reconstructed(translator, real: torch.Tensor, target: int, batch_size: int, cost: TranslationCost,
+                   shard: Shard) -> torch.Tensor:
+    """Reconstructions of `real` (images of `target`), each process doing its share of the batches."""
+    starts = list(range(0, len(real), batch_size))
+    mine = {}
+    for k in my_batches(len(starts), shard):
+        begin = time.perf_counter()
+        with torch.inference_mode():
+            images = translator.reconstruct(real[starts[k] : starts[k] + batch_size], target).images.float().cpu()
+        mine[k] = (time.perf_counter() - begin, images)
+    gathered = gather_in_order(mine, len(starts), shard)
+    cost.reconstruction_seconds += sum(seconds for seconds, _ in gathered)
+    return torch.cat([images for _, images in gathered])
 
 
 def _add(part, dataset, needs, units, source_name: str, rows, images, translated, target: int) -> None:
@@ -277,7 +301,7 @@ def _add(part, dataset, needs, units, source_name: str, rows, images, translated
         part["counterfactuals"].append(dataset.counterfactuals("test", rows, target))
 
 
-def _translate_all(translator, dataset, pairs, batch_size, limit, seed, units, needs, cost, progress):
+def _translate_all(translator, dataset, pairs, batch_size, limit, seed, units, needs, cost, progress, shard):
     """Every test image of each source (up to `limit`) translated to each of its targets."""
     targets_of: dict[int, list[int]] = defaultdict(list)
     for source, target in pairs:
@@ -289,7 +313,8 @@ def _translate_all(translator, dataset, pairs, batch_size, limit, seed, units, n
     for source, targets in targets_of.items():
         rows = source_rows[source] = test_rows(dataset, source, limit, seed)
         name = dataset.conditions.name(source)
-        for batch_rows, images, results in _translated(translator, dataset, rows, source, targets, batch_size, cost):
+        for batch_rows, images, results in _translated(translator, dataset, rows, source, targets, batch_size, cost,
+                                                       shard):
             for target, translated in results.items():
                 _add(parts[target], dataset, needs, units, name, batch_rows, images, translated, target)
             bar.update(len(images) * len(targets))
@@ -297,7 +322,7 @@ def _translate_all(translator, dataset, pairs, batch_size, limit, seed, units, n
     return parts, source_rows
 
 
-def _translate_matched(translator, dataset, matched, targets, batch_size, units, needs, cost, progress):
+def _translate_matched(translator, dataset, matched, targets, batch_size, units, needs, cost, progress, shard):
     """Each of `targets`' drawn controls translated to it, in the order of its real rows; each
     control image is inverted once for all the targets that drew it (batch_pairs.targets_by_row)."""
     from phenbench.core.batch_pairs import MatchedPairs, targets_by_row
@@ -311,7 +336,7 @@ def _translate_matched(translator, dataset, matched, targets, batch_size, units,
                disable=not progress)
     for targets, rows in groups.items():
         for batch_rows, images, results in _translated(translator, dataset, rows, control, sorted(targets),
-                                                       batch_size, cost):
+                                                       batch_size, cost, shard):
             for target, translated in results.items():
                 for k, row in enumerate(batch_rows):
                     done[target][int(row)] = (images[k], translated[k])

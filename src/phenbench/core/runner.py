@@ -164,6 +164,7 @@ def run_benchmark(config: RunConfig, registries: Registries | None = None) -> Ru
 def _run(config: RunConfig, registries: Registries, run_id: str, started: str) -> RunOutcome:
     from phenbench.core.evaluation_builder import build_evaluation, resolve_pairs
     from phenbench.core.metric import Need, stamp_results
+    from phenbench.core.sharding import broadcast_from_main, current_shard
     from phenbench.core.store import ResultsStore, RunRecord, make_run_id
     from phenbench.core.translator import FitOptions
 
@@ -245,17 +246,19 @@ def _run(config: RunConfig, registries: Registries, run_id: str, started: str) -
 
         save_dataset_normalization(dataset, model_dir / "model")
 
+    shard = current_shard()
     evaluation, cost = build_evaluation(
         translator, dataset, pairs, needs | {Need.TRANSLATED},
         batch_size=config.batch_size, limit=config.max_test_per_condition,
-        seed=config.eval_seed, progress=config.progress,  # the fixed evaluation seed, not the training seed
-        match_batches=match_batches, strict_batches=config.match_batches is True,
+        seed=config.eval_seed, progress=config.progress and shard.is_main,  # the fixed evaluation seed
+        match_batches=match_batches, strict_batches=config.match_batches is True, shard=shard,
     )
     fallback = evaluation.pairing.get("reason")
     if fallback and config.progress:
         print(f"note: {fallback}; controls of every plate were used (recorded with the run).")
     evaluation.options["device"] = device
     timings.update(
+        processes=float(shard.count),  # translation seconds are summed over them
         translate_seconds=cost.seconds,
         translated_images=float(cost.images),
         nfe_per_image=float(cost.nfe),
@@ -273,13 +276,15 @@ def _run(config: RunConfig, registries: Registries, run_id: str, started: str) -
 
     results = []
     parts = EvaluationParts.of(evaluation)  # seen and held-out targets scored apart (held_out.py)
-    bar = tqdm(metrics.items(), desc="metrics", unit="metric", disable=not config.progress)
+    # Every process holds every translation now; scoring needs all of them at once, so the main
+    # process alone scores (and writes), and hands the record to the others.
+    bar = tqdm(metrics.items() if shard.is_main else [], desc="metrics", unit="metric", disable=not config.progress)
     for name, metric in bar:
         bar.set_postfix_str(name)
         scored = parts.score(lambda part: score_metric(name, metric, part, progress=config.progress))
         # Each value records the rows and options it was computed on (compare keeps others apart).
         results.extend(stamp_results(scored, name, metric, evaluation))
-    if config.protocol:
+    if config.protocol and shard.is_main:
         from phenbench.protocols import load_protocol
         from phenbench.protocols.published import published_results
 
@@ -310,9 +315,10 @@ def _run(config: RunConfig, registries: Registries, run_id: str, started: str) -
         timings=timings,
         preset=preset,
     )
-    if is_main_process():
+    if shard.is_main and is_main_process():
         write_or_keep(store, record, Path(config.work_dir))
-    return RunOutcome(record=record, model_dir=model_dir)
+    # After the write: a process that reads the store next (the identity baseline) finds the run.
+    return RunOutcome(record=broadcast_from_main(record, shard), model_dir=model_dir)
 
 
 def resolve_match_batches(config: RunConfig, dataset) -> bool:

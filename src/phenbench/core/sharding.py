@@ -1,0 +1,73 @@
+"""Which process this is under `accelerate launch` / torchrun, and gathering work across processes.
+
+`phenbench run` and `phenbench translate` deal whole batches out round robin (batch k to process
+k mod N), each batch the same whatever N is; the results are gathered back in batch order, so a
+sharded run computes exactly what one process would.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Which process this is, out of how many."""
+
+    index: int = 0
+    count: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.index == 0
+
+
+def current_shard() -> Shard:
+    """This process's place, from accelerate's `PartialState` (1 of 1 outside a launcher)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return Shard()  # no launcher: do not start a process group for nothing
+    import torch
+    from accelerate import PartialState
+
+    state = PartialState(cpu=not torch.cuda.is_available())
+    return Shard(index=state.process_index, count=state.num_processes)
+
+
+def wait_for_everyone(shard: Shard) -> None:
+    """A barrier across processes (nothing to wait for when running alone)."""
+    if shard.count > 1:
+        from accelerate import PartialState
+
+        PartialState().wait_for_everyone()
+
+
+def my_batches(count: int, shard: Shard) -> list[int]:
+    """The indices of the batches this process handles: k, k + N, k + 2N, ..."""
+    return list(range(shard.index, count, shard.count))
+
+
+def gather_in_order(mine: dict[int, Any], count: int, shard: Shard) -> list[Any]:
+    """Every process's {batch index: result}, gathered to every process, as a list in batch order.
+
+    The objects travel between this run's own processes (accelerate's gather_object, which pickles
+    them): nothing read from a user's file.
+    """
+    if shard.count == 1:
+        return [mine[k] for k in range(count)]
+    from accelerate.utils import gather_object
+
+    gathered: dict[int, Any] = {}
+    for part in gather_object([mine]):
+        gathered.update(part)
+    return [gathered[k] for k in range(count)]
+
+
+def broadcast_from_main(value: Any, shard: Shard) -> Any:
+    """Rank 0's `value`, on every process."""
+    if shard.count == 1:
+        return value
+    from accelerate.utils import broadcast_object_list
+
+    return broadcast_object_list([value], from_process=0)[0]
