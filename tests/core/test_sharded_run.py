@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
-import pytest
 
 from phenbench.core.store import ResultsStore
+from tests.torchrun import run_two_processes, single_thread_env
 
-ROOT = Path(__file__).resolve().parents[2]
 # A small synthetic world (4 test images a condition, translated 2 at a time: several batches to deal
 # out) and a tiny CellFlux, whose start noise per image makes any change of batch visible.
 TINY = """dataset_config: {image_size: 32, train_per_condition: 4, test_per_condition: 4}
@@ -25,19 +21,15 @@ translator_config: {block_out_channels: [8, 16], layers_per_block: 1, attention_
 
 
 def test_a_sharded_run_stores_what_one_process_computes(tmp_path) -> None:
-    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or shutil.which("torchrun")
-    if torchrun is None:
-        pytest.skip("torchrun is not installed")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    env = single_thread_env()
     (tmp_path / "tiny.yaml").write_text(TINY)
     common = ["run", "-q", "-t", "cellflux", "--config", "tiny.yaml", "--pairs", "from-control", "--device", "cpu"]
     one = subprocess.run([sys.executable, "-m", "phenbench.cli", *common, "--store", "one.h5"], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=600)
     assert one.returncode == 0, one.stderr[-3000:]
     model = next(tmp_path.glob("runs/cellflux-*/model"))
-    two = subprocess.run([torchrun, "--standalone", "--nproc_per_node", "2", "-m", "phenbench.cli", *common,
-                          "--checkpoint", str(model), "--store", "two.h5"],
-                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    two = run_two_processes("-m", "phenbench.cli", *common, "--checkpoint", str(model), "--store", "two.h5",
+                            cwd=tmp_path, timeout=600)
     assert two.returncode == 0, two.stderr[-3000:]
     store = ResultsStore(tmp_path / "two.h5")
     runs = store.runs_frame()

@@ -3,31 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
 import torch
 
 from phenbench.translators.cellflux.translator import CellFluxTranslator
+from tests.torchrun import run_two_processes
 
 SCRIPT = Path(__file__).with_name("two_process_fit.py")
 
 
 def test_two_process_fit_keeps_the_ranks_in_step_and_saves_a_model(tmp_path) -> None:
-    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or shutil.which("torchrun")
-    if torchrun is None:
-        pytest.skip("torchrun is not installed")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    root = Path(__file__).resolve().parents[3]
-    env["PYTHONPATH"] = os.pathsep.join([str(root), env.get("PYTHONPATH", "")])
-    completed = subprocess.run(
-        [torchrun, "--standalone", "--nproc_per_node", "2", str(SCRIPT), str(tmp_path), "3"],
-        env=env, capture_output=True, text=True, timeout=300,
-    )
+    completed = run_two_processes(str(SCRIPT), str(tmp_path), "3")
     assert completed.returncode == 0, completed.stderr[-3000:]
     ranks = [json.loads((tmp_path / f"rank-{r}.json").read_text()) for r in (0, 1)]
     assert [r["processes"] for r in ranks] == [2, 2]
