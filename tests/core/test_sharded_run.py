@@ -30,7 +30,8 @@ def test_a_sharded_run_stores_what_one_process_computes(tmp_path) -> None:
     model = next(tmp_path.glob("runs/cellflux-*/model"))
     two = run_two_processes("-m", "phenbench.cli", *common, "--checkpoint", str(model), "--store", "two.h5",
                             cwd=tmp_path, timeout=600)
-    assert two.returncode == 0, two.stderr[-3000:]
+    # Each rank's one-line error, not only the launcher's report of the rank that was stopped.
+    assert two.returncode == 0, "\n".join(line for line in two.stderr.splitlines() if "Error" in line)[-3000:]
     store = ResultsStore(tmp_path / "two.h5")
     runs = store.runs_frame()
     assert sorted(runs["translator"]) == ["cellflux", "identity"]  # one record each, not one per process

@@ -155,7 +155,8 @@ def run_benchmark(config: RunConfig, registries: Registries | None = None) -> Ru
             timings={}, error=f"{type(exc).__name__}: {exc}", preset=config.preset,
         )
         try:
-            ResultsStore(config.store).write(failed)
+            if is_main_process():  # under a launcher every process fails alike; one record
+                ResultsStore(config.store).write(failed)
         except Exception:
             pass  # the original error matters more than the record of it
         raise
@@ -164,13 +165,14 @@ def run_benchmark(config: RunConfig, registries: Registries | None = None) -> Ru
 def _run(config: RunConfig, registries: Registries, run_id: str, started: str) -> RunOutcome:
     from phenbench.core.evaluation_builder import build_evaluation, resolve_pairs
     from phenbench.core.metric import Need, stamp_results
-    from phenbench.core.sharding import broadcast_from_main, current_shard
+    from phenbench.core.sharding import broadcast_from_main, current_shard, wait_for_everyone
     from phenbench.core.store import ResultsStore, RunRecord, make_run_id
     from phenbench.core.translator import FitOptions
 
     translator_cls = registries.translators.load(config.translator)  # fail fast on a bad name
     if config.preset is not None:
         translator_cls.config_for(config.preset)  # refuses a preset the translator does not have
+    shard = current_shard()  # under a launcher: this process's place; the main one alone writes files
     store = ResultsStore(config.store)
     store.check_writable()  # before fitting: a five-hour fit must not learn at the end that its store is unusable
     seed_everything(config.seed)
@@ -219,10 +221,11 @@ def _run(config: RunConfig, registries: Registries, run_id: str, started: str) -
                 f"Cannot create the model folder {model_dir} ({exc.strerror or exc}); pass a writable --work-dir."
             ) from None
         checkpoints = model_dir / "checkpoints"
-        if not config.resume and checkpoints.exists():
+        if not config.resume and checkpoints.exists() and shard.is_main:
             import shutil
 
             shutil.rmtree(checkpoints)
+        wait_for_everyone(shard)
         begin = time.perf_counter()
         report = translator.fit(
             dataset,
@@ -239,14 +242,15 @@ def _run(config: RunConfig, registries: Registries, run_id: str, started: str) -
         timings["fit_steps"] = float(report.steps)
         if report.images_per_second:
             timings["fit_images_per_second"] = report.images_per_second
-        translator.save(model_dir / "model")
-        # Beside the weights, the intensity map of the training data, so that `phenbench translate`
-        # preprocesses a user's images as the model saw them (nothing for synthetic data).
-        from phenbench.imaging.normalization import save_dataset_normalization
+        if shard.is_main:  # one writer: processes saving into one folder at once would race
+            translator.save(model_dir / "model")
+            # Beside the weights, the intensity map of the training data, so that `phenbench translate`
+            # preprocesses a user's images as the model saw them (nothing for synthetic data).
+            from phenbench.imaging.normalization import save_dataset_normalization
 
-        save_dataset_normalization(dataset, model_dir / "model")
+            save_dataset_normalization(dataset, model_dir / "model")
+        wait_for_everyone(shard)
 
-    shard = current_shard()
     evaluation, cost = build_evaluation(
         translator, dataset, pairs, needs | {Need.TRANSLATED},
         batch_size=config.batch_size, limit=config.max_test_per_condition,
