@@ -29,6 +29,7 @@ from phenbench.core.dataset import DataSpec, PreparedDataset
 from phenbench.core.errors import DataError
 from phenbench.core.resume_guard import check_same_processes
 from phenbench.core.seeding import derived_seed
+from phenbench.core.training_batches import random_flips, read_in_row_order
 from phenbench.core.training_checkpoint import TrainingCheckpoints
 from phenbench.core.translator import FitOptions, FitReport
 from phenbench.translators.cellflux.config import CellFluxConfig
@@ -55,21 +56,6 @@ def skewed_times(n: int, config: CellFluxConfig, generator: torch.Generator) -> 
         return torch.rand(n, generator=generator)
     sigma = (torch.randn(n, generator=generator) * config.time_p_std + config.time_p_mean).exp()
     return (1.0 / (1.0 + sigma)).clamp(1e-4, 1.0)
-
-
-def random_flips(images: torch.Tensor, probability: float, generator: torch.Generator) -> torch.Tensor:
-    """Flip each image horizontally and vertically, each with `probability`."""
-    if probability == 0:
-        return images
-    flip_h, flip_v = torch.rand(2, len(images), generator=generator) < probability
-    images = torch.where(flip_h[:, None, None, None], images.flip(-1), images)
-    return torch.where(flip_v[:, None, None, None], images.flip(-2), images)
-
-
-def read_rows(dataset: PreparedDataset, rows: np.ndarray) -> torch.Tensor:
-    """Training images of `rows` in that order (read in row order, kinder to on-disk caches)."""
-    order = np.argsort(rows, kind="stable")
-    return dataset.read("train", rows[order])[torch.as_tensor(np.argsort(order))]
 
 
 def train(config: CellFluxConfig, spec: DataSpec, dataset: PreparedDataset, options: FitOptions,
@@ -109,8 +95,8 @@ def train(config: CellFluxConfig, spec: DataSpec, dataset: PreparedDataset, opti
         rank = accelerator.process_index
         generator = torch.Generator().manual_seed(derived_seed(options.seed, 2, step, rank))
         control_rows, target_rows = pairs.draw(step, rank, accelerator.num_processes, config.batch_size)
-        x0 = random_flips(read_rows(dataset, control_rows), config.flip_probability, generator)
-        x1 = random_flips(read_rows(dataset, target_rows), config.flip_probability, generator)
+        x0 = random_flips(read_in_row_order(dataset, "train", control_rows), config.flip_probability, generator)
+        x1 = random_flips(read_in_row_order(dataset, "train", target_rows), config.flip_probability, generator)
         conditions = labels[torch.as_tensor(target_rows)]
         # Batch-wide draws are shared by every process (rank left out of their seed).
         shared = torch.rand(2, generator=torch.Generator().manual_seed(derived_seed(options.seed, 3, step)))

@@ -31,6 +31,7 @@ from phenbench.core.dataset import DataSpec, PreparedDataset
 from phenbench.core.errors import ConfigError, DataError
 from phenbench.core.resume_guard import check_same_processes
 from phenbench.core.seeding import derived_seed
+from phenbench.core.training_batches import random_flips, read_in_row_order
 from phenbench.core.translator import FitOptions, FitReport
 from phenbench.translators.phendiff.checkpoint import (
     load_latest_checkpoint,
@@ -129,13 +130,10 @@ def train(config: PhenDiffConfig, spec: DataSpec, dataset: PreparedDataset, opti
     for step in range(start, config.steps):
         generator = torch.Generator().manual_seed(derived_seed(options.seed, 2, step, accelerator.process_index))
         rows = plan.rows_for(step, accelerator.process_index)
-        order = np.argsort(rows, kind="stable")  # read in row order (friendlier to on-disk caches)
-        images = dataset.read("train", rows[order])[torch.as_tensor(np.argsort(order))]
+        images = read_in_row_order(dataset, "train", rows)
         classes = labels[torch.as_tensor(rows)]
         if config.random_flips:
-            flip_h, flip_v = torch.rand(2, len(rows), generator=generator) < 0.5
-            images = torch.where(flip_h[:, None, None, None], images.flip(-1), images)
-            images = torch.where(flip_v[:, None, None, None], images.flip(-2), images)
+            images = random_flips(images, 0.5, generator)
         # The draw is shared by every process (same seed, rank 0) so a whole global batch goes unconditional.
         unconditional_draw = torch.Generator().manual_seed(derived_seed(options.seed, 3, step))
         if torch.rand(1, generator=unconditional_draw).item() < config.unconditional_probability:
