@@ -254,9 +254,9 @@ def _translated(translator, dataset, rows, source: int, targets: list[int], batc
     """(batch rows, source images, {target: translated images}) per batch of `rows`, with the costs
     counted; under several processes each translates its batches and all get every batch back."""
     starts = list(range(0, len(rows), batch_size))
-    mine = {}
+    mine, read = {}, {}  # read: this process's source images, kept rather than read again
     for k in my_batches(len(starts), shard):
-        images = dataset.read("test", rows[starts[k] : starts[k] + batch_size])
+        images = read[k] = dataset.read("test", rows[starts[k] : starts[k] + batch_size])
         begin = time.perf_counter()
         with torch.inference_mode():
             results = translator.translate_to_each(images, source, targets)
@@ -267,7 +267,7 @@ def _translated(translator, dataset, rows, source: int, targets: list[int], batc
                    {t: r.images.detach().float().cpu() for t, r in results.items()})
     for k, (seconds, inversion, nfe, results) in enumerate(gather_in_order(mine, len(starts), shard)):
         batch_rows = rows[starts[k] : starts[k] + batch_size]
-        images = dataset.read("test", batch_rows)
+        images = read[k] if k in read else dataset.read("test", batch_rows)  # another process's batch
         cost.seconds += seconds
         if inversion is not None:  # the same inversion serves every target
             cost.inversion_seconds += inversion
