@@ -319,7 +319,7 @@ def _run(config: RunConfig, registries: Registries, run_id: str, started: str) -
         timings=timings,
         preset=preset,
     )
-    if shard.is_main and is_main_process():
+    if shard.is_main:
         write_or_keep(store, record, Path(config.work_dir))
     # After the write: a process that reads the store next (the identity baseline) finds the run.
     return RunOutcome(record=broadcast_from_main(record, shard), model_dir=model_dir)
@@ -346,7 +346,8 @@ def warn_full_size_on_cpu(translator_cls, config: RunConfig, device: str) -> Non
 
 
 def is_main_process() -> bool:
-    """Under `accelerate launch` / torchrun every process runs the runner; only rank 0 writes."""
+    """Under `accelerate launch` / torchrun every process runs the runner; only rank 0 writes. From
+    the environment, not the process group: a failure path must not wait on the other processes."""
     import os
 
     return os.environ.get("RANK", "0") == "0"
