@@ -106,12 +106,14 @@ class CellFluxTranslator(Translator):
     def _starts(self, images: torch.Tensor, sources: torch.Tensor) -> torch.Tensor:
         """Where each image's forward flow starts: the noised control cell, or, for a cell of
         another condition, the point its own condition's flow carries back to."""
-        config, grid = self.config, time_grid(self.config)
-        starts = images + config.noise_level * start_noise(images, config.sampling_seed)
-        others = sources != self._control()
-        if others.any():
-            velocity, back = self._velocity(), grid.flip(0)
-            rows = others.nonzero().flatten()
+        config = self.config
+        starts = images.clone()
+        controls = sources == self._control()
+        if controls.any():  # noise only where it is used (it is seeded per image: a subset draws the same)
+            starts[controls] = images[controls] + config.noise_level * start_noise(images[controls], config.sampling_seed)
+        if not controls.all():
+            velocity, back = self._velocity(), time_grid(config).flip(0)
+            rows = (~controls).nonzero().flatten()
             for part in self._chunks(len(rows)):
                 chosen = rows[part]
                 starts[chosen] = integrate(velocity, images[chosen], sources[chosen], back, config.ode_method)
