@@ -1,8 +1,8 @@
 """CellFlux's training pairs: each target cell with a control cell of its own batch (plate).
 
 An epoch is a seeded permutation of the target rows (the treated training cells, and the control
-ones too when the control is learned as a target). Each target row is paired with a control row
-drawn at random from its plate's training controls, as CellFlux's data loader does, so the flow
+ones too when the control is learned as a target), dealt out by core/batch_plan.py. Each target
+row is paired with a control row drawn at random from its plate's training controls, as CellFlux's data loader does, so the flow
 learns the treatment and not the plate difference. Without plates (the synthetic world) any
 control is drawn. Every draw is a pure function of (seed, step, rank): a resumed fit replays the
 pairs an uninterrupted one would have seen.
@@ -10,11 +10,11 @@ pairs an uninterrupted one would have seen.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
-import torch
 
+from phenbench.core.batch_plan import BatchPlan
 from phenbench.core.dataset import PreparedDataset
 from phenbench.core.errors import DataError
 from phenbench.core.seeding import derived_seed
@@ -29,19 +29,10 @@ class TrainingPairs:
     seed: int
     batch_matched: bool
     dropped: int = 0  # target rows whose plate has no training control
-    _epoch_cache: dict[int, torch.Tensor] = field(default_factory=dict)
 
-    def permutation(self, epoch: int) -> torch.Tensor:
-        if epoch not in self._epoch_cache:
-            generator = torch.Generator().manual_seed(derived_seed(self.seed, 1, epoch))
-            self._epoch_cache = {epoch: torch.randperm(len(self.targets), generator=generator)}
-        return self._epoch_cache[epoch]
-
-    def draw(self, step: int, rank: int, processes: int, per_process: int) -> tuple[np.ndarray, np.ndarray]:
-        """(control rows, target rows) for one process at one step."""
-        start = (step * processes + rank) * per_process
-        n = len(self.targets)
-        picks = [int(self.permutation(p // n)[p % n]) for p in range(start, start + per_process)]
+    def draw(self, plan: BatchPlan, step: int, rank: int) -> tuple[np.ndarray, np.ndarray]:
+        """(control rows, target rows) for one process at one step; `plan` deals out the targets."""
+        picks = plan.rows_for(step, rank)
         rng = np.random.default_rng(derived_seed(self.seed, 4, step, rank))
         controls = np.array([self.pools[k][rng.integers(len(self.pools[k]))] for k in picks], dtype=np.int64)
         return controls, self.targets[picks]

@@ -24,6 +24,7 @@ import torch
 from tqdm.auto import tqdm
 
 from phenbench.core.accelerator import make_accelerator
+from phenbench.core.batch_plan import BatchPlan
 from phenbench.core.config import config_to_dict
 from phenbench.core.dataset import DataSpec, PreparedDataset
 from phenbench.core.errors import DataError
@@ -86,6 +87,7 @@ def train(config: CellFluxConfig, spec: DataSpec, dataset: PreparedDataset, opti
     model, optimizer = accelerator.prepare(network, optimizer)
     ema.to(accelerator.device)
     path, null, device = CondOTProbPath(), null_condition(spec), accelerator.device
+    plan = BatchPlan(len(pairs.targets), config.batch_size, accelerator.num_processes, options.seed)
 
     bar = tqdm(total=steps, initial=min(start, steps), unit="step",
                disable=not (options.progress and accelerator.is_main_process))
@@ -94,7 +96,7 @@ def train(config: CellFluxConfig, spec: DataSpec, dataset: PreparedDataset, opti
     for step in range(start, steps):
         rank = accelerator.process_index
         generator = torch.Generator().manual_seed(derived_seed(options.seed, 2, step, rank))
-        control_rows, target_rows = pairs.draw(step, rank, accelerator.num_processes, config.batch_size)
+        control_rows, target_rows = pairs.draw(plan, step, rank)
         x0 = random_flips(read_in_row_order(dataset, "train", control_rows), config.flip_probability, generator)
         x1 = random_flips(read_in_row_order(dataset, "train", target_rows), config.flip_probability, generator)
         conditions = labels[torch.as_tensor(target_rows)]

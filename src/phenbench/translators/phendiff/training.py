@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from phenbench.core.accelerator import make_accelerator
+from phenbench.core.batch_plan import BatchPlan
 from phenbench.core.config import config_to_dict
 from phenbench.core.dataset import DataSpec, PreparedDataset
 from phenbench.core.errors import ConfigError, DataError
@@ -41,28 +40,6 @@ from phenbench.translators.phendiff.checkpoint import (
 )
 from phenbench.translators.phendiff.config import PhenDiffConfig
 from phenbench.translators.phendiff.model import UNet2DModel, build_scheduler, null_class
-
-
-@dataclass
-class BatchPlan:
-    """Which training rows each process reads at each step: epochs of seeded permutations."""
-
-    rows: int
-    per_process: int
-    processes: int
-    seed: int
-    _cache: dict[int, torch.Tensor] = field(default_factory=dict)
-
-    def permutation(self, epoch: int) -> torch.Tensor:
-        if epoch not in self._cache:
-            generator = torch.Generator().manual_seed(derived_seed(self.seed, 1, epoch))
-            self._cache = {epoch: torch.randperm(self.rows, generator=generator)}
-        return self._cache[epoch]
-
-    def rows_for(self, step: int, rank: int) -> np.ndarray:
-        start = (step * self.processes + rank) * self.per_process
-        positions = range(start, start + self.per_process)
-        return np.array([int(self.permutation(p // self.rows)[p % self.rows]) for p in positions])
 
 
 def scaled_learning_rate(config: PhenDiffConfig, processes: int) -> float:
