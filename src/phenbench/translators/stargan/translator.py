@@ -15,9 +15,11 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
+from phenbench.core.accelerator import make_accelerator
 from phenbench.core.config import config_to_dict
 from phenbench.core.dataset import PreparedDataset
 from phenbench.core.errors import DataError, PhenbenchError
+from phenbench.core.resume_guard import check_same_processes
 from phenbench.core.translator import (
     ConditionArg,
     FitOptions,
@@ -27,6 +29,7 @@ from phenbench.core.translator import (
 )
 from phenbench.translators.stargan.checkpoint import load_checkpoint, save_checkpoint
 from phenbench.translators.stargan.config import PRESETS, StarGANConfig
+from phenbench.translators.stargan.distributed import mean_over_processes, rank_seed, rng_state_of, rng_states
 from phenbench.translators.stargan.networks import (
     Discriminator,
     Generator,
@@ -66,77 +69,106 @@ class StarGANTranslator(Translator):
     # --- fit ---------------------------------------------------------------------------------
 
     def fit(self, dataset: PreparedDataset, options: FitOptions = FitOptions()) -> FitReport:
+        """Train G and D with accelerate: distributed data parallel under `accelerate launch` / torchrun,
+        each process drawing `batch_size` images per iteration (the reference's per-GPU batch)."""
         labels = self._training_labels(dataset)
-        config, device = self.config, torch.device(options.device)
+        config = self.config
+        accelerator = make_accelerator("no", options.device)
+        rank, processes = accelerator.process_index, accelerator.num_processes
         # Weights are initialised from the seed without disturbing the caller's global RNG.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(options.seed)
             generator, discriminator = self._new_generator(), self._new_discriminator()
-        generator.to(device).train()
-        discriminator.to(device).train()
         betas = (config.beta1, config.beta2)
         g_optimizer = torch.optim.Adam(generator.parameters(), config.generator_lr, betas=betas)
         d_optimizer = torch.optim.Adam(discriminator.parameters(), config.discriminator_lr, betas=betas)
-        rng = torch.Generator().manual_seed(options.seed)
+        rng = torch.Generator().manual_seed(rank_seed(options.seed, rank))
 
         config_dict, spec_dict = config_to_dict(config), self.spec.to_dict()
         state = load_checkpoint(options.checkpoint_dir, config_dict, spec_dict)
         start, d_losses, g_losses, seconds_before = 0, [], [], 0.0
         if state is not None:
+            check_same_processes(state.get("processes"), processes, options.checkpoint_dir)
             generator.load_state_dict(state["generator"])
             discriminator.load_state_dict(state["discriminator"])
             g_optimizer.load_state_dict(state["generator_optimizer"])
             d_optimizer.load_state_dict(state["discriminator_optimizer"])
-            rng.set_state(state["rng"])
+            rng.set_state(rng_state_of(state, rank))
             start, d_losses, g_losses = state["step"], list(state["d_losses"]), list(state["g_losses"])
             seconds_before = state["seconds"]
+        # One process: the modules themselves; several: each wrapped in DistributedDataParallel.
+        generator, discriminator, g_optimizer, d_optimizer = accelerator.prepare(
+            generator, discriminator, g_optimizer, d_optimizer)
+        device = accelerator.device
+        # This process's losses since they were last averaged over the processes (one all-reduce
+        # per checkpoint and at the end, not one per iteration).
+        pending_d, pending_g = [], []
+
+        def synchronise_losses() -> None:
+            d_losses.extend(mean_over_processes(accelerator, pending_d))
+            g_losses.extend(mean_over_processes(accelerator, pending_g))
+            pending_d.clear(), pending_g.clear()
 
         def checkpoint(step: int, seconds: float) -> None:
-            save_checkpoint(options.checkpoint_dir, {
-                "generator": generator.state_dict(),
-                "discriminator": discriminator.state_dict(),
-                "generator_optimizer": g_optimizer.state_dict(),
-                "discriminator_optimizer": d_optimizer.state_dict(),
-                "rng": rng.get_state(),
-                "step": step,
-                "d_losses": d_losses,
-                "g_losses": g_losses,
-                "seconds": seconds,
-                "config": config_dict,
-                "spec": spec_dict,
-            })
+            synchronise_losses()
+            states = rng_states(accelerator, rng)
+            if accelerator.is_main_process:
+                save_checkpoint(options.checkpoint_dir, {
+                    "generator": accelerator.unwrap_model(generator).state_dict(),
+                    "discriminator": accelerator.unwrap_model(discriminator).state_dict(),
+                    "generator_optimizer": g_optimizer.state_dict(),
+                    "discriminator_optimizer": d_optimizer.state_dict(),
+                    "rng": states,
+                    "processes": processes,
+                    "step": step,
+                    "d_losses": d_losses,
+                    "g_losses": g_losses,
+                    "seconds": seconds,
+                    "config": config_dict,
+                    "spec": spec_dict,
+                })
+            accelerator.wait_for_everyone()
 
         began = time.perf_counter()
-        bar = tqdm(total=config.steps, initial=min(start, config.steps), desc="stargan", disable=not options.progress)
+        shown = options.progress and accelerator.is_main_process
+        bar = tqdm(total=config.steps, initial=min(start, config.steps), desc="stargan", disable=not shown)
         for step in range(start, config.steps):
             set_learning_rate(g_optimizer, config.learning_rate(config.generator_lr, step))
             set_learning_rate(d_optimizer, config.learning_rate(config.discriminator_lr, step))
             batch = self._draw_batch(dataset, labels, rng, device)
-            d_losses.append(critic_step(generator, discriminator, d_optimizer, batch, config))
+            pending_d.append(critic_step(generator, discriminator, d_optimizer, batch, config))
             if (step + 1) % config.critic_steps == 0:
-                g_losses.append(generator_step(generator, discriminator, g_optimizer, batch, config))
+                # The critic's gradients from the generator step are never used (the critic step
+                # zeroes them first): they are not averaged over the processes either.
+                with accelerator.no_sync(discriminator):
+                    pending_g.append(generator_step(generator, discriminator, g_optimizer, batch, config))
             bar.update(1)
-            bar.set_postfix(d_loss=f"{d_losses[-1]:.3f}", g_loss=f"{g_losses[-1]:.3f}" if g_losses else "-")
+            if shown:
+                g_last = pending_g or g_losses
+                bar.set_postfix(d_loss=f"{pending_d[-1]:.3f}", g_loss=f"{g_last[-1]:.3f}" if g_last else "-")
             done = step + 1
             if options.checkpoint_dir is not None and (
                 done == config.steps or (options.checkpoint_every and done % options.checkpoint_every == 0)
             ):
                 checkpoint(done, seconds_before + time.perf_counter() - began)
         bar.close()
+        synchronise_losses()
         seconds_now = time.perf_counter() - began
         steps_now = max(0, config.steps - start)
+        images_now = steps_now * config.batch_size * processes
 
-        self.generator = generator.eval()
+        self.generator = accelerator.unwrap_model(generator).eval()
         self._trained = True
         return FitReport(
             steps=config.steps,
             seconds=seconds_before + seconds_now,
-            images_per_second=steps_now * config.batch_size / seconds_now if steps_now and seconds_now > 0 else None,
+            images_per_second=images_now / seconds_now if steps_now and seconds_now > 0 else None,
             losses=d_losses[: config.steps],
             extra={
-                "loss": "discriminator (WGAN-GP critic) loss per iteration",
+                "loss": "discriminator (WGAN-GP critic) loss per iteration, mean over the processes",
                 "generator_losses": g_losses,
                 "resumed_from_step": start,
+                "processes": processes,
                 "discriminator_layers": discriminator_depth(self.spec.image_size, config.discriminator_layers),
             },
         )
