@@ -35,6 +35,11 @@ class CycleGANPair(nn.Module):
     def discriminators(self) -> list[nn.Parameter]:
         return [*self.judge_a.parameters(), *self.judge_b.parameters()]
 
+    def generator_state(self) -> dict[str, torch.Tensor]:
+        """The two generators' weights on the CPU: what translation needs, without the discriminators."""
+        return {key: value.detach().cpu() for key, value in self.state_dict().items()
+                if key.startswith(("a_to_b.", "b_to_a."))}
+
 
 def least_squares(scores: torch.Tensor, real: bool) -> torch.Tensor:
     return F.mse_loss(scores, torch.full_like(scores, 1.0 if real else 0.0))

@@ -7,6 +7,7 @@ run continues each model's loss curve exactly.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,7 @@ from phenbench.translators.cyclegan.losses import CycleGANPair, set_learning_rat
 class PairFit:
     """What fitting one pair model did; seconds include the time before a resume."""
 
-    model: CycleGANPair
+    model: CycleGANPair | None  # None in the record handed to other processes (without_model)
     steps: int = 0  # this model's run length in iterations
     generator_losses: list[float] = field(default_factory=list)
     discriminator_losses: list[float] = field(default_factory=list)
@@ -35,6 +36,10 @@ class PairFit:
     seconds_now: float = 0.0
     steps_now: int = 0
     resumed_from: int = 0
+
+    def without_model(self) -> "PairFit":
+        """This record without its networks (the trained generators travel as `generator_state`)."""
+        return dataclasses.replace(self, model=None)
 
 
 def pair_seed(seed: int, pair: tuple[int, int]) -> int:

@@ -23,6 +23,7 @@ from torch import nn
 from phenbench.core.config import config_to_dict
 from phenbench.core.dataset import PreparedDataset
 from phenbench.core.errors import DataError, PhenbenchError
+from phenbench.core.sharding import current_shard
 from phenbench.core.translator import (
     ConditionArg,
     FitOptions,
@@ -34,6 +35,7 @@ from phenbench.translators.cyclegan.config import PRESETS, CycleGANConfig
 from phenbench.translators.cyclegan.losses import CycleGANPair
 from phenbench.translators.cyclegan.networks import check_image_size, discriminator_depth
 from phenbench.translators.cyclegan.pair_fit import fit_pair
+from phenbench.translators.cyclegan.pair_sharing import PairSharing
 
 WEIGHTS_FILE = "cyclegan-generators.safetensors"
 Pair = tuple[int, int]
@@ -56,22 +58,20 @@ class CycleGANTranslator(Translator):
     # --- fit ---------------------------------------------------------------------------------
 
     def fit(self, dataset: PreparedDataset, options: FitOptions = FitOptions()) -> FitReport:
+        """Train one model per needed pair; under several processes each trains its share of the
+        pairs (pair_sharing.py) and every process ends with all of them."""
         self._check_dataset(dataset)
         pairs = self.pairs_needed(options.pairs)
+        rows = {pair: self._training_rows(dataset, pair) for pair in pairs}  # every pair checked before any trains
         config, device = self.config, torch.device(options.device)
         identity = {"config": config_to_dict(config), "spec": self.spec.to_dict()}
         names = self.spec.conditions.names
-        fits = {}
-        for pair in pairs:
-            rows = (dataset.rows("train", pair[0]), dataset.rows("train", pair[1]))
-            for index, found in zip(pair, rows):
-                if len(found) == 0:
-                    raise DataError(
-                        f"CycleGAN cannot learn {names[pair[0]]} <-> {names[pair[1]]}: the 'train' split of "
-                        f"'{dataset.name}' has no images of {names[index]}. Drop that pair (--pairs) or add images."
-                    )
-            fits[pair] = fit_pair(
-                pair, rows, dataset, config,
+        sharing = PairSharing(current_shard(), len(pairs))
+        trained = {}
+        for index in sharing.mine():
+            pair = pairs[index]
+            fit = fit_pair(
+                pair, rows[pair], dataset, config,
                 channels=self.spec.num_channels,
                 blocks=config.blocks_for(self.spec.image_size),
                 discriminator_layers=discriminator_depth(self.spec.image_size, config.discriminator_layers),
@@ -79,12 +79,27 @@ class CycleGANTranslator(Translator):
                 device=device,
                 checkpoint_dir=None if options.checkpoint_dir is None else Path(options.checkpoint_dir) / f"pair-{pair[0]}-{pair[1]}",
                 checkpoint_every=options.checkpoint_every,
-                progress=options.progress,
+                progress=options.progress and sharing.shard.is_main,
                 identity=identity,
                 label=f"cyclegan {names[pair[0]]}<->{names[pair[1]]}",
             )
-        self.models = {pair: self._inference_copy(fit.model) for pair, fit in fits.items()}
-        return self._report(fits)
+            trained[index] = (fit.model.generator_state(), fit.without_model())
+        everything = sharing.share(trained)
+        self.models = {pair: self._pair_from(generators) for pair, (generators, _) in zip(pairs, everything)}
+        fits = {pair: fit for pair, (_, fit) in zip(pairs, everything)}
+        trainers = {pair: sharing.trainer_of(index) for index, pair in enumerate(pairs)}
+        return self._report(fits, trainers, sharing.shard.count)
+
+    def _training_rows(self, dataset: PreparedDataset, pair: Pair) -> tuple:
+        names = self.spec.conditions.names
+        rows = (dataset.rows("train", pair[0]), dataset.rows("train", pair[1]))
+        for index, found in zip(pair, rows):
+            if len(found) == 0:
+                raise DataError(
+                    f"CycleGAN cannot learn {names[pair[0]]} <-> {names[pair[1]]}: the 'train' split of "
+                    f"'{dataset.name}' has no images of {names[index]}. Drop that pair (--pairs) or add images."
+                )
+        return rows
 
     def pairs_needed(self, pairs: tuple[tuple[int, int], ...] | None) -> list[Pair]:
         """The unordered pairs (low, high) a set of (source, target) pairs needs; all when None."""
@@ -100,14 +115,18 @@ class CycleGANTranslator(Translator):
                 needed.add((min(source, target), max(source, target)))
         return sorted((int(a), int(b)) for a, b in needed)
 
-    def _report(self, fits: dict) -> FitReport:
+    def _report(self, fits: dict, trainers: dict[Pair, int], processes: int) -> FitReport:
         names = self.spec.conditions.names
         label = {pair: f"{names[pair[0]]}<->{names[pair[1]]}" for pair in fits}
         curves = [fit.generator_losses for fit in fits.values()]
         # One curve for the run: the mean generator loss over the pair models at each iteration.
         losses = [sum(values) / len(values) for values in zip(*curves)] if curves else []
-        seconds = sum(fit.seconds for fit in fits.values())
-        seconds_now = sum(fit.seconds_now for fit in fits.values())
+        # The processes train side by side: the fit lasts as long as its busiest process's pairs.
+        def busiest(seconds_of) -> float:
+            return max(sum(seconds_of(fit) for pair, fit in fits.items() if trainers[pair] == rank)
+                       for rank in range(processes)) if fits else 0.0
+
+        seconds, seconds_now = busiest(lambda fit: fit.seconds), busiest(lambda fit: fit.seconds_now)
         images_now = sum(fit.steps_now for fit in fits.values()) * self.config.batch_size * 2
         total_steps = sum(fit.steps for fit in fits.values())
         return FitReport(
@@ -120,7 +139,9 @@ class CycleGANTranslator(Translator):
                 "pairs": [label[pair] for pair in fits],
                 "steps_per_model": {label[pair]: fit.steps for pair, fit in fits.items()},
                 "total_steps": total_steps,
-                "total_seconds": seconds,
+                "total_seconds": sum(fit.seconds for fit in fits.values()),  # summed over the processes
+                "processes": processes,
+                "trained_by_process": {label[pair]: trainers[pair] for pair in fits},
                 "seconds_per_model": {label[pair]: fit.seconds for pair, fit in fits.items()},
                 "loss": "generator loss per iteration, mean over the pair models",
                 "generator_losses": {label[pair]: fit.generator_losses for pair, fit in fits.items()},
@@ -138,11 +159,10 @@ class CycleGANTranslator(Translator):
         if "train" not in dataset.splits():
             raise DataError(f"CycleGAN trains on a 'train' split; the dataset '{dataset.name}' has {dataset.splits()}.")
 
-    def _inference_copy(self, trained: CycleGANPair) -> CycleGANPair:
-        """The two generators of a trained model, without its discriminators."""
+    def _pair_from(self, generators: dict[str, torch.Tensor]) -> CycleGANPair:
+        """An inference model: the two generators of a trained one (its `generator_state`), no discriminators."""
         model = self._empty_pair()
-        model.a_to_b.load_state_dict(trained.a_to_b.state_dict())
-        model.b_to_a.load_state_dict(trained.b_to_a.state_dict())
+        model.load_state_dict(generators)
         return model.to(self.device).eval()
 
     def _empty_pair(self) -> CycleGANPair:
@@ -223,7 +243,6 @@ class CycleGANTranslator(Translator):
             pairs = [tuple(int(i) for i in text.split("-")) for text in handle.metadata()["pairs"].split(",")]
             self.models = {}
             for a, b in pairs:
-                model = self._empty_pair()
                 prefix = f"{a}-{b}/"
-                model.load_state_dict({key[len(prefix):]: handle.get_tensor(key) for key in handle.keys() if key.startswith(prefix)})
-                self.models[(a, b)] = model.to(self.device).eval()
+                self.models[(a, b)] = self._pair_from(
+                    {key[len(prefix):]: handle.get_tensor(key) for key in handle.keys() if key.startswith(prefix)})

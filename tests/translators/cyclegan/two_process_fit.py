@@ -1,0 +1,60 @@
+"""A tiny CycleGAN fit of 3 pair models run by `torchrun --nproc_per_node 2` from test_multiprocess.py.
+
+Every rank writes to OUT/rank-<r>.json the pairs it trained itself (seen by wrapping `fit_pair`), a
+digest of every pair model it ended with, and its fit report's process count, trainers and loss
+curve; rank 0 also saves the model to OUT/model. Checkpoints go to OUT/checkpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from phenbench.core.translator import FitOptions
+from phenbench.datasets.in_memory import random_dataset
+from phenbench.translators.cyclegan import translator as cyclegan
+from phenbench.translators.cyclegan.translator import CycleGANTranslator
+from tests.translators.cyclegan.test_cyclegan_contract import tiny_config
+from tests.translators.phendiff.two_process_fit import digest
+
+STEPS = 2
+
+
+def fitted(steps: int, **options) -> tuple[CycleGANTranslator, object]:
+    data = random_dataset(channels=2, image_size=8, per_condition=4)
+    translator = CycleGANTranslator(tiny_config(steps), data.spec)
+    report = translator.fit(data, FitOptions(seed=5, device="cpu", progress=False, **options))
+    return translator, report
+
+
+def main(out: Path) -> None:
+    torch.set_num_threads(1)
+    trained_here = []
+    fit_pair = cyclegan.fit_pair
+
+    def recording_fit_pair(pair, *args, **kwargs):
+        trained_here.append(list(pair))
+        return fit_pair(pair, *args, **kwargs)
+
+    cyclegan.fit_pair = recording_fit_pair
+    translator, report = fitted(STEPS, checkpoint_dir=out / "checkpoints")
+    from accelerate import PartialState
+
+    rank = PartialState().process_index
+    record = {
+        "trained_here": trained_here,
+        "models": {f"{a}-{b}": digest(model) for (a, b), model in translator.models.items()},
+        "processes": report.extra["processes"],
+        "trained_by_process": report.extra["trained_by_process"],
+        "losses": report.losses,
+    }
+    (out / f"rank-{rank}.json").write_text(json.dumps(record))
+    if rank == 0:
+        translator.save(out / "model")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
