@@ -13,7 +13,7 @@ from tests.torchrun import run_two_processes, single_thread_env
 # A small synthetic world (4 test images a condition, translated 2 at a time: several batches to deal
 # out) and a tiny CellFlux, whose start noise per image makes any change of batch visible.
 TINY = """dataset_config: {image_size: 32, train_per_condition: 4, test_per_condition: 4}
-metrics: [counterfactual, reconstruction]
+metrics: [counterfactual, reconstruction, segmentation-failures, source-fidelity]
 batch_size: 2
 translator_config: {block_out_channels: [8, 16], layers_per_block: 1, attention_levels: [1], norm_num_groups: 4,
                     steps: 2, batch_size: 4, sampling_steps: 2}

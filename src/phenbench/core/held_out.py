@@ -42,6 +42,12 @@ class EvaluationParts:
             held_out=_restricted(evaluation, [t for t in evaluation.bundles if t in held]),
         )
 
+    def scored(self) -> list[Evaluation]:
+        """The evaluations `score` hands a metric, in the order it does."""
+        if self.seen is None:
+            return [self.whole]
+        return [part for part in (self.seen, self.held_out) if part.bundles]
+
     def score(self, score: Callable[[Evaluation], list[MetricResult]]) -> list[MetricResult]:
         """`score` on the whole evaluation, or on both halves merged (see the module docstring)."""
         if self.seen is None:

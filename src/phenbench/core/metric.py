@@ -94,6 +94,14 @@ class Metric(ABC):
     def compute(self, evaluation: Evaluation) -> list[MetricResult]:
         """Score every bundle of `evaluation`; return one result per measure."""
 
+    def prepare(self, evaluation: Evaluation, shard: Any) -> None:
+        """Per-image work that the processes of a sharded run (`accelerate launch`, torchrun) share
+        before the main process alone calls `compute`: feature extraction, each process measuring
+        its share of the images and memoising all of them on `evaluation`. Called on every process,
+        for every metric in the same order, only when there are several (`shard`, a
+        core.sharding.Shard). The default does nothing: `compute` then does all the work on the
+        main process, as in a one-process run."""
+
 
 def pooled_mean(values: dict[str, MetricValue]) -> MetricValue:
     """The N-weighted mean of per-condition values; missing if any condition is missing."""

@@ -280,8 +280,13 @@ def _run(config: RunConfig, registries: Registries, run_id: str, started: str) -
 
     results = []
     parts = EvaluationParts.of(evaluation)  # seen and held-out targets scored apart (held_out.py)
-    # Every process holds every translation now; scoring needs all of them at once, so the main
-    # process alone scores (and writes), and hands the record to the others.
+    # Every process holds every translation now. The metrics' per-image work (feature extraction)
+    # is shared out first; scoring needs all of it at once, so then the main process alone scores
+    # (and writes), and hands the record to the others.
+    if shard.count > 1:
+        for name, metric in metrics.items():
+            for part in parts.scored():
+                prepare_metric(metric, part, shard)
     bar = tqdm(metrics.items() if shard.is_main else [], desc="metrics", unit="metric", disable=not config.progress)
     for name, metric in bar:
         bar.set_postfix_str(name)
@@ -399,6 +404,17 @@ def score_metric(name: str, metric, evaluation, *, progress: bool) -> list:
     missing = {c: MetricValue.absent(reason) for c in evaluation.bundles}
     return [MetricResult(name=name, higher_is_better=metric.higher_is_better, per_condition=missing,
                          pooled=MetricValue.absent(reason))]
+
+
+def prepare_metric(metric, evaluation, shard) -> None:
+    """A metric's shared work before scoring (Metric.prepare). An error is left for `compute`, which
+    meets it again on the main process and records the value as missing with its reason."""
+    prepare = getattr(metric, "prepare", None)  # a plugin's metric need not derive from Metric
+    try:
+        if prepare is not None:
+            prepare(evaluation, shard)
+    except Exception:  # noqa: BLE001 - the same error, met by `compute`, is what the record says
+        pass
 
 
 def collect_samples(evaluation, count: int) -> dict[str, dict[str, Any]]:

@@ -28,7 +28,7 @@ import numpy as np
 
 from phenbench.core.metric import Evaluation, MetricResult, MetricValue, Need
 from phenbench.metrics.base import BootstrapOptions, OptionedMetric, condition_seed
-from phenbench.metrics.feature_space import CellFeatureSpace, FeatureOptions
+from phenbench.metrics.feature_space import CellFeatureMetric, CellFeatureSpace, FeatureOptions
 from phenbench.metrics.statistics import bootstrap_ci
 
 HISTOGRAM_EDGES = np.linspace(-1.0, 1.0, 21)
@@ -52,7 +52,7 @@ class CellProfilerOptions(FeatureOptions, BootstrapOptions):
     """Options of `cellprofiler`."""
 
 
-class CellProfilerCorrelation(OptionedMetric):
+class CellProfilerCorrelation(CellFeatureMetric, OptionedMetric):
     name = "cellprofiler"
     needs = frozenset({Need.REAL, Need.TRANSLATED})
     higher_is_better = True

@@ -22,7 +22,7 @@ import numpy as np
 
 from phenbench.core.metric import Evaluation, MetricResult, MetricValue, Need
 from phenbench.metrics.base import BootstrapOptions, OptionedMetric, bundles_in_order, condition_seed, unscored
-from phenbench.metrics.feature_space import CellFeatureSpace, CellSet, FeatureOptions
+from phenbench.metrics.feature_space import CellFeatureMetric, CellFeatureSpace, CellSet, FeatureOptions
 from phenbench.metrics.statistics import value_with_ci
 
 
@@ -40,8 +40,9 @@ def _share(labels: np.ndarray) -> float:
     return float(np.mean(labels)) if len(labels) else float("nan")
 
 
-class ConditionClassifier(OptionedMetric):
+class ConditionClassifier(CellFeatureMetric, OptionedMetric):
     name = "classifier"
+    feature_sets = ("translated", "real_train")
     needs = frozenset({Need.REAL, Need.TRANSLATED, Need.REAL_TRAIN})
     higher_is_better = True
     summary = "Share of translated images a real-trained condition classifier assigns to the target."

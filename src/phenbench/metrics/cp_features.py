@@ -222,25 +222,42 @@ class FeatureExtractor:
     def features(self, images: torch.Tensor, *, real_condition: str | None = None, split: str = "test") -> FeatureTable:
         """Features of `images`; give `real_condition` for real images so they are cached on disk."""
         digest = images_digest(images)
-        key = (digest, self.nucleus_channel, self.evaluation.channels)
+        key = self.memo_key(digest)
         if key not in self.memo:
             self.memo[key] = self._compute(images, digest, real_condition, split)
         return self.memo[key]
 
-    def _compute(self, images: torch.Tensor, digest: str, real_condition: str | None, split: str) -> FeatureTable:
-        channels = tuple(self.evaluation.channels) or tuple(f"ch{i}" for i in range(images.shape[1]))
-        if real_condition is None:
-            return extract(images, channels, self.nucleus_channel, self.workers)
-        key = cache_key(
+    def memo_key(self, digest: str) -> tuple:
+        """The memo's key of the images with this `images_digest`."""
+        return digest, self.nucleus_channel, self.evaluation.channels
+
+    def disk_key(self, n_images: int, digest: str, real_condition: str, split: str) -> str:
+        """The disk cache's key of real images of `real_condition`."""
+        return cache_key(
             dataset_hash=self.evaluation.dataset_hash, split=split, condition=real_condition,
             extractor=f"cellprofiler-{EXTRACTOR_VERSION}-nuc{self.nucleus_channel}",
-            n_images=len(images), digest=digest,
+            n_images=n_images, digest=digest,
         )
 
-        def compute() -> dict[str, np.ndarray]:
-            table = extract(images, channels, self.nucleus_channel, self.workers)
-            return {"values": table.values, "names": np.array(table.names, dtype=str), "failures": table.failures}
+    def channels(self, images: torch.Tensor) -> tuple[str, ...]:
+        return tuple(self.evaluation.channels) or tuple(f"ch{i}" for i in range(images.shape[1]))
 
-        stored = self.cache.get_or_compute(key, compute)
-        return FeatureTable(names=tuple(str(n) for n in stored["names"]), values=stored["values"],
-                            failures=stored["failures"])
+    def _compute(self, images: torch.Tensor, digest: str, real_condition: str | None, split: str) -> FeatureTable:
+        channels = self.channels(images)
+        if real_condition is None:
+            return extract(images, channels, self.nucleus_channel, self.workers)
+        key = self.disk_key(len(images), digest, real_condition, split)
+        stored = self.cache.get_or_compute(
+            key, lambda: table_arrays(extract(images, channels, self.nucleus_channel, self.workers))
+        )
+        return table_of_arrays(stored)
+
+
+def table_arrays(table: FeatureTable) -> dict[str, np.ndarray]:
+    """A table as the arrays the disk cache stores."""
+    return {"values": table.values, "names": np.array(table.names, dtype=str), "failures": table.failures}
+
+
+def table_of_arrays(stored: dict[str, np.ndarray]) -> FeatureTable:
+    return FeatureTable(names=tuple(str(n) for n in stored["names"]), values=stored["values"],
+                        failures=stored["failures"])

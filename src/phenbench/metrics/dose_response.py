@@ -33,7 +33,7 @@ from scipy.stats import mannwhitneyu, rankdata
 
 from phenbench.core.metric import Evaluation, MetricResult, MetricValue, Need
 from phenbench.metrics.base import BootstrapOptions, OptionedMetric, condition_seed, split_halves
-from phenbench.metrics.feature_space import CellFeatureSpace, CellSet, FeatureOptions
+from phenbench.metrics.feature_space import CellFeatureMetric, CellFeatureSpace, CellSet, FeatureOptions
 from phenbench.metrics.statistics import value_with_ci
 
 ALPHA = 0.05
@@ -90,7 +90,7 @@ def lowest_effective_dose(
     return None
 
 
-class DoseResponse(OptionedMetric):
+class DoseResponse(CellFeatureMetric, OptionedMetric):
     name = "dose-response"
     needs = frozenset({Need.REAL, Need.TRANSLATED, Need.SOURCE})
     higher_is_better = True

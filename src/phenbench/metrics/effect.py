@@ -39,7 +39,7 @@ import numpy as np
 
 from phenbench.core.metric import Evaluation, MetricResult, MetricValue, Need, pooled_mean
 from phenbench.metrics.base import BootstrapOptions, OptionedMetric, bundles_in_order, condition_seed, split_halves
-from phenbench.metrics.feature_space import CellFeatureSpace, CellSet, FeatureOptions
+from phenbench.metrics.feature_space import CellFeatureMetric, CellFeatureSpace, CellSet, FeatureOptions
 from phenbench.metrics.statistics import value_with_ci
 
 
@@ -129,8 +129,9 @@ UNITS = {"magnitude-error": "|ratio - 1|"}
 IDEALS = {"magnitude-ratio": 1.0}
 
 
-class Effect(OptionedMetric):
+class Effect(CellFeatureMetric, OptionedMetric):
     name = "effect"
+    feature_sets = ("translated", "counterfactuals")
     needs = frozenset({Need.REAL, Need.TRANSLATED, Need.SOURCE})
     higher_is_better = True
     summary = "Feature shift source -> translated against the real shift (cosine, magnitude ratio)."

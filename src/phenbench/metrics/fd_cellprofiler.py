@@ -23,7 +23,7 @@ from phenbench.core.metric import Evaluation, MetricResult, MetricValue, Need
 from phenbench.metrics.base import (
     BootstrapOptions, OptionedMetric, bundles_in_order, condition_seed, matched_halves, unscored,
 )
-from phenbench.metrics.feature_space import CellFeatureSpace, FeatureOptions
+from phenbench.metrics.feature_space import CellFeatureMetric, CellFeatureSpace, FeatureOptions
 from phenbench.metrics.statistics import frechet_distance_of_features, value_with_ci
 
 DISTANCE = (0.0, float("inf"))
@@ -38,7 +38,7 @@ class FDCellProfilerOptions(FeatureOptions, BootstrapOptions):
     components: int | None = 10
 
 
-class FDCellProfiler(OptionedMetric):
+class FDCellProfiler(CellFeatureMetric, OptionedMetric):
     name = "fd-cellprofiler"
     needs = frozenset({Need.REAL, Need.TRANSLATED})
     higher_is_better = False

@@ -32,7 +32,9 @@ import torch
 from phenbench.core.metric import ConditionBundle, Evaluation
 from phenbench.metrics.base import condition_seed
 from phenbench.metrics.cp_features import FeatureExtractor, FeatureTable
+from phenbench.metrics.sharded_features import CellImageSet, measure_cell_sets
 
+SET_KINDS = ("real", "sources", "translated", "counterfactuals", "real_train")
 MAX_UNDEFINED_SHARE = 0.05  # of measured real cells; above it a feature is dropped, below imputed
 
 
@@ -127,56 +129,81 @@ class CellFeatureSpace:
         """The source condition of each scored translated image (aligned with `bundle_rows`)."""
         return np.asarray(self.evaluation.bundles[target].source_conditions)[self.bundle_rows(target)]
 
-    def _paired(self, target: str, images: torch.Tensor, real_condition: str | None) -> CellSet:
-        bundle = self.evaluation.bundles[target]
-        rows = self.bundle_rows(target)
+    # --- image sets ---------------------------------------------------------------------------
+
+    def image_set(self, kind: str, name: str) -> tuple[CellImageSet, np.ndarray, np.ndarray] | None:
+        """(the images measured, the unit of each, its position in its bundle or image set) of one
+        set: `kind` is one of SET_KINDS, `name` a target (a condition for "real_train"); None where
+        the evaluation has no such images."""
+        if kind == "real_train":
+            images = (self.evaluation.real_train or {}).get(name)
+            if images is None:
+                return None
+            rows = subsample_rows(len(images), self.options.max_images, condition_seed(self.evaluation, name, "train"))
+            return (CellImageSet(images[torch.from_numpy(rows)], real_condition=name, split="train"),
+                    _labels(f"train:{name}", rows), rows)
+        bundle = self.evaluation.bundles[name]
+        if kind == "real":
+            if bundle.real is None:
+                return None
+            rows = subsample_rows(len(bundle.real), self.options.max_images, condition_seed(self.evaluation, name, "real"))
+            units = bundle.real_units[rows] if bundle.real_units is not None else _labels(name, rows)
+            return CellImageSet(bundle.real[torch.from_numpy(rows)], real_condition=name), np.asarray(units), rows
+        images = {"translated": bundle.translated, "sources": bundle.sources,
+                  "counterfactuals": bundle.counterfactuals}[kind]
+        if images is None:
+            return None
+        rows = self.bundle_rows(name)
         # Without metadata, the source image itself is the unit (positions name the same source
         # images in bundles translated from the same sources).
         units = bundle.source_units[rows] if bundle.source_units is not None else _labels("source", rows)
-        table = self.extractor.features(images[torch.from_numpy(rows)], real_condition=real_condition)
-        return self._cells(table, np.asarray(units), rows)
+        real_condition = _source_label(bundle) if kind == "sources" else None
+        return CellImageSet(images[torch.from_numpy(rows)], real_condition=real_condition), np.asarray(units), rows
 
-    # --- image sets ---------------------------------------------------------------------------
+    def shared_sets(self, kinds: tuple[str, ...]) -> list[CellImageSet]:
+        """Every set of `kinds` (and the real and source sets the standardisation is fitted on)."""
+        wanted = set(kinds) | {"real", "sources"}
+        sets = []
+        for kind in SET_KINDS:
+            if kind not in wanted:
+                continue
+            names = list(self.evaluation.real_train or {}) if kind == "real_train" else list(self.evaluation.bundles)
+            sets += [found[0] for found in (self.image_set(kind, n) for n in names) if found is not None]
+        return sets
+
+    def _measured(self, found: tuple[CellImageSet, np.ndarray, np.ndarray] | None) -> CellSet | None:
+        if found is None:
+            return None
+        image_set, units, rows = found
+        table = self.extractor.features(image_set.images, real_condition=image_set.real_condition,
+                                        split=image_set.split)
+        return self._cells(table, units, rows)
 
     def translated(self, target: str) -> CellSet:
-        return self._paired(target, self.evaluation.bundles[target].translated, None)
+        return self._measured(self.image_set("translated", target))
 
     def sources(self, target: str) -> CellSet:
-        bundle = self.evaluation.bundles[target]
-        return self._paired(target, bundle.sources, _source_label(bundle))
+        return self._measured(self.image_set("sources", target))
 
     def counterfactuals(self, target: str) -> CellSet | None:
-        bundle = self.evaluation.bundles[target]
-        return None if bundle.counterfactuals is None else self._paired(target, bundle.counterfactuals, None)
+        return self._measured(self.image_set("counterfactuals", target))
 
     def real(self, target: str) -> CellSet | None:
-        bundle = self.evaluation.bundles[target]
-        if bundle.real is None:
-            return None
-        rows = subsample_rows(len(bundle.real), self.options.max_images, condition_seed(self.evaluation, target, "real"))
-        units = bundle.real_units[rows] if bundle.real_units is not None else _labels(target, rows)
-        table = self.extractor.features(bundle.real[torch.from_numpy(rows)], real_condition=target)
-        return self._cells(table, np.asarray(units), rows)
+        return self._measured(self.image_set("real", target))
 
     def real_train(self, condition: str) -> CellSet | None:
-        images = (self.evaluation.real_train or {}).get(condition)
-        if images is None:
-            return None
-        rows = subsample_rows(len(images), self.options.max_images, condition_seed(self.evaluation, condition, "train"))
-        table = self.extractor.features(images[torch.from_numpy(rows)], real_condition=condition, split="train")
-        return self._cells(table, _labels(f"train:{condition}", rows), rows)
+        return self._measured(self.image_set("real_train", condition))
 
     # --- the standardised space ---------------------------------------------------------------
 
     def _real_tables(self) -> list[FeatureTable]:
         tables = []
-        for target, bundle in self.evaluation.bundles.items():
-            if bundle.real is not None:
-                rows = subsample_rows(len(bundle.real), self.options.max_images,
-                                      condition_seed(self.evaluation, target, "real"))
-                tables.append(self.extractor.features(bundle.real[torch.from_numpy(rows)], real_condition=target))
-            rows = torch.from_numpy(self.bundle_rows(target))
-            tables.append(self.extractor.features(bundle.sources[rows], real_condition=_source_label(bundle)))
+        for target in self.evaluation.bundles:
+            for kind in ("real", "sources"):
+                found = self.image_set(kind, target)
+                if found is not None:
+                    image_set = found[0]
+                    tables.append(self.extractor.features(image_set.images, real_condition=image_set.real_condition))
         return [t for t in tables if t.names]
 
     def _fit(self) -> None:
@@ -223,3 +250,14 @@ class CellFeatureSpace:
         values = np.where(np.isfinite(values), values, self._median)
         x = ((values - self._mean) / np.where(self._keep, self._std, 1.0))[:, self._keep]
         return CellSet(x=x.reshape(len(x), width), failures=failures, units=units, rows=rows)
+
+
+class CellFeatureMetric:
+    """A metric on CellProfiler features: under several processes its `prepare` shares out the
+    measurement of every set its `compute` reads (`feature_sets`, beyond real and source images)."""
+
+    feature_sets: tuple[str, ...] = ("translated",)
+
+    def prepare(self, evaluation: Evaluation, shard) -> None:
+        space = CellFeatureSpace(evaluation, self.options)
+        measure_cell_sets(space.extractor, space.shared_sets(self.feature_sets), shard)

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from phenbench.core.metric import Evaluation, MetricResult, MetricValue, Need
+from phenbench.core.sharding import Shard
 from phenbench.core.torch_compat import ensure_torchvision_importable
 from phenbench.metrics.base import (
     BootstrapOptions, OptionedMetric, bundles_in_order, condition_seed, matched_halves, unscored,
@@ -109,8 +110,17 @@ class _FidelityMetric(OptionedMetric):
     Options = FidelityOptions
     CI_BOUNDS: tuple[float, float] | None = None  # the range the interval is clipped to
 
-    def _features(self, evaluation: Evaluation) -> dict[str, _Features] | str:
-        """Per-condition features, memoised on the Evaluation so fid and kid extract once; or a reason."""
+    def prepare(self, evaluation: Evaluation, shard: Shard) -> None:
+        """Every process extracts its share of the deep features `compute` will read (memoised)."""
+        self._features(evaluation, shard)
+        options: FidelityOptions = self.options
+        if options.aggregates:
+            protocol_features(evaluation, options.extractor(evaluation.options.get("device")),
+                              options.per_class_images, FeatureCache(enabled=options.cache), shard)
+
+    def _features(self, evaluation: Evaluation, shard: Shard = Shard()) -> dict[str, _Features] | str:
+        """Per-condition features, memoised on the Evaluation so fid and kid extract once; or a reason.
+        Under several processes (`shard`), each extracts its share of the batches."""
         options: FidelityOptions = self.options
         memo = evaluation.options.setdefault(MEMO_KEY, {})
         spec = options.extractor(evaluation.options.get("device"))
@@ -127,11 +137,11 @@ class _FidelityMetric(OptionedMetric):
                 t_rows, a_rows, b_rows = matched_halves(len(bundle.translated), n_real,
                                                         condition_seed(evaluation, bundle.target, "fidelity"))
                 real_rows = np.concatenate([a_rows, b_rows])
-                real = real_features(bundle.real[torch.from_numpy(real_rows)], spec, cache,
+                real = real_features(bundle.real[torch.from_numpy(real_rows)], spec, cache, shard=shard,
                                      dataset_hash=evaluation.dataset_hash, split="test", condition=bundle.target)
                 real_units = _units(bundle.real_units, real_rows, bundle.target)
                 result[bundle.target] = _Features(
-                    translated=extract_features(bundle.translated[torch.from_numpy(t_rows)], spec),
+                    translated=extract_features(bundle.translated[torch.from_numpy(t_rows)], spec, shard),
                     half_a=real[: len(a_rows)], half_b=real[len(a_rows) :],
                     translated_units=_units(bundle.source_units, t_rows, "source"),
                     b_units=real_units[len(a_rows) :],

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from phenbench.core.metric import Evaluation, MetricResult, MetricValue
+from phenbench.core.sharding import Shard
 from phenbench.metrics.base import bundles_in_order, condition_seed
 from phenbench.metrics.cache import FeatureCache
 from phenbench.metrics.inception_features import ExtractorSpec, WeightsUnavailable, extract_features, real_features
@@ -70,7 +71,7 @@ def overall_selection(sizes: dict[str, int], cap: int | None, seed: int) -> dict
 
 
 def protocol_features(evaluation: Evaluation, spec: ExtractorSpec, per_class: int | None,
-                      cache: FeatureCache) -> dict[str, ClassFeatures] | str:
+                      cache: FeatureCache, shard: Shard = Shard()) -> dict[str, ClassFeatures] | str:
     """Per treated target, its features at the protocol's N (memoised: fid and kid extract once);
     or the reason they are missing."""
     memo = evaluation.options.setdefault(MEMO_KEY, {})
@@ -87,9 +88,9 @@ def protocol_features(evaluation: Evaluation, spec: ExtractorSpec, per_class: in
             if len(t_rows) < 2:
                 continue
             real = real_features(bundle.real[torch.from_numpy(r_rows)], spec, cache,
-                                 dataset_hash=evaluation.dataset_hash, split="test", condition=bundle.target)
-            result[bundle.target] = ClassFeatures(extract_features(bundle.translated[torch.from_numpy(t_rows)], spec),
-                                                  real)
+                                 dataset_hash=evaluation.dataset_hash, split="test", condition=bundle.target, shard=shard)
+            translated = bundle.translated[torch.from_numpy(t_rows)]
+            result[bundle.target] = ClassFeatures(extract_features(translated, spec, shard), real)
     except WeightsUnavailable as exc:
         result = str(exc)
     memo[key] = result

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from phenbench.core.sharding import Shard
 from phenbench.core.torch_compat import ensure_torchvision_importable
 from phenbench.metrics.cache import FeatureCache, cache_key, images_digest
 from phenbench.metrics.projection import to_rgb_uint8
@@ -119,8 +120,13 @@ class _Uint8Images(torch.utils.data.Dataset):
         return self.images[i]
 
 
-def extract_features(images: torch.Tensor, spec: ExtractorSpec) -> np.ndarray:
-    """N x D float64 features of images in [-1, 1] (any channel count), by torch-fidelity."""
+def extract_features(images: torch.Tensor, spec: ExtractorSpec, shard: Shard = Shard()) -> np.ndarray:
+    """N x D float64 features of images in [-1, 1] (any channel count), by torch-fidelity; under
+    several processes (`shard`) each extracts its share of the batches and all get every row."""
+    if shard.count > 1:
+        from phenbench.metrics.sharded_features import sharded_extract
+
+        return sharded_extract(lambda batch: extract_features(batch, spec), images, spec.batch_size, shard)
     ensure_torchvision_importable()
     from torch_fidelity.utils import get_featuresdict_from_dataset
 
@@ -134,11 +140,16 @@ def extract_features(images: torch.Tensor, spec: ExtractorSpec) -> np.ndarray:
 
 
 def real_features(
-    images: torch.Tensor, spec: ExtractorSpec, cache: FeatureCache, *, dataset_hash: str, split: str, condition: str
+    images: torch.Tensor, spec: ExtractorSpec, cache: FeatureCache, *, dataset_hash: str, split: str, condition: str,
+    shard: Shard = Shard(),
 ) -> np.ndarray:
     """Features of real images, through the disk cache (real images are shared by all methods)."""
     key = cache_key(
         dataset_hash=dataset_hash, split=split, condition=condition, extractor=spec.tag(),
         n_images=len(images), digest=images_digest(images),
     )
+    if shard.count > 1:
+        from phenbench.metrics.sharded_features import sharded_real_features
+
+        return sharded_real_features(cache, key, lambda: extract_features(images, spec, shard), shard)
     return cache.get_or_compute(key, lambda: {"features": extract_features(images, spec)})["features"]

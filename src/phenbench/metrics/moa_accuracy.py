@@ -28,7 +28,7 @@ import numpy as np
 from phenbench.core.metric import Evaluation, MetricResult, MetricValue, Need
 from phenbench.metrics.base import BootstrapOptions, OptionedMetric, bundles_in_order, condition_seed, unscored
 from phenbench.metrics.classifier import ConditionClassifier, _share
-from phenbench.metrics.feature_space import CellFeatureSpace, FeatureOptions
+from phenbench.metrics.feature_space import CellFeatureMetric, CellFeatureSpace, FeatureOptions
 from phenbench.metrics.statistics import value_with_ci
 
 NAME, CEILING, FLOOR = "moa-accuracy", "moa-accuracy/ceiling", "moa-accuracy/floor"
@@ -42,8 +42,9 @@ class MoaOptions(FeatureOptions, BootstrapOptions):
     regularisation: float = 1.0  # scikit-learn's C: inverse L2 strength
 
 
-class MoaAccuracy(OptionedMetric):
+class MoaAccuracy(CellFeatureMetric, OptionedMetric):
     name = NAME
+    feature_sets = ("translated", "real_train")
     needs = frozenset({Need.REAL, Need.TRANSLATED, Need.REAL_TRAIN})
     higher_is_better = True
     summary = "Share of translated cells a real-trained MoA classifier assigns to the target's MoA (ceiling, floor)."

@@ -20,7 +20,7 @@ import numpy as np
 from phenbench.core.metric import Evaluation, MetricResult, MetricValue, Need
 from phenbench.metrics.base import BootstrapOptions, OptionedMetric, bundles_in_order, condition_seed
 from phenbench.metrics.cp_features import FAILURES
-from phenbench.metrics.feature_space import CellFeatureSpace, FeatureOptions
+from phenbench.metrics.feature_space import CellFeatureMetric, CellFeatureSpace, FeatureOptions
 from phenbench.metrics.statistics import value_with_ci
 
 
@@ -33,7 +33,7 @@ def failure_share(failed: np.ndarray) -> float:
     return float(np.mean(failed)) if len(failed) else float("nan")
 
 
-class SegmentationFailures(OptionedMetric):
+class SegmentationFailures(CellFeatureMetric, OptionedMetric):
     name = "segmentation-failures"
     needs = frozenset({Need.REAL, Need.TRANSLATED})
     higher_is_better = False

@@ -23,7 +23,7 @@ import numpy as np
 
 from phenbench.core.metric import Evaluation, MetricResult, MetricValue, Need
 from phenbench.metrics.base import BootstrapOptions, OptionedMetric, bundles_in_order, condition_seed, unscored
-from phenbench.metrics.feature_space import CellFeatureSpace, FeatureOptions
+from phenbench.metrics.feature_space import CellFeatureMetric, CellFeatureSpace, FeatureOptions
 from phenbench.metrics.statistics import value_with_ci
 
 
@@ -60,7 +60,7 @@ def share(hits: np.ndarray) -> float:
     return float(np.mean(hits)) if len(hits) else float("nan")
 
 
-class SourceFidelity(OptionedMetric):
+class SourceFidelity(CellFeatureMetric, OptionedMetric):
     name = "source-fidelity"
     needs = frozenset({Need.REAL, Need.TRANSLATED, Need.SOURCE})
     higher_is_better = True

@@ -1,0 +1,110 @@
+"""Feature extraction shared out across processes (Metric.prepare) gives a one-process run's values.
+
+The reference is each metric's own `compute` on a fresh evaluation, extracting as it goes; the
+shared path must measure exactly the sets `compute` reads (no fewer: scoring then finds them all
+memoised; no more: no wasted work) and give the same numbers, on one process and on two.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import phenbench.metrics.cp_features as cp_features
+import phenbench.metrics.fidelity as fidelity
+import phenbench.metrics.sharded_features as sharded
+from phenbench.core.sharding import Shard
+from phenbench.metrics.cp_features import FeatureExtractor
+from phenbench.metrics.sharded_features import CellImageSet, measure_cell_sets
+from tests.metrics.helpers import register_tiny_extractor
+from tests.metrics.sharded_scoring import metrics, score, small_evaluation
+from tests.torchrun import run_two_processes
+
+SCRIPT = Path(__file__).with_name("sharded_scoring.py")
+
+
+@pytest.fixture(scope="module")
+def evaluation():
+    return small_evaluation()
+
+
+@pytest.fixture(scope="module")
+def reference(evaluation):
+    """One process, no sharing: the values, and how many crops CellProfiler measured."""
+    fresh = dataclasses.replace(evaluation, options={})
+    counted = {"images": 0}
+    plain = cp_features.extract
+
+    def counting(images, *args):
+        counted["images"] += len(images)
+        return plain(images, *args)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cp_features, "extract", counting)
+        values = score(fresh, metrics(register_tiny_extractor()))
+    return values, counted["images"]
+
+
+def test_prepared_features_are_all_that_scoring_reads_and_no_more(evaluation, reference, monkeypatch):
+    expected, measured_by_compute = reference
+    fresh = dataclasses.replace(evaluation, options={})
+    chosen = metrics(register_tiny_extractor())
+    counted = {"images": 0}
+    plain = sharded.extract
+
+    def counting(images, *args):
+        counted["images"] += len(images)
+        return plain(images, *args)
+
+    monkeypatch.setattr(sharded, "extract", counting)
+    for metric in chosen.values():
+        metric.prepare(fresh, Shard())
+    assert counted["images"] == measured_by_compute > 50
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("compute measured images that prepare had not")
+
+    monkeypatch.setattr(cp_features, "extract", refuse)
+    monkeypatch.setattr(fidelity, "extract_features", refuse)
+    got = score(fresh, chosen)
+    assert set(got) == set(expected) and len(got) > 20
+    assert not np.isnan([got["fid/shrinkin@3"], got["kid/shrinkin@3"], got["effect/counterfactual-error/shrinkin@3"]]).any()
+    np.testing.assert_allclose([got[k] for k in expected], list(expected.values()), rtol=1e-12, equal_nan=True)
+
+
+def test_a_chunk_without_any_cell_joins_the_others_by_feature_name(evaluation, tmp_path, monkeypatch):
+    monkeypatch.setenv("PHENBENCH_CACHE", str(tmp_path))
+    bundle = next(iter(evaluation.bundles.values()))
+    noise = torch.rand(3, *bundle.real.shape[1:], generator=torch.Generator().manual_seed(0)) * 2 - 1
+    sets = [CellImageSet(noise), CellImageSet(bundle.real[:5], real_condition=bundle.target)]
+    fresh = dataclasses.replace(evaluation, options={})
+    # 8 crops in 4 chunks: the first chunks hold only noise, which has no plausible cell.
+    measure_cell_sets(FeatureExtractor(fresh), sets, Shard())
+    alone = FeatureExtractor(dataclasses.replace(evaluation, options={}), disk_cache=False)
+    for image_set in sets:
+        want = alone.features(image_set.images)
+        got = FeatureExtractor(fresh, disk_cache=False).features(image_set.images)  # from the memo
+        assert got.names == want.names and np.array_equal(got.failures, want.failures)
+        np.testing.assert_array_equal(got.values, want.values)
+    assert not (FeatureExtractor(fresh).features(noise).failures == 0).any()
+    assert len(list((tmp_path / "features").glob("*.npz"))) == 1  # the real set, stored by the main process
+
+
+def test_two_processes_share_the_extraction_and_score_what_one_computes(reference, tmp_path):
+    expected, measured_by_compute = reference
+    completed = run_two_processes(str(SCRIPT), str(tmp_path), timeout=600)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f"rank-{r}.json").read_text()) for r in (0, 1)]
+    assert [r["processes"] for r in ranks] == [2, 2]
+    cells = [r["measured"]["cellprofiler"] for r in ranks]
+    deep = [r["measured"]["deep"] for r in ranks]
+    assert sum(cells) == measured_by_compute and min(cells) > 0.3 * measured_by_compute  # each did its share
+    assert min(deep) > 0
+    got = ranks[0]["values"]
+    assert set(got) == set(expected)
+    np.testing.assert_allclose([got[k] for k in expected], list(expected.values()), rtol=1e-9, equal_nan=True)
