@@ -60,6 +60,12 @@ class FitOptions:
     # The (source, target) condition-index pairs the run will translate; None means all pairs.
     # Pairwise methods (CycleGAN) train one model per pair they are asked for.
     pairs: tuple[tuple[int, int], ...] | None = None
+    # Processes reading training batches ahead (None: 2 on a GPU, none on the CPU), where a
+    # translator's loop reads through core/step_loader.py.
+    loader_workers: int | None = None
+    # Steps between reading the loss back from the device (and averaging it across processes):
+    # the curve keeps every step's loss either way.
+    log_every: int = 10
 
 
 @dataclass

@@ -33,9 +33,10 @@ def main(out: Path, steps: int) -> None:
     config = PhenDiffConfig(
         block_out_channels=(8, 16), layers_per_block=1, norm_num_groups=4, num_train_timesteps=100,
         learning_rate=1e-3, lr_warmup_steps=2, steps=steps, batch_size=2, inversion_steps=2, inference_steps=2,
+        gradient_accumulation_steps=2,  # gradients all-reduced on the second micro-batch only
     )
     translator = PhenDiffTranslator(config, data.spec)
-    report = translator.fit(data, FitOptions(seed=5, progress=False))
+    report = translator.fit(data, FitOptions(seed=5, progress=False, loader_workers=1))
     from accelerate import PartialState
 
     rank = PartialState().process_index

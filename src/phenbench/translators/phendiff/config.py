@@ -16,6 +16,11 @@ from typing import Any
 
 SAMPLERS = ("ddim", "edict")
 MIXED_PRECISION = ("no", "fp16", "bf16")
+TRANSLATE_PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+# Settings that only change how the model translates, never its training: a resumed fit may change them.
+TRANSLATION_SETTINGS = ("inversion_steps", "inference_steps", "inversion_iterations", "guidance_scale", "sampler",
+                        "edict_mix", "edict_unstable_class_change", "translate_batch_size", "translate_precision",
+                        "channels_last", "compile")
 SPACINGS = ("leading", "trailing")
 LR_SCALINGS = ("none", "sqrt-processes")
 
@@ -59,7 +64,10 @@ class PhenDiffConfig:
     ema_power: float = 0.75
     # --- training ----------------------------------------------------------------------------
     steps: int = 30_000  # optimizer steps
-    batch_size: int = 96  # images per process per step
+    batch_size: int = 96  # images per process per micro-batch
+    # Micro-batches whose gradients are summed into one optimizer step: an effective batch of
+    # batch_size x gradient_accumulation_steps x processes where memory holds only batch_size.
+    gradient_accumulation_steps: int = 1
     unconditional_probability: float = 0.1  # a whole batch trained with the null class
     random_flips: bool = True  # random horizontal and vertical flips
     mixed_precision: str = "no"  # "no" | "fp16" | "bf16" (fp16/bf16 on GPU)
@@ -78,6 +86,11 @@ class PhenDiffConfig:
     # are refused unless this is set; v-prediction models (the default) translate with EDICT.
     edict_unstable_class_change: bool = False
     translate_batch_size: int = 64  # images per UNet call when translating
+    # The UNet's arithmetic when translating: "auto" is the training's mixed precision (bf16/fp16
+    # autocast) on a GPU, fp32 elsewhere; "fp32" always fp32; "bf16"/"fp16" autocast where the device has it.
+    translate_precision: str = "auto"
+    channels_last: bool = False  # the UNet's weights and activations in NHWC memory order
+    compile: bool = False  # torch.compile the UNet for translation (first batch pays the compile)
 
     def __post_init__(self) -> None:
         checks = [
@@ -88,6 +101,9 @@ class PhenDiffConfig:
             (self.learning_rate_scaling in LR_SCALINGS,
              f"learning_rate_scaling must be one of {LR_SCALINGS}, got {self.learning_rate_scaling!r}"),
             (self.steps >= 0 and self.batch_size >= 1, "steps must be >= 0 and batch_size >= 1"),
+            (self.gradient_accumulation_steps >= 1, "gradient_accumulation_steps must be >= 1"),
+            (self.translate_precision in TRANSLATE_PRECISIONS,
+             f"translate_precision must be one of {TRANSLATE_PRECISIONS}, got {self.translate_precision!r}"),
             (self.inversion_steps >= 1 and self.inference_steps >= 1,
              "inversion_steps and inference_steps must be >= 1"),
             (0 <= self.inversion_iterations <= 50, "inversion_iterations must be in 0..50"),

@@ -11,12 +11,20 @@ Three defects of the research code are avoided on purpose:
 Randomness that shapes a step (its batch, flips, noise, timesteps, unconditional draw) is a pure
 function of (seed, step, rank), so a resumed run replays exactly what an uninterrupted one does;
 the global RNG states are checkpointed as well, for anything else that draws from them.
+
+The loop keeps the device busy: batches are read and flipped ahead by DataLoader workers
+(core/step_loader.py; pinned memory on CUDA), noise and timesteps are drawn on the device from a
+generator seeded per step, and the loss stays on the device: it is averaged across processes and
+read back once every `FitOptions.log_every` steps (one all-reduce and one sync for the whole window,
+not one per step). `gradient_accumulation_steps` sums several micro-batches into one optimizer step
+(gradients synchronised across processes on the last one only).
 """
 
 from __future__ import annotations
 
 import math
 import time
+from contextlib import nullcontext
 from typing import Any
 
 import torch
@@ -30,7 +38,7 @@ from phenbench.core.dataset import DataSpec, PreparedDataset
 from phenbench.core.errors import ConfigError, DataError
 from phenbench.core.resume_guard import check_same_processes
 from phenbench.core.seeding import derived_seed
-from phenbench.core.training_batches import random_flips, read_in_row_order
+from phenbench.core.step_loader import StepBatches, loader_workers, step_batches
 from phenbench.core.translator import FitOptions, FitReport
 from phenbench.translators.phendiff.checkpoint import (
     load_latest_checkpoint,
@@ -38,7 +46,7 @@ from phenbench.translators.phendiff.checkpoint import (
     rng_states,
     save_checkpoint,
 )
-from phenbench.translators.phendiff.config import PhenDiffConfig
+from phenbench.translators.phendiff.config import TRANSLATION_SETTINGS, PhenDiffConfig
 from phenbench.translators.phendiff.model import UNet2DModel, build_scheduler, null_class
 
 
@@ -50,9 +58,10 @@ def scaled_learning_rate(config: PhenDiffConfig, processes: int) -> float:
 
 
 def _model_fingerprint(config: PhenDiffConfig, spec: DataSpec) -> dict:
-    """What must match for a checkpoint to be resumable (everything but the run's length)."""
+    """What must match for a checkpoint to be resumable (all but the run's length and the translation settings)."""
     data = config_to_dict(config)
-    data.pop("steps")
+    for name in ("steps", *TRANSLATION_SETTINGS):
+        data.pop(name, None)
     return {"config": data, "spec": spec.to_dict()}
 
 
@@ -96,48 +105,68 @@ def train(config: PhenDiffConfig, spec: DataSpec, dataset: PreparedDataset, opti
             group["lr"] = base * factor(lr_schedule.last_epoch)
     model, optimizer = accelerator.prepare(live, optimizer)
     ema.to(accelerator.device)
-    plan = BatchPlan(len(labels), config.batch_size, accelerator.num_processes, options.seed)
+    device, rank, processes = accelerator.device, accelerator.process_index, accelerator.num_processes
+    accumulate = config.gradient_accumulation_steps
+    # Micro-step m of the plan is micro-batch m % accumulate of optimizer step m // accumulate.
+    plan = BatchPlan(len(labels), config.batch_size, processes, options.seed)
+    batches = StepBatches(dataset, "train", labels, plan, rank, options.seed, 2, 0.5 if config.random_flips else 0.0)
+    micro_batches = step_batches(batches, start * accumulate, config.steps * accumulate,
+                                 loader_workers(options.loader_workers, str(device)), str(device))
     null = null_class(spec)
     timesteps = config.num_train_timesteps
+    window: list[torch.Tensor] = []  # this window's step losses, still on the device
+
+    def flush() -> None:
+        """One all-reduce and one read-back for the steps since the last flush."""
+        if window:
+            losses.extend(accelerator.reduce(torch.stack(window), reduction="mean").tolist())
+            window.clear()
 
     bar = tqdm(total=config.steps, initial=min(start, config.steps), unit="step",
                disable=not (options.progress and accelerator.is_main_process))
     began = time.perf_counter()
     model.train()
     for step in range(start, config.steps):
-        generator = torch.Generator().manual_seed(derived_seed(options.seed, 2, step, accelerator.process_index))
-        rows = plan.rows_for(step, accelerator.process_index)
-        images = read_in_row_order(dataset, "train", rows)
-        classes = labels[torch.as_tensor(rows)]
-        if config.random_flips:
-            images = random_flips(images, 0.5, generator)
         # The draw is shared by every process (same seed, rank 0) so a whole global batch goes unconditional.
         unconditional_draw = torch.Generator().manual_seed(derived_seed(options.seed, 3, step))
-        if torch.rand(1, generator=unconditional_draw).item() < config.unconditional_probability:
-            classes = torch.full_like(classes, null)
-        noise = torch.randn(images.shape, generator=generator)
-        t = torch.randint(0, timesteps, (len(rows),), generator=generator)
-        noisy = noise_scheduler.add_noise(images, noise, t)
-        target = noise_scheduler.get_velocity(images, noise, t)
-        device = accelerator.device
-        with accelerator.autocast():
-            prediction = model(noisy.to(device), t.to(device), class_labels=classes.to(device)).sample
-        loss = F.mse_loss(prediction.float(), target.to(device))
-        accelerator.backward(loss)
-        if accelerator.sync_gradients:
-            accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+        unconditional = torch.rand(1, generator=unconditional_draw).item() < config.unconditional_probability
+        step_loss = torch.zeros((), device=device)
+        for micro in range(accumulate):
+            images, classes = next(micro_batches)
+            index = step * accumulate + micro
+            images = images.to(device, non_blocking=True)
+            classes = classes.to(device, non_blocking=True)
+            if unconditional:
+                classes = torch.full_like(classes, null)
+            noise_draw = torch.Generator(device=device).manual_seed(derived_seed(options.seed, 4, index, rank))
+            noise = torch.randn(images.shape, generator=noise_draw, device=device)
+            t = torch.randint(0, timesteps, (len(images),), generator=noise_draw, device=device)
+            noisy = noise_scheduler.add_noise(images, noise, t)
+            target = noise_scheduler.get_velocity(images, noise, t)
+            # Gradients are all-reduced on the last micro-batch only.
+            syncing = micro == accumulate - 1
+            with nullcontext() if syncing else accelerator.no_sync(model):
+                with accelerator.autocast():
+                    prediction = model(noisy, t, class_labels=classes).sample
+                loss = F.mse_loss(prediction.float(), target)
+                accelerator.backward(loss / accumulate)
+            step_loss = step_loss + loss.detach() / accumulate
+        accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
         learning_rates.append(optimizer.param_groups[0]["lr"])
         optimizer.step()
         lr_schedule.step()  # once per optimizer step, in every process
         optimizer.zero_grad(set_to_none=True)
         ema.step(accelerator.unwrap_model(model).parameters())
-        losses.append(float(accelerator.reduce(loss.detach(), reduction="mean").item()))
+        window.append(step_loss)
         done = step + 1
-        seconds = time.perf_counter() - began
         bar.update(1)
-        bar.set_postfix(loss=f"{losses[-1]:.4f}",
-                        img_s=f"{(done - start) * len(rows) * accelerator.num_processes / seconds:.1f}")
+        if done % options.log_every == 0 or done == config.steps:
+            flush()
+            seconds = time.perf_counter() - began
+            bar.set_postfix(loss=f"{losses[-1]:.4f}",
+                            img_s=f"{(done - start) * config.batch_size * accumulate * processes / seconds:.1f}")
         if options.checkpoint_dir is not None and options.checkpoint_every and done % options.checkpoint_every == 0:
+            flush()  # a checkpoint holds the whole curve so far
             _checkpoint(accelerator, options, config, spec, done, model, optimizer, lr_schedule, ema,
                         losses, learning_rates)
     bar.close()
@@ -148,11 +177,12 @@ def train(config: PhenDiffConfig, spec: DataSpec, dataset: PreparedDataset, opti
                     losses, learning_rates)
     accelerator.wait_for_everyone()
     ema.copy_to(evaluation.parameters())  # the evaluation copy, never the live model
-    images_per_second = trained * config.batch_size * accelerator.num_processes / seconds if trained else None
+    images_per_second = (trained * config.batch_size * accumulate * processes / seconds) if trained else None
     return FitReport(
         steps=config.steps, seconds=seconds, images_per_second=images_per_second, losses=losses,
         extra={"learning_rates": learning_rates, "resumed_from_step": start,
-               "processes": accelerator.num_processes, "ema_decay": float(ema.cur_decay_value or 0.0)},
+               "processes": processes, "ema_decay": float(ema.cur_decay_value or 0.0),
+               "loader_workers": loader_workers(options.loader_workers, str(device))},
     )
 
 
