@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -26,3 +27,13 @@ def run_two_processes(*args: str, cwd: Path | None = None, timeout: float = 300)
         pytest.skip("torchrun is not installed")
     return subprocess.run([torchrun, "--standalone", "--nproc_per_node", "2", *args], cwd=cwd,
                           env=single_thread_env(), capture_output=True, text=True, timeout=timeout)
+
+
+def write_rank_record(out: Path, record: dict, translator) -> None:
+    """In a launched script: this rank's `record` to OUT/rank-<r>.json; rank 0 also saves `translator` to OUT/model."""
+    from accelerate import PartialState
+
+    rank = PartialState().process_index
+    (out / f"rank-{rank}.json").write_text(json.dumps(record))
+    if rank == 0:
+        translator.save(out / "model")

@@ -7,7 +7,6 @@ curve; rank 0 also saves the model to OUT/model. Checkpoints go to OUT/checkpoin
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from phenbench.core.translator import FitOptions
 from phenbench.datasets.in_memory import random_dataset
 from phenbench.translators.cyclegan import translator as cyclegan
 from phenbench.translators.cyclegan.translator import CycleGANTranslator
+from tests.torchrun import write_rank_record
 from tests.translators.cyclegan.test_cyclegan_contract import tiny_config
 from tests.translators.phendiff.two_process_fit import digest
 
@@ -41,19 +41,13 @@ def main(out: Path) -> None:
 
     cyclegan.fit_pair = recording_fit_pair
     translator, report = fitted(STEPS, checkpoint_dir=out / "checkpoints")
-    from accelerate import PartialState
-
-    rank = PartialState().process_index
-    record = {
+    write_rank_record(out, {
         "trained_here": trained_here,
         "models": {f"{a}-{b}": digest(model) for (a, b), model in translator.models.items()},
         "processes": report.extra["processes"],
         "trained_by_process": report.extra["trained_by_process"],
         "losses": report.losses,
-    }
-    (out / f"rank-{rank}.json").write_text(json.dumps(record))
-    if rank == 0:
-        translator.save(out / "model")
+    }, translator)
 
 
 if __name__ == "__main__":

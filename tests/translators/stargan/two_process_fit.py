@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import sys
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from phenbench.core.translator import FitOptions
 from phenbench.datasets.in_memory import random_dataset
 from phenbench.translators.stargan.training import Batch, critic_step, generator_step
 from phenbench.translators.stargan.translator import StarGANTranslator
+from tests.torchrun import write_rank_record
 from tests.translators.phendiff.two_process_fit import digest
 from tests.translators.stargan.test_stargan_contract import tiny_config
 
@@ -68,12 +68,7 @@ def main(out: Path) -> None:
     fit(data, 2, out / "resumed")
     _, record["resumed"] = fit(data, 4, out / "resumed")
     record["data_parallel_gap"] = data_parallel_gap(translator, data)
-    from accelerate import PartialState
-
-    rank = PartialState().process_index
-    (out / f"rank-{rank}.json").write_text(json.dumps(record))
-    if rank == 0:
-        translator.save(out / "model")
+    write_rank_record(out, record, translator)
 
 
 if __name__ == "__main__":
