@@ -3,11 +3,14 @@
 Every rank writes to OUT/rank-<r>.json the pairs it trained itself (seen by wrapping `fit_pair`), a
 digest of every pair model it ended with, and its fit report's process count, trainers and loss
 curve; rank 0 also saves the model to OUT/model. Checkpoints go to OUT/checkpoints.
+The fit survives a wait between processes longer than their process group's timeout.
 """
 
 from __future__ import annotations
 
 import sys
+import time
+from datetime import timedelta
 from pathlib import Path
 
 import torch
@@ -32,11 +35,17 @@ def fitted(steps: int, **options) -> tuple[CycleGANTranslator, object]:
 
 def main(out: Path) -> None:
     torch.set_num_threads(1)
+    # A process group whose collectives give up after 10 s (torch's default: 30 minutes), and a rank
+    # 0 that spends 12 s more on its last pair than it trains: rank 1 waits for it longer than that,
+    # which only the long-timeout barrier of pair_sharing.py survives.
+    torch.distributed.init_process_group("gloo", timeout=timedelta(seconds=10))
     trained_here = []
     fit_pair = cyclegan.fit_pair
 
     def recording_fit_pair(pair, *args, **kwargs):
         trained_here.append(list(pair))
+        if list(pair) == [1, 2]:
+            time.sleep(12)
         return fit_pair(pair, *args, **kwargs)
 
     cyclegan.fit_pair = recording_fit_pair
