@@ -89,3 +89,47 @@ def test_augment_p_follows_the_rt_heuristic_and_is_not_capped_at_one() -> None:
     pipeline.observe(torch.tensor([1.0, 1.0, 1.0, 1.0, -1.0]))  # r_t = 0.6 exactly: p stays
     pipeline.adjust()
     assert pipeline.p == pytest.approx(1.0)
+
+
+def two_ranks() -> tuple[AdaptiveAugment, AdaptiveAugment]:
+    """Two processes' pipelines after one D pass: signs (+, +, +, -) on rank 0, (-, -, -, -) on rank 1."""
+    ranks = AdaptiveAugment(target=0.0, interval=1, speed_kimg=1.0, batch_size=8), \
+        AdaptiveAugment(target=0.0, interval=1, speed_kimg=1.0, batch_size=8)
+    ranks[0].observe(torch.tensor([2.0, 0.5, 1.0, -3.0]))
+    ranks[1].observe(torch.tensor([-1.0, -0.5, -2.0, -4.0]))
+    return ranks
+
+
+def sum_of(ranks):
+    """What accelerate's reduce(sum) returns on every rank: the sum of the ranks' (signs, count)."""
+    total = sum(rank._pending() for rank in ranks)
+    return lambda _: total
+
+
+def test_p_moves_by_the_signs_of_all_processes() -> None:
+    ranks = two_ranks()
+    total = sum_of(ranks)
+    # Rank 0 alone has r_t = 0.5 (p would rise), rank 1 alone -1; together (2 - 4) / 8 = -0.25 < 0:
+    # both lower p, which stays at 0, the same on both.
+    assert [rank.adjust(total) for rank in ranks] == [-0.25, -0.25]
+    assert [rank.p for rank in ranks] == [0.0, 0.0]
+    assert two_ranks()[0].adjust() == 0.5  # one process: its own signs
+
+
+def test_pooled_statistics_resume_to_the_same_adjustment() -> None:
+    """A checkpoint between two adjustments: rank 0 holds (and saves) the statistics of both ranks."""
+    ranks = two_ranks()
+    total = sum_of(ranks)
+    for rank, keep in zip(ranks, (True, False)):
+        rank.pool(total, keep=keep)
+    saved = ranks[0].state_dict()
+    assert (saved["sign_sum"], saved["count"]) == (-2.0, 8.0)
+    resumed = AdaptiveAugment(target=0.0, interval=1, speed_kimg=1.0, batch_size=8), \
+        AdaptiveAugment(target=0.0, interval=1, speed_kimg=1.0, batch_size=8)
+    resumed[0].load_state_dict(saved)
+    resumed[1].load_state_dict(saved, with_pending=False)
+    # One more pass, (+, +) on each rank: (-2 + 4) / 12, as an uninterrupted run would see.
+    for rank in resumed:
+        rank.observe(torch.tensor([1.0, 1.0]))
+    total = sum_of(resumed)
+    assert [rank.adjust(total) for rank in resumed] == [pytest.approx(2 / 12)] * 2

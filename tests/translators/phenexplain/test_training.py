@@ -12,7 +12,7 @@ from phenbench.core.translator import FitOptions
 from phenbench.datasets.in_memory import random_dataset
 from phenbench.translators.phenexplain.config import PhenexplainConfig, resolve
 from phenbench.translators.phenexplain.losses import r1_penalty
-from phenbench.translators.phenexplain.training import Trainer
+from phenbench.translators.phenexplain.training import STATE_FILE, Trainer
 from phenbench.translators.phenexplain.translator import PhenexWTranslator
 from tests.translators.phenexplain.test_contract import tiny_config
 
@@ -39,6 +39,30 @@ def test_the_auto_config_scales_with_the_reference_gpu_count(
     assert hp.steps == 25_000_000 // batch  # 25000 kimg
     assert hp.learning_rate == (0.002 if resolution >= 1024 else 0.0025)
     assert hp.channel_base == (32768 if resolution >= 512 else 16384)
+
+
+@pytest.mark.parametrize(
+    "processes, batch, per_process",
+    # At 128 px, 4096 // 128 = 32 images per GPU: mb = max(min(P * 32, 64), P) over P processes.
+    [(1, 32, 32), (2, 64, 32), (4, 64, 16), (8, 64, 8)],
+)
+def test_by_default_the_auto_config_is_that_of_the_fits_process_count(processes: int, batch: int, per_process: int) -> None:
+    hp = resolve(PhenexplainConfig(), 128, processes)
+    assert (hp.reference_gpus, hp.processes, hp.batch_size, hp.batch_per_process) == (processes, processes, batch, per_process)
+    assert hp.r1_gamma == pytest.approx(0.0002 * 128**2 / batch) and hp.ema_kimg == batch * 10 / 32
+
+
+@pytest.mark.parametrize("processes", [1, 2, 8])
+def test_a_set_reference_gpus_or_batch_is_the_total_shared_by_the_processes(processes: int) -> None:
+    paper = resolve(PhenexWTranslator.config_for("paper"), 128, processes)  # Phenexplain's 4-GPU run
+    assert (paper.batch_size, paper.batch_per_process, paper.r1_gamma) == (64, 64 // processes, pytest.approx(0.0512))
+    quick = resolve(PhenexWTranslator.config_for("quick"), 64, processes)
+    assert (quick.batch_size, quick.batch_per_process) == (16, 16 // processes)
+
+
+def test_a_batch_that_the_processes_cannot_share_is_refused() -> None:
+    with pytest.raises(ConfigError, match="multiple of the 3 processes"):
+        resolve(PhenexWTranslator.config_for("quick"), 64, 3)
 
 
 def test_paper_preset_is_phenexplains_own_run() -> None:
@@ -86,6 +110,7 @@ def test_fit_reports_the_resolved_run_and_its_speed() -> None:
     assert report.steps == 4 and len(report.losses) == 4 and len(report.extra["d_losses"]) == 4
     assert report.images_per_second > 0
     assert (report.extra["batch_size"], report.extra["reference_gpus"], report.extra["num_ws"]) == (4, 1, 4)
+    assert (report.extra["processes"], report.extra["batch_per_process"]) == (1, 4)
     assert report.extra["G_parameters"] == sum(p.numel() for p in translator.G_ema.parameters())
 
 
@@ -148,3 +173,17 @@ def test_the_saved_model_holds_no_discriminator_and_older_saves_still_load(train
     loaded = PhenexWTranslator.load(tmp_path / "model")
     assert not hasattr(loaded, "D") and not hasattr(loaded, "G")
     torch.testing.assert_close(loaded.translate(images, 0, 2).images, expected)
+
+
+def test_a_checkpoint_of_the_one_process_version_still_resumes(tmp_path) -> None:
+    """Before fits ran on several processes, a checkpoint held one random state and no process count."""
+    data = random_dataset(channels=1, image_size=8)
+    whole = PhenexWTranslator(tiny_config(4), data.spec).fit(data, FitOptions(seed=0, progress=False))
+    PhenexWTranslator(tiny_config(2), data.spec).fit(data, FitOptions(seed=0, checkpoint_dir=tmp_path, progress=False))
+    path = tmp_path / STATE_FILE
+    payload = torch.load(path, weights_only=True)
+    payload["rng"] = payload["rng"][0]
+    del payload["processes"]
+    torch.save(payload, path)
+    resumed = PhenexWTranslator(tiny_config(4), data.spec).fit(data, FitOptions(seed=0, checkpoint_dir=tmp_path, progress=False))
+    assert resumed.extra["resumed_from_step"] == 2 and resumed.losses == whole.losses

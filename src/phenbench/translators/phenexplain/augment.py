@@ -17,6 +17,7 @@ heuristic: r_t = E[sign(D(real))]; p moves up when r_t exceeds the target (D ove
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -27,40 +28,65 @@ CONTRAST_LOG2_STD = 0.5
 
 
 class AdaptiveAugment:
-    """Augments discriminator inputs with probability `p`, adjusted every `interval` steps."""
+    """Augments discriminator inputs with probability `p`, adjusted every `interval` steps.
 
-    def __init__(self, target: float = 0.6, interval: int = 4, speed_kimg: float = 500.0, batch_size: int = 32):
+    The signs are summed on the device (no host synchronisation per call) and read once per
+    adjustment; on several processes `adjust` is given the sum over processes, so every process
+    moves p by the same step, from the signs of the whole batch (the reference's training_stats).
+    """
+
+    def __init__(self, target: float = 0.6, interval: int = 4, speed_kimg: float = 500.0, batch_size: int = 32,
+                 device: torch.device | str = "cpu"):
         self.p = 0.0
+        self.device = torch.device(device)
         self.target, self.interval = target, interval
-        # p can go from 0 to 1 in `speed_kimg` thousand real images, as in the original.
+        # p can go from 0 to 1 in `speed_kimg` thousand real images (over all processes), as in the original.
         self.step_size = batch_size * interval / (speed_kimg * 1000)
-        self._sign_sum = 0.0
+        self._sign_sum = torch.zeros((), device=self.device)
         self._count = 0
 
     def observe(self, real_logits: torch.Tensor) -> None:
         """Accumulate sign(D(real)) for the r_t heuristic."""
-        self._sign_sum += float(torch.sign(real_logits.detach()).sum())
+        self._sign_sum = self._sign_sum + torch.sign(real_logits.detach()).sum()
         self._count += real_logits.numel()
 
-    def adjust(self) -> float | None:
+    def _pending(self) -> torch.Tensor:
+        """(sum of signs, count) observed by this process since the last adjustment, on its device."""
+        return torch.stack([self._sign_sum.float(), torch.tensor(float(self._count), device=self.device)])
+
+    def _set_pending(self, sign_sum: float, count: int) -> None:
+        self._sign_sum, self._count = torch.tensor(float(sign_sum), device=self.device), int(count)
+
+    def adjust(self, total: Callable[[torch.Tensor], torch.Tensor] | None = None) -> float | None:
         """Move p by one step towards the target; returns r_t (None when nothing was observed).
 
-        As in the original, p is kept at or above 0 but not capped at 1 (a p above 1 augments every
-        image, and must come back down before it augments fewer).
+        `total` sums the (signs, count) statistics over processes (None: one process). As in the original, p is kept at
+        or above 0 but not capped at 1 (a p above 1 augments every image, and must come back down
+        before it augments fewer).
         """
-        if not self._count:
+        stats = self._pending() if total is None else total(self._pending())  # every process takes part
+        sign_sum, count = stats.tolist()
+        if not count:
             return None
-        r_t = self._sign_sum / self._count
+        r_t = sign_sum / count
         direction = (r_t > self.target) - (r_t < self.target)  # np.sign: no move when equal
         self.p = max(self.p + direction * self.step_size, 0.0)
-        self._sign_sum, self._count = 0.0, 0
+        self._set_pending(0.0, 0)
         return r_t
 
-    def state_dict(self) -> dict[str, float]:
-        return {"p": self.p, "sign_sum": self._sign_sum, "count": float(self._count)}
+    def pool(self, total: Callable[[torch.Tensor], torch.Tensor], keep: bool) -> None:
+        """Hold the statistics of all processes on one (`keep`), none on the others: the next `adjust`
+        sees the same totals, and that one process's state_dict holds everything to resume."""
+        sign_sum, count = total(self._pending()).tolist()
+        self._set_pending(*((sign_sum, count) if keep else (0.0, 0)))
 
-    def load_state_dict(self, state: dict[str, float]) -> None:
-        self.p, self._sign_sum, self._count = float(state["p"]), float(state["sign_sum"]), int(state["count"])
+    def state_dict(self) -> dict[str, float]:
+        return {"p": self.p, "sign_sum": float(self._sign_sum), "count": float(self._count)}
+
+    def load_state_dict(self, state: dict[str, float], with_pending: bool = True) -> None:
+        """`with_pending=False`: p alone, for the processes that did not `pool` the statistics."""
+        self.p = float(state["p"])
+        self._set_pending(*((state["sign_sum"], state["count"]) if with_pending else (0.0, 0)))
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         if self.p <= 0:

@@ -1,10 +1,13 @@
 """Phenexplain's config, its presets, and the StyleGAN2-ADA "auto" rules that fill it in per image size.
 
 Fields left as None are resolved at the image size by `resolve`, exactly as stylegan2-ada-pytorch's
-`train.py --cfg=auto --gpus=G` does for G = `reference_gpus`: batch = max(min(G * min(4096 // res,
-32), 64), G), minibatch-std group min(batch / G, 4), fmaps 0.5 below 512 px, lr 0.0025 below
-1024 px, gamma = 0.0002 * res^2 / batch, ema = batch * 10 / 32 kimg, 25000 kimg. The GPU count
-only sizes the run: phenbench trains the whole batch in one process.
+`train.py --cfg=auto --gpus=G` does, with G = `reference_gpus`, or the number of processes the fit
+runs on when that is None (the reference's own case: G is the GPU count of the run): batch =
+max(min(G * min(4096 // res, 32), 64), G), minibatch-std group min(batch / G, 4), fmaps 0.5 below
+512 px, lr 0.0025 below 1024 px, gamma = 0.0002 * res^2 / batch, ema = batch * 10 / 32 kimg, 25000
+kimg. `batch_size` is the total over all processes, as the reference's `--batch`: each process
+trains batch_size / processes images per step (the reference's batch_gpu) and DDP averages their
+gradients.
 """
 
 from __future__ import annotations
@@ -34,10 +37,11 @@ class PhenexplainConfig:
     mbstd_group_size: int | None = None  # None: min(batch, 4)
     # --- training -----------------------------------------------------------------------------
     # GPUs of the run being reproduced: StyleGAN2-ADA's "auto" config scales batch, gamma and EMA with it.
-    reference_gpus: int = 1
+    # None: the number of processes this fit runs on (train.py --gpus on the machine at hand).
+    reference_gpus: int | None = None
     mirror: bool = False  # train.py --mirror: each real image x-flipped with probability 1/2
     steps: int | None = None  # None: 25000 kimg at the batch size
-    batch_size: int | None = None
+    batch_size: int | None = None  # over all processes (train.py --batch); None: the auto rule
     learning_rate: float | None = None
     r1_gamma: float | None = None  # None: 0.0002 * res^2 / batch
     r1_interval: int = 16
@@ -145,13 +149,19 @@ class Resolved:
 
     resolution: int
     reference_gpus: int
-    batch_size: int
+    processes: int  # of the fit: each trains batch_size / processes images per step
+    batch_size: int  # over all processes
     channel_base: int
     learning_rate: float
     r1_gamma: float
     ema_kimg: float
     mbstd_group_size: int
     steps: int
+
+    @property
+    def batch_per_process(self) -> int:
+        """The images one process trains per step (the reference's batch_gpu)."""
+        return self.batch_size // self.processes
 
     def channels_at(self, resolution: int, channel_max: int) -> int:
         return min(self.channel_base // resolution, channel_max)
@@ -168,13 +178,20 @@ def check_resolution(image_size: int) -> int:
     return image_size
 
 
-def resolve(config: PhenexplainConfig, image_size: int) -> Resolved:
-    """Fill the None fields of `config` by the StyleGAN2-ADA auto rules at `image_size`."""
-    res, gpus = check_resolution(image_size), config.reference_gpus
+def resolve(config: PhenexplainConfig, image_size: int, processes: int = 1) -> Resolved:
+    """Fill the None fields of `config` by the StyleGAN2-ADA auto rules at `image_size`, for a fit on
+    `processes` processes (the GPU count of the auto rules when `reference_gpus` is None)."""
+    res, gpus = check_resolution(image_size), config.reference_gpus or processes
     batch = config.batch_size or max(min(gpus * min(4096 // res, 32), 64), gpus)
+    if batch % processes:
+        raise ConfigError(
+            f"Phenexplain's batch_size {batch} is the total over all processes (StyleGAN2-ADA's --batch) and must be "
+            f"a multiple of the {processes} processes of this fit; set batch_size to a multiple of {processes}."
+        )
     return Resolved(
         resolution=res,
         reference_gpus=gpus,
+        processes=processes,
         batch_size=batch,
         channel_base=config.channel_base or int((1 if res >= 512 else 0.5) * 32768),
         learning_rate=config.learning_rate or (0.002 if res >= 1024 else 0.0025),

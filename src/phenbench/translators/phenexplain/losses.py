@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -24,22 +25,38 @@ def r1_penalty(real_images: torch.Tensor, real_logits: torch.Tensor) -> torch.Te
 
 
 class PathLength:
-    """Path-length regularisation: keeps |J_w^T y| near its running mean for random image directions y."""
+    """Path-length regularisation: keeps |J_w^T y| near its running mean for random image directions y.
 
-    def __init__(self, decay: float = 0.01):
+    `mean_over_processes` (None: one process) averages a value over the processes of a fit: the
+    running mean is then moved by the whole batch's mean length and stays the same on every process.
+    """
+
+    def __init__(self, decay: float = 0.01, mean_over_processes: Callable[[torch.Tensor], torch.Tensor] | None = None):
         self.decay = decay
         self.mean = torch.zeros([])
+        self.mean_over_processes = mean_over_processes
+
+    @staticmethod
+    def directions(shape: torch.Size, rng: torch.Generator) -> torch.Tensor:
+        """Random image directions y, unit normal (a test fixes them to compare runs)."""
+        return torch.randn(shape, generator=rng)
 
     def penalty(self, images: torch.Tensor, ws: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
         """Mean over images of (|J_w^T y| - running mean)^2, for `images` synthesised from `ws`.
 
         As in the original, the mean the lengths are compared with is the updated running mean,
         whose new part (decay x this batch's mean length) is not detached: the gradient sees it.
+        On several processes that gradient sees this process's lengths (as the reference's, whose
+        running means differ per GPU); the kept running mean moves by the mean over processes.
         """
         height, width = images.shape[2:]
-        directions = torch.randn(images.shape, generator=rng).to(images) / math.sqrt(height * width)
+        directions = self.directions(images.shape, rng).to(images) / math.sqrt(height * width)
         (gradients,) = torch.autograd.grad((images * directions).sum(), ws, create_graph=True)
         lengths = gradients.square().sum(dim=2).mean(dim=1).sqrt()
-        mean = self.mean.to(lengths).lerp(lengths.mean(), self.decay)
-        self.mean = mean.detach()
+        previous = self.mean.to(lengths)
+        mean = previous.lerp(lengths.mean(), self.decay)
+        batch_mean = lengths.mean().detach()
+        if self.mean_over_processes is not None:
+            batch_mean = self.mean_over_processes(batch_mean)
+        self.mean = previous.lerp(batch_mean, self.decay)
         return (lengths - mean).square().mean()

@@ -4,12 +4,22 @@ Each step runs the phases of stylegan2-ada-pytorch's loop: G main, G path-length
 `pl_interval` steps), D main, D R1 (every `r1_interval` steps), each generating from its own z and
 conditions, style-mixed as in the original. Regularised phases run less often
 with their weight scaled by the interval ("lazy regularisation"), and Adam's lr and betas are
-adjusted for the extra optimiser steps as in the original. One `torch.Generator` drives every random
-draw (rows, z, noise, augmentation), so a run resumed from a checkpoint continues the same curve.
+adjusted for the extra optimiser steps as in the original. One `torch.Generator` per process drives
+every random draw of that process (rows, z, noise, augmentation), seeded seed * processes + rank as
+the reference seeds each GPU; its state is checkpointed, so a resumed run continues the same curve.
+
+On several processes (accelerate, DDP), each trains batch_size / processes images per step and the
+gradients are averaged, as the reference's batch_gpu per GPU. Two modules are distributed: the
+generator as the phases call it (mapping, style mixing and synthesis in one forward, which is what
+DDP synchronises) and D. The network that a phase does not train runs without synchronisation
+(D in G's phases) or without gradients (G in D's). ADA's sign statistics, the path-length running
+mean and the logged losses are reduced over processes, so every process keeps the same p, the same
+running mean, and, from equal gradients, the same G, D and G_ema.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
 from dataclasses import dataclass, field
@@ -18,11 +28,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
 from phenbench.core.config import config_to_dict
 from phenbench.core.dataset import DataSpec, PreparedDataset
 from phenbench.core.errors import DataError, PhenbenchError
+from phenbench.core.resume_guard import check_same_processes
 from phenbench.core.safe_checkpoint import load_checkpoint_state
 from phenbench.core.translator import FitOptions
 from phenbench.translators.phenexplain.augment import AdaptiveAugment
@@ -32,6 +44,7 @@ from phenbench.translators.phenexplain.generator import Generator
 from phenbench.translators.phenexplain.losses import PathLength, discriminator_loss, generator_loss, r1_penalty
 
 STATE_FILE = "phenexplain_training.pt"
+LOG_EVERY = 50  # steps between reading the losses back from the device (and averaging them over processes)
 # Fields that do not change the networks or the training: a checkpoint stays valid across them.
 NOT_TRAINING_FIELDS = {
     "steps", "centre_samples", "projection_steps", "projection_batch_size", "projection_lr", "lr_rampup",
@@ -64,6 +77,29 @@ def _lazy_adam(params, lr: float, interval: int) -> torch.optim.Adam:
     return torch.optim.Adam(params, lr=lr * ratio, betas=(0.0, 0.99**ratio), eps=1e-8)
 
 
+class StyleMixingGenerator(nn.Module):
+    """The generator as the training phases call it: (z, conditions) -> (images, ws), style-mixed.
+
+    Mapping, mixing and synthesis run in this one forward because DDP synchronises the gradients
+    of what runs inside a wrapped module's forward.
+    """
+
+    def __init__(self, generator: nn.Module, mixing_probability: float):
+        super().__init__()
+        self.generator, self.mixing_probability = generator, mixing_probability
+
+    def forward(self, z: torch.Tensor, conditions: torch.Tensor, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        G = self.generator
+        ws = G.ws(z, conditions)
+        # Style mixing: from a random layer in 1..num_ws-1 on, the w of another z under the same
+        # condition. Cutoff and z are always drawn, so the random stream does not depend on the outcome.
+        cutoff = int(torch.randint(1, G.num_ws, (), generator=rng)) if G.num_ws > 1 else 1
+        other = torch.randn(z.shape, generator=rng).to(z)
+        if float(torch.rand((), generator=rng)) < self.mixing_probability:
+            ws = torch.cat([ws[:, :cutoff], G.ws(other, conditions)[:, cutoff:]], dim=1)
+        return G.synthesis(ws, generator=rng), ws
+
+
 @dataclass
 class TrainingState:
     """Everything a resumed run needs to continue the same curve."""
@@ -86,10 +122,40 @@ class Trainer:
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         self.opt_g = _lazy_adam(self.G.parameters(), hp.learning_rate, config.pl_interval)
         self.opt_d = _lazy_adam(self.D.parameters(), hp.learning_rate, config.r1_interval)
-        self.augment = AdaptiveAugment(config.ada_target, config.ada_interval, config.ada_kimg, hp.batch_size)
+        self.augment = AdaptiveAugment(config.ada_target, config.ada_interval, config.ada_kimg, hp.batch_size, device)
         self.path_length = PathLength(config.pl_decay)
         self.state = TrainingState()
         self.resumed_from_step = 0
+        # What the phases call; `distribute` replaces them by their DDP-wrapped versions.
+        self.generate: nn.Module = StyleMixingGenerator(self.G, config.style_mixing_prob)
+        self.discriminate: nn.Module = self.D
+        self.accelerator: Any = None
+
+    def distribute(self, accelerator: Any) -> None:
+        """Train under `accelerator`: data parallel over its processes (unchanged on one)."""
+        self.accelerator = accelerator
+        self.generate, self.discriminate = accelerator.prepare(self.generate, self.discriminate)
+        # DDP gave every process rank 0's weights: G_ema starts from them too.
+        self.G_ema.load_state_dict(self.G.state_dict())
+        self.path_length.mean_over_processes = lambda value: accelerator.reduce(value, reduction="mean")
+
+    def _sum_over_processes(self, value: torch.Tensor) -> torch.Tensor:
+        return value if self.accelerator is None else self.accelerator.reduce(value, reduction="sum")
+
+    def _reaching_every_parameter(self, output: torch.Tensor) -> torch.Tensor | float:
+        """A zero that depends on every parameter of the network that made `output`, on several processes.
+
+        A regulariser misses parameters its gradient does not depend on (the last bias of G's image
+        output, of D's score), and DDP waits for a gradient of each; the reference adds `output * 0`
+        for that. Its zero gradients also make Adam count the step for those parameters, so on one
+        process nothing is added: a one-process fit stays as it was.
+        """
+        if self.accelerator is None or self.accelerator.num_processes == 1:
+            return 0.0
+        return output.sum() * 0
+
+    def _unsynchronised(self, module: nn.Module) -> Any:
+        return contextlib.nullcontext() if self.accelerator is None else self.accelerator.no_sync(module)
 
     # --- one step --------------------------------------------------------------------------------
 
@@ -100,30 +166,28 @@ class Trainer:
 
     def _generate(self, z: torch.Tensor, conditions: torch.Tensor, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """Fakes and the ws that made them (style-mixed with probability `style_mixing_prob`)."""
-        ws = self.G.ws(z, conditions)
-        # Style mixing: from a random layer in 1..num_ws-1 on, the w of another z under the same
-        # condition. Cutoff and z are always drawn, so the random stream does not depend on the outcome.
-        cutoff = int(torch.randint(1, self.G.num_ws, (), generator=rng)) if self.G.num_ws > 1 else 1
-        other = torch.randn(z.shape, generator=rng).to(z)
-        if float(torch.rand((), generator=rng)) < self.config.style_mixing_prob:
-            ws = torch.cat([ws[:, :cutoff], self.G.ws(other, conditions)[:, cutoff:]], dim=1)
-        return self.G.synthesis(ws, generator=rng), ws
+        return self.generate(z, conditions, rng)
 
     def _discriminate(self, images: torch.Tensor, conditions: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
         if self.config.augment:
             images = self.augment(images, rng)
-        return self.D(images, conditions)
+        return self.discriminate(images, conditions)
 
-    def step(self, real: torch.Tensor, real_c: torch.Tensor, labels: np.ndarray, rng: torch.Generator) -> tuple[float, float]:
-        """One iteration of the four phases; each phase draws its own z and conditions, as the original."""
+    def step(self, real: torch.Tensor, real_c: torch.Tensor, labels: np.ndarray, rng: torch.Generator) -> torch.Tensor:
+        """One iteration of the four phases; each phase draws its own z and conditions, as the original.
+
+        Returns this process's (G loss, D main loss), detached, on the device.
+        """
         config, hp, step = self.config, self.hp, self.state.step
         n = len(real)
 
-        # G main: make D call the fakes real. D's weights are frozen; gradients pass through it.
+        # G main: make D call the fakes real. D's weights are frozen (and its DDP wrapper not
+        # synchronised: it makes no gradients); gradients pass through it to G.
         self.D.requires_grad_(False)
         z, gen_c = self._draw_generated(n, labels, rng)
         fakes, _ = self._generate(z, gen_c, rng)
-        loss_g = generator_loss(self._discriminate(fakes, gen_c, rng))
+        with self._unsynchronised(self.discriminate):
+            loss_g = generator_loss(self._discriminate(fakes, gen_c, rng))
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
@@ -132,7 +196,7 @@ class Trainer:
             fakes, ws = self._generate(*self._draw_generated(max(1, n // 2), labels, rng), rng)
             penalty = self.path_length.penalty(fakes, ws, rng)
             self.opt_g.zero_grad(set_to_none=True)
-            (penalty * config.pl_weight * config.pl_interval).backward()
+            (penalty * config.pl_weight * config.pl_interval + self._reaching_every_parameter(fakes)).backward()
             self.opt_g.step()
         self.D.requires_grad_(True)
 
@@ -153,19 +217,19 @@ class Trainer:
             self.augment.observe(real_logits)  # the original counts these signs too
             penalty = r1_penalty(real_tmp, real_logits).mean()
             self.opt_d.zero_grad(set_to_none=True)
-            (penalty * (hp.r1_gamma / 2) * config.r1_interval).backward()
+            (penalty * (hp.r1_gamma / 2) * config.r1_interval + self._reaching_every_parameter(real_logits)).backward()
             self.opt_d.step()
 
         self._update_ema(step)
         # The original counts the finished batch before its check (batch_idx += 1; batch_idx % interval):
         # p moves after the 4th, 8th ... step, from the signs of the steps since the last move.
         if config.augment and (step + 1) % config.ada_interval == 0:
-            self.augment.adjust()
-        return float(loss_g.detach()), float(loss_d.detach())
+            self.augment.adjust(self._sum_over_processes)
+        return torch.stack([loss_g.detach(), loss_d.detach()])
 
     @torch.no_grad()
     def _update_ema(self, step: int) -> None:
-        batch = self.hp.batch_size
+        batch = self.hp.batch_size  # over all processes: the reference counts images of the whole batch
         ema_nimg = self.hp.ema_kimg * 1000
         if self.config.ema_rampup is not None:
             # The original counts the images seen *before* this step: G_ema = G after the first one.
@@ -179,6 +243,7 @@ class Trainer:
     # --- the loop ----------------------------------------------------------------------------------
 
     def train(self, dataset: PreparedDataset, options: FitOptions, rng: torch.Generator) -> TrainingState:
+        """Train to `hp.steps`, resuming from `options.checkpoint_dir`; `rng` is this process's generator."""
         labels = dataset.labels("train")
         if len(labels) == 0:
             raise DataError(f"The dataset '{dataset.name}' has no training images; Phenexplain needs some.")
@@ -190,52 +255,91 @@ class Trainer:
         seconds_before = self.state.seconds
         self.G.train()
         bar = tqdm(total=self.hp.steps, initial=self.state.step, desc="phenexplain fit", unit="step",
-                   disable=not options.progress)
+                   disable=not (options.progress and self._is_main))
+        pending: list[torch.Tensor] = []  # losses of the steps not yet read back
         while self.state.step < self.hp.steps:
-            rows = torch.randint(len(labels), (self.hp.batch_size,), generator=rng).numpy()
+            # Each process reads its own rows: the reference's batch_gpu per GPU.
+            rows = torch.randint(len(labels), (self.hp.batch_per_process,), generator=rng).numpy()
             real = dataset.read("train", rows).to(self.device)
             if self.config.mirror:  # the original's --mirror: the data set doubled by its x-flips
                 flip = (torch.rand(len(rows), generator=rng) < 0.5).to(self.device)
                 real = torch.where(flip.reshape(-1, 1, 1, 1), real.flip(3), real)
             real_c = torch.as_tensor(labels[rows]).to(self.device)
-            loss_g, loss_d = self.step(real, real_c, labels, rng)
+            pending.append(self.step(real, real_c, labels, rng))
             self.state.step += 1
-            self.state.g_losses.append(loss_g)
-            self.state.d_losses.append(loss_d)
-            self.state.losses.append(loss_g + loss_d)
             self.state.ada_p.append(self.augment.p)
             self.state.seconds = seconds_before + time.perf_counter() - start
             bar.update(1)
-            bar.set_postfix(g=f"{loss_g:.3f}", d=f"{loss_d:.3f}", p=f"{self.augment.p:.2f}", refresh=False)
             every = options.checkpoint_every
             # Always at the end (a finished fit is not repeated), and every `every` steps when asked.
-            if checkpoint is not None and (self.state.step == self.hp.steps or (every and self.state.step % every == 0)):
+            save = checkpoint is not None and (self.state.step == self.hp.steps or bool(every and self.state.step % every == 0))
+            if save or len(pending) == LOG_EVERY or self.state.step == self.hp.steps:
+                self._record_losses(pending)
+                pending = []
+                bar.set_postfix(g=f"{self.state.g_losses[-1]:.3f}", d=f"{self.state.d_losses[-1]:.3f}",
+                                p=f"{self.augment.p:.2f}", refresh=False)
+            if save:
                 self._save_checkpoint(checkpoint, dataset, rng)
         bar.close()
         return self.state
 
+    def _record_losses(self, pending: list[torch.Tensor]) -> None:
+        """Append the losses of `pending` steps, each the mean over processes (one transfer for them all)."""
+        steps = torch.stack(pending)
+        if self.accelerator is not None:
+            steps = self.accelerator.reduce(steps, reduction="mean")
+        for loss_g, loss_d in steps.tolist():
+            self.state.g_losses.append(loss_g)
+            self.state.d_losses.append(loss_d)
+            self.state.losses.append(loss_g + loss_d)
+
+    @property
+    def _is_main(self) -> bool:
+        return self.accelerator is None or self.accelerator.is_main_process
+
+    @property
+    def _processes(self) -> tuple[int, int]:
+        """(number of processes, this one's rank)."""
+        return (1, 0) if self.accelerator is None else (self.accelerator.num_processes, self.accelerator.process_index)
+
     def _identity(self, dataset: PreparedDataset) -> dict[str, Any]:
         config = {k: v for k, v in config_to_dict(self.config).items() if k not in NOT_TRAINING_FIELDS}
+        config["reference_gpus"] = self.hp.reference_gpus  # None means the process count: record what it was
         return {"config": config, "dataset": dataset.content_hash()}
 
     def _save_checkpoint(self, directory: Path, dataset: PreparedDataset, rng: torch.Generator) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        payload = {
-            "identity": self._identity(dataset),
-            "G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
-            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-            "augment": self.augment.state_dict(), "pl_mean": self.path_length.mean,
-            "rng": rng.get_state(), "state": self.state.__dict__,
-        }
-        tmp = directory / (STATE_FILE + ".tmp")
-        torch.save(payload, tmp)
-        tmp.replace(directory / STATE_FILE)  # atomic: a crash never leaves half a checkpoint
+        """Every process takes part (their random states and ADA statistics are gathered); the main one writes."""
+        from accelerate.utils import gather_object
+
+        rng_states = gather_object([rng.get_state()]) if self.accelerator is not None else [rng.get_state()]
+        self.augment.pool(self._sum_over_processes, keep=self._is_main)
+        if self._is_main:
+            directory.mkdir(parents=True, exist_ok=True)
+            payload = {
+                "identity": self._identity(dataset),
+                "G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
+                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+                "augment": self.augment.state_dict(), "pl_mean": self.path_length.mean,
+                "rng": rng_states, "processes": self._processes[0], "state": self.state.__dict__,
+            }
+            tmp = directory / (STATE_FILE + ".tmp")
+            torch.save(payload, tmp)
+            tmp.replace(directory / STATE_FILE)  # atomic: a crash never leaves half a checkpoint
+        if self.accelerator is not None:
+            self.accelerator.wait_for_everyone()
 
     def _load_checkpoint(self, path: Path, dataset: PreparedDataset, rng: torch.Generator) -> None:
         # Only tensors and plain values: a crafted file is refused, never unpickled into running code.
-        payload = load_checkpoint_state(path, map_location=self.device,
-                                        fix="delete it, or run with --fresh to start the fit over")
-        if not isinstance(payload, dict) or payload.get("identity") != self._identity(dataset):
+        # Read to the CPU (load_state_dict copies onto the networks' device; under a launcher on CPUs
+        # that device is "cpu:0", which torch.load cannot map to).
+        payload = load_checkpoint_state(path, fix="delete it, or run with --fresh to start the fit over")
+        if not isinstance(payload, dict):
+            raise PhenbenchError(f"{path} is not a Phenexplain training checkpoint; delete it to start over.")
+        processes, rank = self._processes
+        # Each process has its own random stream: on another count they would not continue (and the
+        # auto config may differ). Checkpoints of earlier versions (one process) hold no count.
+        check_same_processes(payload.get("processes", 1), processes, path.parent)
+        if payload.get("identity") != self._identity(dataset):
             raise PhenbenchError(
                 f"{path} was written by a Phenexplain run with another config or dataset; "
                 "give a new --checkpoint directory or delete that file to start over."
@@ -245,7 +349,8 @@ class Trainer:
         self.G_ema.load_state_dict(payload["G_ema"])
         self.opt_g.load_state_dict(payload["opt_g"])
         self.opt_d.load_state_dict(payload["opt_d"])
-        self.augment.load_state_dict(payload["augment"])
+        self.augment.load_state_dict(payload["augment"], with_pending=self._is_main)  # as `pool` left them
         self.path_length.mean = payload["pl_mean"]
-        rng.set_state(payload["rng"])
+        states = payload["rng"]
+        rng.set_state((states if isinstance(states, list) else [states])[rank].cpu())
         self.state = TrainingState(**payload["state"])

@@ -17,6 +17,7 @@ from typing import ClassVar
 
 import torch
 
+from phenbench.core.accelerator import make_accelerator
 from phenbench.core.dataset import PreparedDataset
 from phenbench.core.errors import DataError, PhenbenchError
 from phenbench.core.safe_checkpoint import load_checkpoint_state
@@ -65,15 +66,22 @@ class PhenexplainTranslator(Translator):
         self._check_dataset(dataset)
         if self.config.perceptual_weight > 0:
             find_vgg16_weights(self.config.vgg16_weights)  # fail now, not after hours of training
-        device = torch.device(options.device)
+        # accelerate runs the fit on one process or, under a launcher, data parallel on several.
+        accelerator = make_accelerator("no", options.device)
+        processes, device = accelerator.num_processes, accelerator.device
+        # StyleGAN2-ADA's auto config depends on the GPU count (reference_gpus, else this run's processes).
+        self.hp = resolve(self.config, self.spec.image_size, processes)
         # Network initialisation draws from the global RNG: fork it so fits are seeded and side-effect free.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(options.seed)
             generator = build_generator(self.config, self.hp, self.spec)
             discriminator = build_discriminator(self.config, self.hp, self.spec)
         trainer = Trainer(self.config, self.hp, generator, discriminator, device)
-        rng = torch.Generator().manual_seed(options.seed)
+        trainer.distribute(accelerator)
+        # Each process draws its own rows, z and noise, seeded as the reference seeds its GPUs.
+        rng = torch.Generator().manual_seed(options.seed * processes + accelerator.process_index)
         state = trainer.train(dataset, options, rng)
+        accelerator.wait_for_everyone()
         self.G_ema = trainer.G_ema
         self._projections.clear()
         self.device = device
@@ -95,6 +103,8 @@ class PhenexplainTranslator(Translator):
                 "ema_kimg": self.hp.ema_kimg,
                 "num_ws": self.G_ema.num_ws,
                 "reference_gpus": self.hp.reference_gpus,
+                "processes": processes,
+                "batch_per_process": self.hp.batch_per_process,
                 "G_parameters": sum(p.numel() for p in generator.parameters()),
                 "D_parameters": sum(p.numel() for p in discriminator.parameters()),
                 "centre_seconds": centre_seconds,
