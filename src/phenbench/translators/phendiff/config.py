@@ -89,7 +89,9 @@ class PhenDiffConfig:
     # The UNet's arithmetic when translating: "auto" is the training's mixed precision (bf16/fp16
     # autocast) on a GPU, fp32 elsewhere; "fp32" always fp32; "bf16"/"fp16" autocast where the device has it.
     translate_precision: str = "auto"
-    channels_last: bool = False  # the UNet's weights and activations in NHWC memory order
+    # The UNet's weights and activations in NHWC memory order: 1.3x faster translation on a CPU
+    # (docs/benchmarks.md), the order tensor cores want on a GPU.
+    channels_last: bool = True
     compile: bool = False  # torch.compile the UNet for translation (first batch pays the compile)
 
     def __post_init__(self) -> None:

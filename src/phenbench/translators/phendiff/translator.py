@@ -17,6 +17,7 @@ import torch
 
 from phenbench.core.dataset import DataSpec, PreparedDataset
 from phenbench.core.errors import ConfigError, MissingWeightsError
+from phenbench.core.fast_inference import FastNetwork, autocast, autocast_dtype
 from phenbench.core.translator import (
     ConditionArg,
     FitOptions,
@@ -57,6 +58,7 @@ class PhenDiffTranslator(Translator):
         self.ema_unet.eval().requires_grad_(False)
         self.scheduler = build_scheduler(config)
         self._grid: Grid | None = None
+        self._fast = FastNetwork(config.channels_last, config.compile)
 
     # --- fit ---------------------------------------------------------------------------------
 
@@ -86,11 +88,17 @@ class PhenDiffTranslator(Translator):
         return self._grid
 
     def _denoiser(self) -> Denoiser:
-        unet, device = self.ema_unet, self.device
+        """The EMA UNet as the samplers call it: in the config's translation precision (bf16/fp16
+        autocast, its output back in fp32 for the sampler's steps), memory order and compilation."""
+        device, fast = self.device, self._fast
+        unet = fast(self.ema_unet)
+        dtype = autocast_dtype(self.config.translate_precision, self.config.mixed_precision, device)
 
         def denoise(samples: torch.Tensor, timestep: int, classes: torch.Tensor) -> torch.Tensor:
             t = torch.full((len(samples),), timestep, dtype=torch.long, device=device)
-            return unet(samples, t, class_labels=classes).sample
+            with autocast(dtype, device):
+                output = unet(fast.input(samples), t, class_labels=classes).sample
+            return output.float()
 
         return denoise
 
