@@ -15,7 +15,9 @@ under it by the synthetic world (the true counterfactual); the identity row is t
 from __future__ import annotations
 
 import argparse
+import copy
 import math
+import statistics
 import time
 
 import torch
@@ -66,11 +68,10 @@ def sampler_row(model: PhenDiffTranslator, images: torch.Tensor, classes: torch.
             "images_per_s": 2 * len(images) / seconds}
 
 
-def reference_translate_to_each(model: PhenDiffTranslator, images, source: int, targets) -> dict:
+def reference_translate_to_each(unet, model: PhenDiffTranslator, images, source: int, targets) -> dict:
     """The plain loop: per target, DDIMInverseScheduler then DDIMScheduler from diffusers, fp32,
     one UNet call per step, re-inverting for each target (as the research code translated)."""
     grid = make_grid(model.scheduler, model.config.inference_steps)
-    unet = model.ema_unet
     outputs = {}
     with torch.no_grad():
         for target in targets:
@@ -99,6 +100,10 @@ def main() -> None:
     parser.add_argument("--edict-steps", type=int, nargs="*", default=EDICT_STEPS)
     parser.add_argument("--fixed-point-iterations", type=int, nargs="*", default=FIXED_POINT_ITERATIONS)
     parser.add_argument("--target", default="shrinkin@3", help="the condition DMSO images are translated to")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds of the speed comparison")
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile (minutes to compile on a CPU)")
+    parser.add_argument("--speed-only", action="store_true", help="skip the sampler table")
+    parser.add_argument("--translate-batch-size", type=int, help="images per UNet call (default: the model's)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -107,6 +112,8 @@ def main() -> None:
     truth = data.counterfactuals("test", rows, target)
     if args.model:
         model = PhenDiffTranslator.load(args.model)
+        if args.translate_batch_size:
+            model = with_settings(model, {"translate_batch_size": args.translate_batch_size})
     else:
         model = PhenDiffTranslator(PhenDiffTranslator.config_for("quick", {"steps": args.train_steps}), data.spec)
         report = model.fit(data, FitOptions(seed=0, progress=True))
@@ -117,36 +124,68 @@ def main() -> None:
     print(f"identity (the source as its own translation): counterfactual PSNR {psnr(images, truth):.2f} dB "
           f"to {args.target}")
 
-    print(f"\none inversion per image, regenerated under DMSO (reconstruction) and {args.target} (translation)")
-    print(f"{'sampler':18} {'steps':>5} {'NFE':>4} {'recon dB':>9} {'cf dB':>7} {'contrast':>8} {'images/s':>9}")
-    variants = [("ddim", steps, 0) for steps in args.ddim_steps]
-    variants += [("ddim", model.config.inference_steps, n) for n in args.fixed_point_iterations]
-    variants += [("edict", steps, 0) for steps in args.edict_steps]
-    for sampler, steps, iterations in variants:
-        row = sampler_row(with_sampler(model, sampler, steps, iterations), images, classes, target, truth)
-        label = f"ddim fixed-point x{iterations}" if iterations else sampler
-        print(f"{label:18} {steps:5d} {row['nfe']:4d} {row['psnr']:9.2f} {row['counterfactual']:7.2f} "
-              f"{row['contrast']:8.3f} {row['images_per_s']:9.2f}", flush=True)
+    if not args.speed_only:
+        print(f"\none inversion per image, regenerated under DMSO (reconstruction) and {args.target} (translation)")
+        print(f"{'sampler':18} {'steps':>5} {'NFE':>4} {'recon dB':>9} {'cf dB':>7} {'contrast':>8} {'images/s':>9}")
+        variants = [("ddim", steps, 0) for steps in args.ddim_steps]
+        variants += [("ddim", model.config.inference_steps, n) for n in args.fixed_point_iterations]
+        variants += [("edict", steps, 0) for steps in args.edict_steps]
+        for sampler, steps, iterations in variants:
+            row = sampler_row(with_sampler(model, sampler, steps, iterations), images, classes, target, truth)
+            label = f"ddim fixed-point x{iterations}" if iterations else sampler
+            print(f"{label:18} {steps:5d} {row['nfe']:4d} {row['psnr']:9.2f} {row['counterfactual']:7.2f} "
+                  f"{row['contrast']:8.3f} {row['images_per_s']:9.2f}", flush=True)
 
-    # Speed at equal outputs: the reference loop is plain DDIM, so phenbench runs plain DDIM here too.
+    speed_comparison(model, images, classes, args.targets, args.repeats, args.compile)
+
+
+def speed_comparison(model: PhenDiffTranslator, images, classes, n_targets: int, repeats: int,
+                     compile_too: bool) -> None:
+    """Translated images/s of the reference loop and of phenbench's settings, each run in turn
+    `repeats` times (medians; ratios to the reference of the same rounds)."""
+    # The reference loop is plain DDIM in fp32 on a contiguous (NCHW) UNet, so phenbench runs plain DDIM here too.
     plain = with_sampler(model, "ddim", model.config.inference_steps, 0)
+    reference_unet = copy.deepcopy(plain.ema_unet).to(memory_format=torch.contiguous_format)
     source = int(classes[0])
     batch = images[classes == source]
-    targets = [c for c in range(len(model.spec.conditions)) if c != source][: args.targets]
-    print(f"\ntranslation of {len(batch)} images from condition {source} to {len(targets)} targets, "
-          f"plain DDIM {model.config.inference_steps} steps")
-    start = time.perf_counter()
-    reference = reference_translate_to_each(plain, batch, source, targets)
-    reference_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    ours = plain.translate_to_each(batch, source, targets)
-    our_seconds = time.perf_counter() - start
-    difference = max((ours[t].images - reference[t]).abs().max().item() for t in targets)
+    targets = [c for c in range(len(model.spec.conditions)) if c != source][:n_targets]
     count = len(batch) * len(targets)
-    print(f"reference loop : {count / reference_seconds:7.2f} translated images/s")
-    print(f"phenbench      : {count / our_seconds:7.2f} translated images/s "
-          f"(x{reference_seconds / our_seconds:.2f}); max |difference| {difference:.2e}")
+    variants = {"phenbench (default: NHWC)": {}, "phenbench NCHW": {"channels_last": False},
+                "phenbench bf16 autocast": {"translate_precision": "bf16"}}
+    if compile_too:
+        variants["phenbench torch.compile"] = {"compile": True}
+    translators = {name: with_settings(plain, settings) for name, settings in variants.items()}
+    print(f"\ntranslation of {len(batch)} images from condition {source} to {len(targets)} targets, "
+          f"plain DDIM {model.config.inference_steps} steps, {repeats} rounds")
+    reference = reference_translate_to_each(reference_unet, plain, batch, source, targets)
+    for name, translator in translators.items():  # first calls: allocation, compilation
+        start = time.perf_counter()
+        translator.translate_to_each(batch[:2], source, targets)
+        if "compile" in name:
+            print(f"{name}: first call {time.perf_counter() - start:.1f} s (compilation)")
+    times: dict[str, list[float]] = {"reference loop": [], **{name: [] for name in translators}}
+    outputs = {}
+    for _ in range(repeats):
+        start = time.perf_counter()
+        reference_translate_to_each(reference_unet, plain, batch, source, targets)
+        times["reference loop"].append(time.perf_counter() - start)
+        for name, translator in translators.items():
+            start = time.perf_counter()
+            outputs[name] = translator.translate_to_each(batch, source, targets)
+            times[name].append(time.perf_counter() - start)
+    base = statistics.median(times["reference loop"])
+    print(f"{'reference loop':28} {count / base:7.2f} translated images/s")
+    for name in translators:
+        seconds = statistics.median(times[name])
+        difference = max((outputs[name][t].images - reference[t]).abs().max().item() for t in targets)
+        print(f"{name:28} {count / seconds:7.2f} translated images/s (x{base / seconds:.2f}); "
+              f"max |difference| {difference:.2e}", flush=True)
 
+
+def with_settings(model: PhenDiffTranslator, settings: dict) -> PhenDiffTranslator:
+    other = PhenDiffTranslator(replace_config(model.config, **settings), model.spec)
+    other.ema_unet.load_state_dict(model.ema_unet.state_dict())
+    return other
 
 if __name__ == "__main__":
     main()

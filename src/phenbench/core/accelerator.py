@@ -15,6 +15,12 @@ def make_accelerator(mixed_precision: str, device: str) -> Any:
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
 
+    import torch
+
+    if str(device).startswith("cuda:") and torch.cuda.is_available():
+        # accelerate puts a one-process fit on the current GPU: make that the one asked for
+        # (under a launcher, default_device already names this process's own GPU).
+        torch.cuda.set_device(torch.device(device))
     state = AcceleratorState._shared_state
     if state and str(state.get("_mixed_precision", mixed_precision)) != mixed_precision:
         AcceleratorState._reset_state(reset_partial_state=False)

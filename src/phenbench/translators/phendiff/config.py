@@ -148,6 +148,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "batch_size": 16,
         "inversion_steps": 10,
         "inference_steps": 10,
+        "translate_batch_size": 16,  # on one CPU thread 1.3x faster than 64 (cache-sized activations)
         "guidance_scale": 1.5,
         "inversion_iterations": 3,
     },
@@ -163,5 +164,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         "batch_size": 16,
         "inversion_steps": 10,
         "inference_steps": 10,
+        "translate_batch_size": 16,  # on one CPU thread 1.3x faster than 64 (cache-sized activations)
     },
 }
