@@ -71,6 +71,11 @@ class CellFluxConfig:
     guidance_scale: float = 1.2
     sampling_seed: int = 0  # seeds each image's start noise, from the image itself (batch-independent)
     translate_batch_size: int = 64  # images per network call when translating
+    # The network's arithmetic when translating ("auto": the training's bf16/fp16 autocast on a
+    # GPU, fp32 on a CPU), its memory order and compilation (core/fast_inference.py).
+    translate_precision: str = "auto"
+    channels_last: bool = True
+    compile: bool = False
 
     def __post_init__(self) -> None:
         levels = len(self.block_out_channels)
@@ -94,6 +99,8 @@ class CellFluxConfig:
             (self.epochs >= 0 and (self.steps is None or self.steps >= 0), "epochs and steps must be >= 0"),
             (self.batch_size >= 1 and self.translate_batch_size >= 1, "batch sizes must be >= 1"),
             (self.sampling_steps >= 1, "sampling_steps must be >= 1"),
+            (self.translate_precision in ("auto", "fp32", "fp16", "bf16"),
+             f"translate_precision must be auto, fp32, fp16 or bf16, got {self.translate_precision!r}"),
             (self.time_scale > 0, "time_scale must be > 0"),
         ]
         for ok, message in checks:

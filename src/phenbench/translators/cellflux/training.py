@@ -40,7 +40,7 @@ from phenbench.translators.cellflux.pairs import training_pairs
 # Settings that change only how long the fit runs or how the model samples: a checkpoint written
 # under other values of these resumes.
 RESUMABLE = {"steps", "epochs", "ode_method", "sampling_steps", "time_grid", "guidance_scale",
-             "sampling_seed", "translate_batch_size"}
+             "sampling_seed", "translate_batch_size", "translate_precision", "channels_last", "compile"}
 CHECKPOINTS = TrainingCheckpoints("cellflux-training.pt", "CellFlux", RESUMABLE)
 
 
@@ -89,6 +89,14 @@ def train(config: CellFluxConfig, spec: DataSpec, dataset: PreparedDataset, opti
     path, null, device = CondOTProbPath(), null_condition(spec), accelerator.device
     plan = BatchPlan(len(pairs.targets), config.batch_size, accelerator.num_processes, options.seed)
 
+    window: list[torch.Tensor] = []  # this window's step losses, still on the device
+
+    def flush() -> None:
+        """One all-reduce and one read-back for the steps since the last flush."""
+        if window:
+            losses.extend(accelerator.reduce(torch.stack(window), reduction="mean").tolist())
+            window.clear()
+
     bar = tqdm(total=steps, initial=min(start, steps), unit="step",
                disable=not (options.progress and accelerator.is_main_process))
     began = time.perf_counter()
@@ -119,11 +127,14 @@ def train(config: CellFluxConfig, spec: DataSpec, dataset: PreparedDataset, opti
         lr_schedule.step()
         optimizer.zero_grad(set_to_none=True)
         ema.step(accelerator.unwrap_model(model).parameters())
-        losses.append(float(accelerator.reduce(loss.detach(), reduction="mean").item()))
+        window.append(loss.detach())  # read back with the others at the window's end: no sync per step
         bar.update(1)
-        bar.set_postfix(loss=f"{losses[-1]:.4f}")
         done = step + 1
+        if done % options.log_every == 0 or done == steps:
+            flush()
+            bar.set_postfix(loss=f"{losses[-1]:.4f}")
         if options.checkpoint_dir is not None and options.checkpoint_every and done % options.checkpoint_every == 0:
+            flush()
             _checkpoint(accelerator, options, config, spec, done, model, optimizer, lr_schedule, ema, losses)
     bar.close()
     seconds = time.perf_counter() - began

@@ -31,6 +31,7 @@ from safetensors.torch import load_file, save_file
 
 from phenbench.core.dataset import DataSpec, PreparedDataset
 from phenbench.core.errors import ConfigError, MissingWeightsError
+from phenbench.core.fast_inference import FastForward, FastNetwork, autocast_dtype
 from phenbench.core.translator import ConditionArg, FitOptions, FitReport, TranslationResult, Translator
 from phenbench.translators.cellflux.config import ODE_METHODS, PRESETS, CellFluxConfig
 from phenbench.translators.cellflux.model import GuidedVelocity, UNet2DModel, VelocityNetwork, null_condition
@@ -54,6 +55,7 @@ class CellFluxTranslator(Translator):
             torch.manual_seed(0)  # a fixed initialisation until `fit` draws one from its seed
             self.network = VelocityNetwork(config, spec)  # the live (training) weights
         self.ema_network = copy.deepcopy(self.network).eval().requires_grad_(False)  # translates, is saved
+        self._fast = FastNetwork(config.channels_last, config.compile)
 
     # --- fit ---------------------------------------------------------------------------------
 
@@ -97,7 +99,11 @@ class CellFluxTranslator(Translator):
         return self.spec.conditions.index(control)
 
     def _velocity(self) -> GuidedVelocity:
-        return GuidedVelocity(self.ema_network, null_condition(self.spec), self.config.guidance_scale)
+        """The EMA network as the solver integrates it, in the config's translation precision, memory
+        order and compilation (the solver's steps stay fp32)."""
+        dtype = autocast_dtype(self.config.translate_precision, self.config.mixed_precision, self.device)
+        network = FastForward(self._fast, self.ema_network, dtype, self.device)
+        return GuidedVelocity(network, null_condition(self.spec), self.config.guidance_scale)
 
     def _chunks(self, n: int) -> list[slice]:
         size = self.config.translate_batch_size
