@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from phenbench.core.batch_plan import BatchPlan
-from phenbench.core.step_loader import StepBatches
+from phenbench.core.step_loader import StepBatches, plan_rows
 from phenbench.core.translator import FitOptions
 from phenbench.translators.phendiff.translator import PhenDiffTranslator
 
@@ -34,7 +34,7 @@ def images_per_second(data, preset: str, overrides: dict, device: str, workers: 
 
 def read_seconds(data, batch_size: int, reads: int = 20) -> float:
     labels = torch.as_tensor(data.labels("train"))
-    batches = StepBatches(data, "train", labels, BatchPlan(len(labels), batch_size, 1, 0), 0, 0, 2, 0.5)
+    batches = StepBatches(data, "train", labels, plan_rows(BatchPlan(len(labels), batch_size, 1, 0)), 0, 0, 2, 0.5)
     start = time.perf_counter()
     for step in range(reads):
         batches[step]

@@ -1,7 +1,7 @@
 """Training batches read ahead of the step that needs them: a DataLoader over step numbers.
 
-Item s of `StepBatches` is what this process trains on at (micro-)step s: its rows of the seeded
-`BatchPlan`, read in row order and randomly flipped, with the flips drawn from a generator seeded
+Item s of `StepBatches` is what this process trains on at (micro-)step s: its rows (of the seeded
+`BatchPlan`, or pairs of rows drawn from it), read in row order and randomly flipped, with the flips drawn from a generator seeded
 by (seed, stream, s, rank). Every item is a pure function of its step, so the batches are the same
 whether they are read in the loop, by worker processes in any order, before or after a resume.
 `step_batches` hands them out in step order through a `torch.utils.data.DataLoader` whose workers
@@ -10,8 +10,10 @@ read and flip the next batches while the device trains on this one, into pinned 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 
+import numpy as np
 import torch
 
 from phenbench.core.batch_plan import BatchPlan
@@ -25,21 +27,35 @@ PREFETCH_PER_WORKER = 4
 
 
 class StepBatches(torch.utils.data.Dataset):
-    """(images, labels) of `rank` at each step: the plan's rows, read, then flipped with `flip_probability`."""
+    """What `rank` trains on at each step: the row sets `draw(step, rank)` names (one, or several
+    such as CellFlux's control and target rows), each read and flipped with `flip_probability`
+    (one generator, in order), with the labels of the last set."""
 
-    def __init__(self, dataset: PreparedDataset, split: str, labels: torch.Tensor, plan: BatchPlan, rank: int,
-                 seed: int, stream: int, flip_probability: float):
-        self.dataset, self.split, self.labels, self.plan = dataset, split, labels, plan
+    def __init__(self, dataset: PreparedDataset, split: str, labels: torch.Tensor,
+                 draw: Callable[[int, int], tuple[np.ndarray, ...]], rank: int, seed: int, stream: int,
+                 flip_probability: float):
+        self.dataset, self.split, self.labels, self.draw = dataset, split, labels, draw
         self.rank, self.seed, self.stream, self.flip_probability = rank, seed, stream, flip_probability
 
     def __len__(self) -> int:  # items are addressed by step number; the sampler names them
         return 2**62
 
-    def __getitem__(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        rows = self.plan.rows_for(step, self.rank)
-        images = read_in_row_order(self.dataset, self.split, rows)
+    def __getitem__(self, step: int) -> tuple[torch.Tensor, ...]:
+        row_sets = self.draw(step, self.rank)
         generator = torch.Generator().manual_seed(derived_seed(self.seed, self.stream, step, self.rank))
-        return random_flips(images, self.flip_probability, generator), self.labels[torch.as_tensor(rows)]
+        images = [random_flips(read_in_row_order(self.dataset, self.split, rows), self.flip_probability, generator)
+                  for rows in row_sets]
+        return (*images, self.labels[torch.as_tensor(row_sets[-1])])
+
+
+def plan_rows(plan: BatchPlan) -> Callable[[int, int], tuple[np.ndarray]]:
+    """`draw` for one row set per step: the plan's rows of the process (a partial, not a lambda:
+    workers started by spawn receive it pickled)."""
+    return partial(_rows_of, plan)
+
+
+def _rows_of(plan: BatchPlan, step: int, rank: int) -> tuple[np.ndarray]:
+    return (plan.rows_for(step, rank),)
 
 
 def loader_workers(requested: int | None, device: str) -> int:

@@ -10,13 +10,16 @@ whole batch is trained under the null condition (classifier-free guidance).
 
 accelerate runs it on one or many processes; an EMA copy (diffusers' EMAModel) is what translates.
 Every random draw of a step is a pure function of (seed, step, rank), so a fit resumed from its
-checkpoint replays exactly what an uninterrupted one does.
+checkpoint replays exactly what an uninterrupted one does. As PhenDiff's, the loop feeds the device:
+image pairs are read and flipped ahead by DataLoader workers (core/step_loader.py), noise and times
+are drawn on the device, and the loss is read back once per `FitOptions.log_every` window.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -30,7 +33,7 @@ from phenbench.core.dataset import DataSpec, PreparedDataset
 from phenbench.core.errors import DataError
 from phenbench.core.resume_guard import check_same_processes
 from phenbench.core.seeding import derived_seed
-from phenbench.core.training_batches import random_flips, read_in_row_order
+from phenbench.core.step_loader import StepBatches, loader_workers, step_batches
 from phenbench.core.training_checkpoint import TrainingCheckpoints
 from phenbench.core.translator import FitOptions, FitReport
 from phenbench.translators.cellflux.config import CellFluxConfig
@@ -51,11 +54,12 @@ def total_steps(config: CellFluxConfig, pairs: int, processes: int) -> int:
     return math.ceil(config.epochs * pairs / (config.batch_size * processes))
 
 
-def skewed_times(n: int, config: CellFluxConfig, generator: torch.Generator) -> torch.Tensor:
+def skewed_times(n: int, config: CellFluxConfig, generator: torch.Generator, device: str | torch.device = "cpu",
+                 ) -> torch.Tensor:
     """Times in [1e-4, 1], log-normal in sigma = (1 - t) / t: most of them near the data end."""
     if config.time_sampling == "uniform":
-        return torch.rand(n, generator=generator)
-    sigma = (torch.randn(n, generator=generator) * config.time_p_std + config.time_p_mean).exp()
+        return torch.rand(n, generator=generator, device=device)
+    sigma = (torch.randn(n, generator=generator, device=device) * config.time_p_std + config.time_p_mean).exp()
     return (1.0 / (1.0 + sigma)).clamp(1e-4, 1.0)
 
 
@@ -88,6 +92,12 @@ def train(config: CellFluxConfig, spec: DataSpec, dataset: PreparedDataset, opti
     ema.to(accelerator.device)
     path, null, device = CondOTProbPath(), null_condition(spec), accelerator.device
     plan = BatchPlan(len(pairs.targets), config.batch_size, accelerator.num_processes, options.seed)
+    rank = accelerator.process_index
+    # Control and target images read and flipped ahead of their step (core/step_loader.py).
+    step_pairs = step_batches(
+        StepBatches(dataset, "train", labels, partial(pairs.draw, plan), rank, options.seed, 2,
+                    config.flip_probability),
+        start, steps, loader_workers(options.loader_workers, str(device)), str(device))
 
     window: list[torch.Tensor] = []  # this window's step losses, still on the device
 
@@ -102,24 +112,20 @@ def train(config: CellFluxConfig, spec: DataSpec, dataset: PreparedDataset, opti
     began = time.perf_counter()
     model.train()
     for step in range(start, steps):
-        rank = accelerator.process_index
-        generator = torch.Generator().manual_seed(derived_seed(options.seed, 2, step, rank))
-        control_rows, target_rows = pairs.draw(plan, step, rank)
-        x0 = random_flips(read_in_row_order(dataset, "train", control_rows), config.flip_probability, generator)
-        x1 = random_flips(read_in_row_order(dataset, "train", target_rows), config.flip_probability, generator)
-        conditions = labels[torch.as_tensor(target_rows)]
+        x0, x1, conditions = (part.to(device, non_blocking=True) for part in next(step_pairs))
         # Batch-wide draws are shared by every process (rank left out of their seed).
         shared = torch.rand(2, generator=torch.Generator().manual_seed(derived_seed(options.seed, 3, step)))
-        noise = torch.randn(x0.shape, generator=generator)
+        draw = torch.Generator(device=device).manual_seed(derived_seed(options.seed, 5, step, rank))
+        noise = torch.randn(x0.shape, generator=draw, device=device)
         if shared[0].item() < config.noise_probability:
             x0 = x0 + config.noise_level * noise
         if shared[1].item() < config.condition_drop_probability:
             conditions = torch.full_like(conditions, null)
-        t = skewed_times(len(x0), config, generator)
+        t = skewed_times(len(x0), config, draw, device)
         sample = path.sample(x_0=x0, x_1=x1, t=t)
         with accelerator.autocast():
-            prediction = model(sample.x_t.to(device), sample.t.to(device), conditions.to(device))
-        loss = (prediction.float() - sample.dx_t.to(device)).pow(2).mean()
+            prediction = model(sample.x_t, sample.t, conditions)
+        loss = (prediction.float() - sample.dx_t).pow(2).mean()
         accelerator.backward(loss)
         if config.max_grad_norm is not None and accelerator.sync_gradients:
             accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)

@@ -38,7 +38,7 @@ from phenbench.core.dataset import DataSpec, PreparedDataset
 from phenbench.core.errors import ConfigError, DataError
 from phenbench.core.resume_guard import check_same_processes
 from phenbench.core.seeding import derived_seed
-from phenbench.core.step_loader import StepBatches, loader_workers, step_batches
+from phenbench.core.step_loader import StepBatches, loader_workers, plan_rows, step_batches
 from phenbench.core.translator import FitOptions, FitReport
 from phenbench.translators.phendiff.checkpoint import (
     load_latest_checkpoint,
@@ -109,7 +109,7 @@ def train(config: PhenDiffConfig, spec: DataSpec, dataset: PreparedDataset, opti
     accumulate = config.gradient_accumulation_steps
     # Micro-step m of the plan is micro-batch m % accumulate of optimizer step m // accumulate.
     plan = BatchPlan(len(labels), config.batch_size, processes, options.seed)
-    batches = StepBatches(dataset, "train", labels, plan, rank, options.seed, 2, 0.5 if config.random_flips else 0.0)
+    batches = StepBatches(dataset, "train", labels, plan_rows(plan), rank, options.seed, 2, 0.5 if config.random_flips else 0.0)
     micro_batches = step_batches(batches, start * accumulate, config.steps * accumulate,
                                  loader_workers(options.loader_workers, str(device)), str(device))
     null = null_class(spec)

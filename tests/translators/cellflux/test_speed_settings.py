@@ -1,5 +1,5 @@
-"""CellFlux translation in NHWC order and bf16 autocast, and its loss read back in windows: speed
-settings that must leave what is computed alone (NHWC, windows) or near fp32 (bf16)."""
+"""CellFlux's speed settings, which must leave what is computed alone (NHWC translation, the loss
+read back in windows, pairs read ahead by workers) or near fp32 (bf16 translation)."""
 
 from __future__ import annotations
 
@@ -36,3 +36,14 @@ def test_the_loss_curve_has_every_step_whatever_the_read_back_window() -> None:
         model = CellFluxTranslator(tiny_config(5), data.spec)
         curves.append(model.fit(data, FitOptions(seed=0, progress=False, log_every=window)).losses)
     assert len(curves[1]) == 5 and curves[1] == curves[0]
+
+
+def test_pairs_read_ahead_by_workers_train_the_same_model() -> None:
+    data = random_dataset(channels=2, image_size=8, per_condition=4)
+    fits = []
+    for workers in (0, 2):
+        model = CellFluxTranslator(tiny_config(3), data.spec)
+        report = model.fit(data, FitOptions(seed=1, progress=False, loader_workers=workers))
+        fits.append((report.losses, torch.cat([p.flatten() for p in model.network.parameters()])))
+    assert fits[1][0] == fits[0][0]
+    torch.testing.assert_close(fits[1][1], fits[0][1], rtol=0, atol=0)
