@@ -277,16 +277,14 @@ def _run(config: RunConfig, registries: Registries, run_id: str, started: str) -
     from tqdm.auto import tqdm
 
     from phenbench.core.held_out import EvaluationParts
+    from phenbench.core.scoring import score_metric, share_feature_extraction
 
     results = []
     parts = EvaluationParts.of(evaluation)  # seen and held-out targets scored apart (held_out.py)
     # Every process holds every translation now. The metrics' per-image work (feature extraction)
     # is shared out first; scoring needs all of it at once, so then the main process alone scores
     # (and writes), and hands the record to the others.
-    if shard.count > 1:
-        for name, metric in metrics.items():
-            for part in parts.scored():
-                prepare_metric(metric, part, shard)
+    share_feature_extraction(metrics, parts.scored(), shard)
     bar = tqdm(metrics.items() if shard.is_main else [], desc="metrics", unit="metric", disable=not config.progress)
     for name, metric in bar:
         bar.set_postfix_str(name)
@@ -387,34 +385,6 @@ def write_or_keep(store, record, work_dir: Path) -> None:
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-def score_metric(name: str, metric, evaluation, *, progress: bool) -> list:
-    """Run one metric; an error becomes a missing value with its reason, never a lost run."""
-    from phenbench.core.metric import MetricResult, MetricValue
-
-    try:
-        return metric.compute(evaluation)
-    except PhenbenchError as exc:
-        reason = str(exc)
-    except Exception as exc:  # a metric bug must not throw away a trained model's scores
-        reason = f"metric failed: {type(exc).__name__}: {exc}"
-    if progress:
-        print(f"warning: metric '{name}' is missing: {reason}")
-    missing = {c: MetricValue.absent(reason) for c in evaluation.bundles}
-    return [MetricResult(name=name, higher_is_better=metric.higher_is_better, per_condition=missing,
-                         pooled=MetricValue.absent(reason))]
-
-
-def prepare_metric(metric, evaluation, shard) -> None:
-    """A metric's shared work before scoring (Metric.prepare). An error is left for `compute`, which
-    meets it again on the main process and records the value as missing with its reason."""
-    prepare = getattr(metric, "prepare", None)  # a plugin's metric need not derive from Metric
-    try:
-        if prepare is not None:
-            prepare(evaluation, shard)
-    except Exception:  # noqa: BLE001 - the same error, met by `compute`, is what the record says
-        pass
 
 
 def collect_samples(evaluation, count: int) -> dict[str, dict[str, Any]]:
