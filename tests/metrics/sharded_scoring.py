@@ -3,7 +3,8 @@ tests use, and a script run by `torchrun --nproc_per_node 2` from test_sharded_f
 
 The script's ranks share the extraction (`prepare`), then rank 0 scores with extraction switched
 off (everything `compute` reads must already be memoised) and writes the values, and every rank
-writes how many images it measured, to OUT/rank-<r>.json.
+writes how many images it measured, to OUT/rank-<r>.json. With `weights-on-rank-0-only`, rank 1
+cannot build the Inception extractor: no process may then wait for it, and rank 0 extracts alone.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def score(evaluation: Evaluation, chosen: dict, shard: Shard | None = None) -> d
     return {k: v for metric in chosen.values() for k, v in values(metric.compute(evaluation)).items()}
 
 
-def main(out: Path) -> None:
+def main(out: Path, weights_on_rank_0_only: bool = False) -> None:
     import torch
 
     import phenbench.metrics.cp_features as cp_features
@@ -102,6 +103,11 @@ def main(out: Path) -> None:
         return deep_extract(images, spec, shard)
 
     sharded.extract, inception.extract_features = counted_cells, counted_deep
+    if weights_on_rank_0_only and not shard.is_main:  # a node without the Inception weights
+        def no_weights(spec):
+            raise inception.WeightsUnavailable("Inception weights unavailable on this node")
+
+        fidelity.build_extractor = no_weights
     for metric in chosen.values():
         metric.prepare(evaluation, shard)
 
@@ -109,12 +115,13 @@ def main(out: Path) -> None:
         raise AssertionError("compute measured images that prepare had not")
 
     # Scoring must find every image set measured: extraction of any kind now fails.
-    cp_features.extract = sharded.extract = fidelity.extract_features = protocol.extract_features = refuse
-    inception.extract_features = refuse
+    cp_features.extract = sharded.extract = refuse
+    if not weights_on_rank_0_only:  # else rank 0 extracts the deep features alone, as it must
+        fidelity.extract_features = protocol.extract_features = inception.extract_features = refuse
     scores = score(evaluation, chosen) if shard.is_main else {}
     (out / f"rank-{shard.index}.json").write_text(json.dumps({"measured": measured, "values": scores,
                                                               "processes": shard.count}))
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), weights_on_rank_0_only="weights-on-rank-0-only" in sys.argv[2:])

@@ -108,3 +108,13 @@ def test_two_processes_share_the_extraction_and_score_what_one_computes(referenc
     got = ranks[0]["values"]
     assert set(got) == set(expected)
     np.testing.assert_allclose([got[k] for k in expected], list(expected.values()), rtol=1e-9, equal_nan=True)
+
+
+def test_a_process_without_the_extractor_weights_leaves_the_deep_features_to_rank_0(reference, tmp_path) -> None:
+    expected, _ = reference
+    completed = run_two_processes(str(SCRIPT), str(tmp_path), "weights-on-rank-0-only", timeout=600)
+    assert completed.returncode == 0, completed.stderr[-3000:]  # and no process hung in a gather
+    ranks = [json.loads((tmp_path / f"rank-{r}.json").read_text()) for r in (0, 1)]
+    assert ranks[1]["measured"]["deep"] == 0 and ranks[1]["measured"]["cellprofiler"] > 0
+    got = ranks[0]["values"]
+    np.testing.assert_allclose([got[k] for k in expected], list(expected.values()), rtol=1e-9, equal_nan=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from phenbench.core.errors import ConfigError
+from phenbench.core.sharding import close_at_exit
 
 
 def make_accelerator(mixed_precision: str, device: str) -> Any:
@@ -24,6 +25,7 @@ def make_accelerator(mixed_precision: str, device: str) -> Any:
     state = AcceleratorState._shared_state
     if state and str(state.get("_mixed_precision", mixed_precision)) != mixed_precision:
         AcceleratorState._reset_state(reset_partial_state=False)
+    close_at_exit()  # under a launcher the Accelerator joins a process group
     try:
         return Accelerator(
             cpu=str(device) == "cpu",

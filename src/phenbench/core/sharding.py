@@ -32,7 +32,30 @@ def current_shard() -> Shard:
     from accelerate import PartialState
 
     state = PartialState(cpu=not torch.cuda.is_available())
+    close_at_exit()
     return Shard(index=state.process_index, count=state.num_processes)
+
+
+_closing: list[bool] = []
+
+
+def close_at_exit() -> None:
+    """Destroy the process group when this process exits (registered once). Left to the
+    interpreter's teardown, gloo's threads can be destroyed while still joinable, which aborts the
+    process ("terminate called without an active exception") when it finishes before the others."""
+    if _closing:
+        return
+    import atexit
+
+    _closing.append(True)
+    atexit.register(_close_process_group)
+
+
+def _close_process_group() -> None:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def wait_for_everyone(shard: Shard) -> None:

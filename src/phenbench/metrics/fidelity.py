@@ -37,9 +37,11 @@ from phenbench.metrics.inception_features import (
     INCEPTION,
     ExtractorSpec,
     WeightsUnavailable,
+    build_extractor,
     extract_features,
     real_features,
 )
+from phenbench.metrics.sharded_features import every_process_can
 from phenbench.metrics.statistics import bootstrap_ci, frechet_distance_of_features, value_with_ci
 
 MEMO_KEY = "phenbench.metrics.fidelity"
@@ -111,12 +113,15 @@ class _FidelityMetric(OptionedMetric):
     CI_BOUNDS: tuple[float, float] | None = None  # the range the interval is clipped to
 
     def prepare(self, evaluation: Evaluation, shard: Shard) -> None:
-        """Every process extracts its share of the deep features `compute` will read (memoised)."""
-        self._features(evaluation, shard)
+        """Every process extracts its share of the deep features `compute` will read (memoised),
+        when every process can build the extractor; else rank 0's `compute` extracts alone."""
         options: FidelityOptions = self.options
+        spec = options.extractor(evaluation.options.get("device"))
+        if not every_process_can(lambda: build_extractor(spec), shard):
+            return
+        self._features(evaluation, shard)
         if options.aggregates:
-            protocol_features(evaluation, options.extractor(evaluation.options.get("device")),
-                              options.per_class_images, FeatureCache(enabled=options.cache), shard)
+            protocol_features(evaluation, spec, options.per_class_images, FeatureCache(enabled=options.cache), shard)
 
     def _features(self, evaluation: Evaluation, shard: Shard = Shard()) -> dict[str, _Features] | str:
         """Per-condition features, memoised on the Evaluation so fid and kid extract once; or a reason.

@@ -127,3 +127,15 @@ def sharded_real_features(cache: FeatureCache, key: str, compute: Callable[[], n
     if shard.is_main:
         cache.save(key, {"features": features})
     return features
+
+
+def every_process_can(attempt: Callable[[], object], shard: Shard) -> bool:
+    """Whether `attempt` succeeds on every process (each tries; all learn the outcome). Shared work
+    must start only then: a process that cannot (say, a node without the extractor's weights)
+    would otherwise leave the others waiting in a gather it never joins."""
+    try:
+        attempt()
+        ok = True
+    except Exception:  # noqa: BLE001 - the reason is met again, and recorded, by `compute`
+        ok = False
+    return all(gather_in_order({shard.index: ok}, shard.count, shard))
