@@ -5,6 +5,9 @@ The script's ranks share the extraction (`prepare`), then rank 0 scores with ext
 off (everything `compute` reads must already be memoised) and writes the values, and every rank
 writes how many images it measured, to OUT/rank-<r>.json. With `weights-on-rank-0-only`, rank 1
 cannot build the Inception extractor: no process may then wait for it, and rank 0 extracts alone.
+With `reference` (run by plain python, one process), it writes OUT/reference.json: the values of
+`compute` alone, in the same environment as the launched processes (one thread each; the images a
+world renders, and so every feature, can differ in their last bits with the thread count).
 """
 
 from __future__ import annotations
@@ -75,7 +78,7 @@ def score(evaluation: Evaluation, chosen: dict, shard: Shard | None = None) -> d
     return {k: v for metric in chosen.values() for k, v in values(metric.compute(evaluation)).items()}
 
 
-def main(out: Path, weights_on_rank_0_only: bool = False) -> None:
+def main(out: Path, weights_on_rank_0_only: bool = False, reference: bool = False) -> None:
     import torch
 
     import phenbench.metrics.cp_features as cp_features
@@ -90,6 +93,9 @@ def main(out: Path, weights_on_rank_0_only: bool = False) -> None:
     shard = current_shard()
     evaluation = small_evaluation()
     chosen = metrics(register_tiny_extractor())
+    if reference:  # one process, no sharing: what the others are compared with
+        (out / "reference.json").write_text(json.dumps({"values": score(evaluation, chosen)}))
+        return
     measured = {"cellprofiler": 0, "deep": 0}
     cell_extract, deep_extract = sharded.extract, inception.extract_features
 
@@ -124,4 +130,5 @@ def main(out: Path, weights_on_rank_0_only: bool = False) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), weights_on_rank_0_only="weights-on-rank-0-only" in sys.argv[2:])
+    main(Path(sys.argv[1]), weights_on_rank_0_only="weights-on-rank-0-only" in sys.argv[2:],
+         reference="reference" in sys.argv[2:])
