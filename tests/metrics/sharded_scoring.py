@@ -21,8 +21,10 @@ from phenbench.core.sharding import Shard
 
 # Every set a CellProfiler metric reads: translated (all), counterfactuals (effect), real training
 # images (classifier); fid and kid read deep features of real and translated images.
+# fd-cellprofiler is left out: its value moved by up to 3.6% between fresh processes in CI runs of
+# this very computation (the CellProfiler granularity features vary with what else a process has
+# measured; see the closing note of issue 19), so it cannot be compared exactly across processes.
 METRICS = {
-    "fd-cellprofiler": {"components": 3, "bootstrap": 0},
     "segmentation-failures": {"bootstrap": 0},
     "effect": {"bootstrap": 0},
     "classifier": {"bootstrap": 0},
