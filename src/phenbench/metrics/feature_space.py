@@ -146,7 +146,8 @@ class CellFeatureSpace:
         if kind == "real":
             if bundle.real is None:
                 return None
-            rows = subsample_rows(len(bundle.real), self.options.max_images, condition_seed(self.evaluation, name, "real"))
+            rows = subsample_rows(len(bundle.real), self.options.max_images,
+                                  condition_seed(self.evaluation, name, "real"))
             units = bundle.real_units[rows] if bundle.real_units is not None else _labels(name, rows)
             return CellImageSet(bundle.real[torch.from_numpy(rows)], real_condition=name), np.asarray(units), rows
         images = {"translated": bundle.translated, "sources": bundle.sources,

@@ -87,8 +87,8 @@ def protocol_features(evaluation: Evaluation, spec: ExtractorSpec, per_class: in
                                         condition_seed(evaluation, bundle.target, "protocol"))
             if len(t_rows) < 2:
                 continue
-            real = real_features(bundle.real[torch.from_numpy(r_rows)], spec, cache,
-                                 dataset_hash=evaluation.dataset_hash, split="test", condition=bundle.target, shard=shard)
+            real = real_features(bundle.real[torch.from_numpy(r_rows)], spec, cache, shard=shard,
+                                 dataset_hash=evaluation.dataset_hash, split="test", condition=bundle.target)
             translated = bundle.translated[torch.from_numpy(t_rows)]
             result[bundle.target] = ClassFeatures(extract_features(translated, spec, shard), real)
     except WeightsUnavailable as exc:

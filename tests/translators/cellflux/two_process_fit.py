@@ -6,7 +6,6 @@ training pairs each rank drew at step 0) to OUT/rank-<r>.json; rank 0 also saves
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import torch
 from phenbench.core.translator import FitOptions
 from phenbench.datasets.in_memory import random_dataset
 from phenbench.translators.cellflux.translator import CellFluxTranslator
+from tests.torchrun import write_rank_record
 from tests.translators.cellflux.test_cellflux_contract import tiny_config
 from tests.translators.phendiff.two_process_fit import digest
 
@@ -24,18 +24,12 @@ def main(out: Path, steps: int) -> None:
     data = random_dataset(channels=2, image_size=8, per_condition=4)
     translator = CellFluxTranslator(tiny_config(steps, batch_size=2), data.spec)
     report = translator.fit(data, FitOptions(seed=5, device="cpu", progress=False))
-    from accelerate import PartialState
-
-    rank = PartialState().process_index
-    record = {
+    write_rank_record(out, {
         "processes": report.extra["processes"],
         "ema": digest(translator.ema_network),
         "live": digest(translator.network),
         "losses": report.losses,
-    }
-    (out / f"rank-{rank}.json").write_text(json.dumps(record))
-    if rank == 0:
-        translator.save(out / "model")
+    }, translator)
 
 
 if __name__ == "__main__":

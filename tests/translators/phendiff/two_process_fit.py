@@ -7,7 +7,6 @@ loss curve) to OUT/rank-<r>.json; rank 0 also saves the model to OUT/model.
 from __future__ import annotations
 
 import hashlib
-import json
 import sys
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from phenbench.core.translator import FitOptions
 from phenbench.datasets.in_memory import random_dataset
 from phenbench.translators.phendiff.config import PhenDiffConfig
 from phenbench.translators.phendiff.translator import PhenDiffTranslator
+from tests.torchrun import write_rank_record
 
 
 def digest(module: torch.nn.Module) -> str:
@@ -37,19 +37,13 @@ def main(out: Path, steps: int) -> None:
     )
     translator = PhenDiffTranslator(config, data.spec)
     report = translator.fit(data, FitOptions(seed=5, progress=False, loader_workers=1))
-    from accelerate import PartialState
-
-    rank = PartialState().process_index
-    record = {
+    write_rank_record(out, {
         "processes": report.extra["processes"],
         "ema": digest(translator.ema_unet),
         "live": digest(translator.unet),
         "learning_rates": report.extra["learning_rates"],
         "losses": report.losses,
-    }
-    (out / f"rank-{rank}.json").write_text(json.dumps(record))
-    if rank == 0:
-        translator.save(out / "model")
+    }, translator)
 
 
 if __name__ == "__main__":

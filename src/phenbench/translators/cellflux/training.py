@@ -31,6 +31,7 @@ from phenbench.core.batch_plan import BatchPlan
 from phenbench.core.config import config_to_dict
 from phenbench.core.dataset import DataSpec, PreparedDataset
 from phenbench.core.errors import DataError
+from phenbench.core.loss_window import LossWindow
 from phenbench.core.resume_guard import check_same_processes
 from phenbench.core.seeding import derived_seed
 from phenbench.core.step_loader import StepBatches, loader_workers, step_batches
@@ -99,14 +100,7 @@ def train(config: CellFluxConfig, spec: DataSpec, dataset: PreparedDataset, opti
                     config.flip_probability),
         start, steps, loader_workers(options.loader_workers, str(device)), str(device))
 
-    window: list[torch.Tensor] = []  # this window's step losses, still on the device
-
-    def flush() -> None:
-        """One all-reduce and one read-back for the steps since the last flush."""
-        if window:
-            losses.extend(accelerator.reduce(torch.stack(window), reduction="mean").tolist())
-            window.clear()
-
+    window = LossWindow(accelerator, losses)
     bar = tqdm(total=steps, initial=min(start, steps), unit="step",
                disable=not (options.progress and accelerator.is_main_process))
     began = time.perf_counter()
@@ -133,14 +127,12 @@ def train(config: CellFluxConfig, spec: DataSpec, dataset: PreparedDataset, opti
         lr_schedule.step()
         optimizer.zero_grad(set_to_none=True)
         ema.step(accelerator.unwrap_model(model).parameters())
-        window.append(loss.detach())  # read back with the others at the window's end: no sync per step
         bar.update(1)
         done = step + 1
-        if done % options.log_every == 0 or done == steps:
-            flush()
+        if window.add(loss, done, options.log_every, steps):
             bar.set_postfix(loss=f"{losses[-1]:.4f}")
         if options.checkpoint_dir is not None and options.checkpoint_every and done % options.checkpoint_every == 0:
-            flush()
+            window.flush()
             _checkpoint(accelerator, options, config, spec, done, model, optimizer, lr_schedule, ema, losses)
     bar.close()
     seconds = time.perf_counter() - began

@@ -36,6 +36,7 @@ from phenbench.core.batch_plan import BatchPlan
 from phenbench.core.config import config_to_dict
 from phenbench.core.dataset import DataSpec, PreparedDataset
 from phenbench.core.errors import ConfigError, DataError
+from phenbench.core.loss_window import LossWindow
 from phenbench.core.resume_guard import check_same_processes
 from phenbench.core.seeding import derived_seed
 from phenbench.core.step_loader import StepBatches, loader_workers, plan_rows, step_batches
@@ -114,13 +115,7 @@ def train(config: PhenDiffConfig, spec: DataSpec, dataset: PreparedDataset, opti
                                  loader_workers(options.loader_workers, str(device)), str(device))
     null = null_class(spec)
     timesteps = config.num_train_timesteps
-    window: list[torch.Tensor] = []  # this window's step losses, still on the device
-
-    def flush() -> None:
-        """One all-reduce and one read-back for the steps since the last flush."""
-        if window:
-            losses.extend(accelerator.reduce(torch.stack(window), reduction="mean").tolist())
-            window.clear()
+    window = LossWindow(accelerator, losses)
 
     bar = tqdm(total=config.steps, initial=min(start, config.steps), unit="step",
                disable=not (options.progress and accelerator.is_main_process))
@@ -157,16 +152,14 @@ def train(config: PhenDiffConfig, spec: DataSpec, dataset: PreparedDataset, opti
         lr_schedule.step()  # once per optimizer step, in every process
         optimizer.zero_grad(set_to_none=True)
         ema.step(accelerator.unwrap_model(model).parameters())
-        window.append(step_loss)
         done = step + 1
         bar.update(1)
-        if done % options.log_every == 0 or done == config.steps:
-            flush()
+        if window.add(step_loss, done, options.log_every, config.steps):
             seconds = time.perf_counter() - began
             bar.set_postfix(loss=f"{losses[-1]:.4f}",
                             img_s=f"{(done - start) * config.batch_size * accumulate * processes / seconds:.1f}")
         if options.checkpoint_dir is not None and options.checkpoint_every and done % options.checkpoint_every == 0:
-            flush()  # a checkpoint holds the whole curve so far
+            window.flush()
             _checkpoint(accelerator, options, config, spec, done, model, optimizer, lr_schedule, ema,
                         losses, learning_rates)
     bar.close()

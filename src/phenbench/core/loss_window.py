@@ -1,0 +1,35 @@
+"""A fit's step losses kept on the device and read back once per window of steps.
+
+Reading a loss back (`.item()`) waits for the device, and averaging it across processes is a
+collective: doing both every step stalls the training loop. The losses of a window are stacked and
+averaged across processes in one all-reduce at its end; the curve still holds every step's loss.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+
+class LossWindow:
+    """Appends to `curve` (the fit's loss history) the mean over processes of each step's loss."""
+
+    def __init__(self, accelerator: Any, curve: list[float]):
+        self.accelerator, self.curve = accelerator, curve
+        self._pending: list[torch.Tensor] = []
+
+    def add(self, loss: torch.Tensor, done: int, every: int, last: int) -> bool:
+        """Keep the loss of step `done` (counted from 1); read the window back after every `every`
+        steps and after step `last`. True when it was read back."""
+        self._pending.append(loss.detach())
+        if done % every and done != last:
+            return False
+        self.flush()
+        return True
+
+    def flush(self) -> None:
+        """Read back the steps kept so far (before a checkpoint, which holds the whole curve)."""
+        if self._pending:
+            self.curve.extend(self.accelerator.reduce(torch.stack(self._pending), reduction="mean").tolist())
+            self._pending.clear()
