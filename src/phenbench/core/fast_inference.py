@@ -38,23 +38,35 @@ def autocast(dtype: torch.dtype | None, device: torch.device | str) -> AbstractC
 class FastNetwork:
     """A network prepared once for translation: NHWC weights and a compiled copy, as asked.
 
-    The compiled module is built on first use and rebuilt when the network object changes (a new
-    fit or a load replaces it); it shares the network's parameters, so it always runs the current
-    weights.
+    The compiled module is built on first use. It is compiled with Inductor's freezing: the
+    weights become constants of the graph (convolution weights prepacked once rather than at every
+    call: 1.11x to 1.24x per UNet forward on the 2-core CPU, outputs within 5e-6 of eager). So it is
+    rebuilt when the network object changes (a new fit or a load replaces it) and when its weights
+    change in place (compared with a copy taken at compilation): a stale graph would translate with
+    old weights.
     """
 
     def __init__(self, channels_last: bool, compile: bool):
         self.channels_last, self.compile = channels_last, compile
         self._source: torch.nn.Module | None = None
         self._ready: Any = None
+        self._frozen_weights: list[torch.Tensor] = []
 
     def __call__(self, network: torch.nn.Module) -> Any:
-        if network is not self._source:
+        """The network ready to run; call it once per translation, not per forward (with `compile`,
+        it compares every weight with the frozen copy)."""
+        if network is not self._source or (self.compile and not self._weights_unchanged(network)):
             if self.channels_last:  # the weights too: NHWC inputs alone gained nothing (3%, CPU)
                 network.to(memory_format=torch.channels_last)
-            self._ready = torch.compile(network) if self.compile else network
+            self._ready = torch.compile(network, options={"freezing": True}) if self.compile else network
+            self._frozen_weights = [t.detach().clone() for t in network.state_dict().values()] if self.compile else []
             self._source = network
         return self._ready
+
+    def _weights_unchanged(self, network: torch.nn.Module) -> bool:
+        current = list(network.state_dict().values())
+        return len(current) == len(self._frozen_weights) and all(
+            torch.equal(now, then) for now, then in zip(current, self._frozen_weights))
 
     def input(self, samples: torch.Tensor) -> torch.Tensor:
         """Samples in the memory order the network was prepared for."""
@@ -64,14 +76,15 @@ class FastNetwork:
 
 class FastForward(torch.nn.Module):
     """`network(x, *rest)` run through a `FastNetwork` under autocast, its output back in fp32: a
-    drop-in for a network that a solver (flow_matching's ODESolver, say) calls as a module."""
+    drop-in for a network that a solver (flow_matching's ODESolver, say) calls as a module. Build
+    one per translation: the network is prepared once, here."""
 
     def __init__(self, fast: FastNetwork, network: torch.nn.Module, dtype: torch.dtype | None,
                  device: torch.device | str):
         super().__init__()
-        self.fast, self.network, self.dtype, self.device = fast, network, dtype, device
+        self.fast, self.ready, self.dtype, self.device = fast, fast(network), dtype, device
 
     def forward(self, x: torch.Tensor, *rest: Any) -> torch.Tensor:
         with autocast(self.dtype, self.device):
-            output = self.fast(self.network)(self.fast.input(x), *rest)
+            output = self.ready(self.fast.input(x), *rest)
         return output.float()
