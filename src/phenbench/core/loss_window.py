@@ -22,11 +22,15 @@ class LossWindow:
     def add(self, loss: torch.Tensor, done: int, every: int, last: int) -> bool:
         """Keep the loss of step `done` (counted from 1); read the window back after every `every`
         steps and after step `last`. True when it was read back."""
-        self._pending.append(loss.detach())
+        self.keep(loss)
         if done % every and done != last:
             return False
         self.flush()
         return True
+
+    def keep(self, loss: torch.Tensor) -> None:
+        """Keep a loss until the next `flush` (a curve read back when another one is)."""
+        self._pending.append(loss.detach())
 
     def flush(self) -> None:
         """Read back the steps kept so far (before a checkpoint, which holds the whole curve)."""

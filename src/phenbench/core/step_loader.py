@@ -29,13 +29,15 @@ PREFETCH_PER_WORKER = 4
 class StepBatches(torch.utils.data.Dataset):
     """What `rank` trains on at each step: the row sets `draw(step, rank)` names (one, or several
     such as CellFlux's control and target rows), each read and flipped with `flip_probability`
-    (one generator, in order), with the labels of the last set."""
+    (one generator, in order; up-down as well unless `vertical_flips` is off), with the labels of the
+    last set."""
 
     def __init__(self, dataset: PreparedDataset, split: str, labels: torch.Tensor,
                  draw: Callable[[int, int], tuple[np.ndarray, ...]], rank: int, seed: int, stream: int,
-                 flip_probability: float):
+                 flip_probability: float, vertical_flips: bool = True):
         self.dataset, self.split, self.labels, self.draw = dataset, split, labels, draw
         self.rank, self.seed, self.stream, self.flip_probability = rank, seed, stream, flip_probability
+        self.vertical_flips = vertical_flips
 
     def __len__(self) -> int:  # items are addressed by step number; the sampler names them
         return 2**62
@@ -43,8 +45,8 @@ class StepBatches(torch.utils.data.Dataset):
     def __getitem__(self, step: int) -> tuple[torch.Tensor, ...]:
         row_sets = self.draw(step, self.rank)
         generator = torch.Generator().manual_seed(derived_seed(self.seed, self.stream, step, self.rank))
-        images = [random_flips(read_in_row_order(self.dataset, self.split, rows), self.flip_probability, generator)
-                  for rows in row_sets]
+        images = [random_flips(read_in_row_order(self.dataset, self.split, rows), self.flip_probability, generator,
+                               self.vertical_flips) for rows in row_sets]
         return (*images, self.labels[torch.as_tensor(row_sets[-1])])
 
 

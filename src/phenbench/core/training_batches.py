@@ -14,10 +14,12 @@ def read_in_row_order(dataset: PreparedDataset, split: str, rows: np.ndarray) ->
     return dataset.read(split, rows[order])[torch.as_tensor(np.argsort(order))]
 
 
-def random_flips(images: torch.Tensor, probability: float, generator: torch.Generator) -> torch.Tensor:
-    """Flip each image horizontally and vertically, each with `probability` (no draw when it is 0)."""
+def random_flips(images: torch.Tensor, probability: float, generator: torch.Generator,
+                 vertical: bool = True) -> torch.Tensor:
+    """Flip each image horizontally and (when `vertical`) vertically, each with `probability` (no
+    draw when it is 0)."""
     if probability == 0:
         return images
     flip_h, flip_v = torch.rand(2, len(images), generator=generator) < probability
     images = torch.where(flip_h[:, None, None, None], images.flip(-1), images)
-    return torch.where(flip_v[:, None, None, None], images.flip(-2), images)
+    return torch.where(flip_v[:, None, None, None], images.flip(-2), images) if vertical else images

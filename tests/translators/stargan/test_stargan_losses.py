@@ -66,7 +66,7 @@ def cross_entropy(values: list[float], classes: list[int]) -> tuple[float, list[
 def test_critic_step() -> None:
     generator, critic = OffsetGenerator(T), LinearCritic(U, Q, R)
     optimizer = torch.optim.SGD(critic.parameters(), lr=1.0)
-    loss = critic_step(generator, critic, optimizer, batch(), StarGANConfig())
+    loss = critic_step(generator, critic, optimizer, batch(), StarGANConfig()).item()
     fake = [X[0] + T[TARGET[0]], X[1] + T[TARGET[1]]]  # 0.7, -0.3
     ce, grad_q = cross_entropy(X, SOURCE)
     # -D(real) + D(fake) + 1 * CE(cls(real), source) + 10 * GP, GP = (|u| - 1)^2 for this linear critic.
@@ -80,7 +80,7 @@ def test_critic_step() -> None:
 def test_generator_step() -> None:
     generator, critic = OffsetGenerator(T), LinearCritic(U, Q, R)
     optimizer = torch.optim.SGD(generator.parameters(), lr=1.0)
-    loss = generator_step(generator, critic, optimizer, batch(), StarGANConfig())
+    loss = generator_step(generator, critic, optimizer, batch(), StarGANConfig()).item()
     fake = [X[0] + T[TARGET[0]], X[1] + T[TARGET[1]]]
     ce, _ = cross_entropy(fake, TARGET)
     # Cycle: G(G(x, c'), c) = x + t[c'] + t[c], so |x - cycled| = |t0 + t1| for both images.

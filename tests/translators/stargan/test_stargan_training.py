@@ -7,6 +7,7 @@ from torch import nn
 from phenbench.core.errors import ConfigError, PhenbenchError
 from phenbench.core.translator import FitOptions
 from phenbench.datasets.in_memory import random_dataset
+from phenbench.translators.stargan.batches import DRAWS, check_draws, draw_targets_and_mix, training_batches
 from phenbench.translators.stargan.checkpoint import CHECKPOINT_FILE
 from phenbench.translators.stargan.config import StarGANConfig
 from phenbench.translators.stargan.networks import Discriminator, Generator, discriminator_depth
@@ -127,10 +128,34 @@ def test_training_batches_are_flipped_left_right_half_of_the_time() -> None:
     labels = data.labels("train")
     batches = {}
     for flip in (True, False):
-        translator = StarGANTranslator(tiny_config(1, batch_size=400, horizontal_flip=flip), data.spec)
-        batches[flip] = translator._draw_batch(data, labels, torch.Generator().manual_seed(0), torch.device("cpu"))
-    flipped, plain = batches[True].real, batches[False].real  # the same rows: the flips are drawn after them
+        config = tiny_config(1, batch_size=len(labels), horizontal_flip=flip)
+        batches[flip] = [training_batches(data, labels, config, seed=0, rank=0, processes=1)[s] for s in range(8)]
+    flipped, plain = (torch.cat([images for images, _ in batches[k]]) for k in (True, False))
     mirrored = torch.tensor([torch.equal(a, b.flip(2)) for a, b in zip(flipped, plain)])
     kept = torch.tensor([torch.equal(a, b) for a, b in zip(flipped, plain)])
     assert bool((mirrored | kept).all()) and 0.4 < mirrored.float().mean().item() < 0.6
-    torch.testing.assert_close(batches[True].source, batches[False].source)
+    for (_, with_flips), (_, without) in zip(batches[True], batches[False]):  # the same rows either way
+        torch.testing.assert_close(with_flips, without)
+
+
+def test_an_epoch_reads_every_training_image_once_and_targets_are_the_batch_conditions_shuffled() -> None:
+    data = random_dataset(channels=2, image_size=8, per_condition=4)
+    labels = data.labels("train")
+    config = tiny_config(1, batch_size=len(labels) // 2, horizontal_flip=False)
+    items = training_batches(data, labels, config, seed=3, rank=0, processes=1)
+    epoch = torch.cat([items[0][0], items[1][0]])
+    every = data.read("train", list(range(len(labels))))
+    assert sorted(map(bytes, epoch.flatten(1).numpy())) == sorted(map(bytes, every.flatten(1).numpy()))
+    real, source = items[0]
+    batch = draw_targets_and_mix(real, source, seed=3, step=0, rank=0)
+    assert sorted(batch.target.tolist()) == sorted(source.tolist())
+    assert batch.mix.shape == (len(real), 1, 1, 1) and 0 <= batch.mix.min() and batch.mix.max() <= 1
+    again = draw_targets_and_mix(real, source, seed=3, step=0, rank=0)  # a function of (seed, step, rank)
+    torch.testing.assert_close(again.mix, batch.mix)
+    assert not torch.equal(draw_targets_and_mix(real, source, seed=3, step=1, rank=0).mix, batch.mix)
+
+
+def test_a_checkpoint_whose_batches_were_drawn_the_old_way_is_not_resumed(tmp_path) -> None:
+    check_draws({"draws": DRAWS}, tmp_path)  # this phenbench's own
+    with pytest.raises(ConfigError, match="drew its batches differently.*--fresh"):
+        check_draws({"rng": torch.Generator().get_state()}, tmp_path)  # before: one stream across iterations

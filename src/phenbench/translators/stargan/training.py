@@ -42,8 +42,8 @@ def critic_step(
     optimizer: torch.optim.Optimizer,
     batch: Batch,
     config: StarGANConfig,
-) -> float:
-    """Update the discriminator once; returns its total loss."""
+) -> torch.Tensor:
+    """Update the discriminator once; returns its total loss (on the device, not read back)."""
     score_real, logits_real = discriminator(batch.real)
     with torch.no_grad():
         fake = generator(batch.real, batch.target)
@@ -57,7 +57,7 @@ def critic_step(
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
-    return float(loss.detach())
+    return loss.detach()
 
 
 def generator_step(
@@ -66,8 +66,8 @@ def generator_step(
     optimizer: torch.optim.Optimizer,
     batch: Batch,
     config: StarGANConfig,
-) -> float:
-    """Update the generator once; returns its total loss."""
+) -> torch.Tensor:
+    """Update the generator once; returns its total loss (on the device, not read back)."""
     fake = generator(batch.real, batch.target)
     score_fake, logits_fake = discriminator(fake)
     cycled = generator(fake, batch.source)
@@ -80,7 +80,7 @@ def generator_step(
     loss.backward()
     # The critic's gradients from this pass are never used: the critic step zeroes them first.
     optimizer.step()
-    return float(loss.detach())
+    return loss.detach()
 
 
 def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:

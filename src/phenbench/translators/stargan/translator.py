@@ -19,7 +19,9 @@ from phenbench.core.accelerator import make_accelerator
 from phenbench.core.config import config_to_dict
 from phenbench.core.dataset import PreparedDataset
 from phenbench.core.errors import DataError, PhenbenchError
+from phenbench.core.loss_window import LossWindow
 from phenbench.core.resume_guard import check_same_processes
+from phenbench.core.step_loader import loader_workers, step_batches
 from phenbench.core.translator import (
     ConditionArg,
     FitOptions,
@@ -29,14 +31,14 @@ from phenbench.core.translator import (
 )
 from phenbench.translators.stargan.checkpoint import load_checkpoint, save_checkpoint
 from phenbench.translators.stargan.config import PRESETS, StarGANConfig
-from phenbench.translators.stargan.distributed import mean_over_processes, rank_seed, rng_state_of, rng_states
+from phenbench.translators.stargan.batches import DRAWS, check_draws, draw_targets_and_mix, training_batches
 from phenbench.translators.stargan.networks import (
     Discriminator,
     Generator,
     check_image_size,
     discriminator_depth,
 )
-from phenbench.translators.stargan.training import Batch, critic_step, generator_step, set_learning_rate
+from phenbench.translators.stargan.training import critic_step, generator_step, set_learning_rate
 
 WEIGHTS_FILE = "stargan-generator.safetensors"
 
@@ -70,7 +72,12 @@ class StarGANTranslator(Translator):
 
     def fit(self, dataset: PreparedDataset, options: FitOptions = FitOptions()) -> FitReport:
         """Train G and D with accelerate: distributed data parallel under `accelerate launch` / torchrun,
-        each process drawing `batch_size` images per iteration (the reference's per-GPU batch)."""
+        each process drawing `batch_size` images per iteration (the reference's per-GPU batch).
+
+        Batches are read ahead (`FitOptions.loader_workers`), the targets and interpolation weights
+        drawn on the device, and the losses read back once every `FitOptions.log_every` iterations.
+        Every draw is a function of (seed, iteration, rank), so a resumed fit draws what an
+        uninterrupted one would have."""
         labels = self._training_labels(dataset)
         config = self.config
         accelerator = make_accelerator("no", options.device)
@@ -82,43 +89,37 @@ class StarGANTranslator(Translator):
         betas = (config.beta1, config.beta2)
         g_optimizer = torch.optim.Adam(generator.parameters(), config.generator_lr, betas=betas)
         d_optimizer = torch.optim.Adam(discriminator.parameters(), config.discriminator_lr, betas=betas)
-        rng = torch.Generator().manual_seed(rank_seed(options.seed, rank))
 
         config_dict, spec_dict = config_to_dict(config), self.spec.to_dict()
         state = load_checkpoint(options.checkpoint_dir, config_dict, spec_dict)
         start, d_losses, g_losses, seconds_before = 0, [], [], 0.0
         if state is not None:
+            check_draws(state, options.checkpoint_dir)
             check_same_processes(state.get("processes"), processes, options.checkpoint_dir)
             generator.load_state_dict(state["generator"])
             discriminator.load_state_dict(state["discriminator"])
             g_optimizer.load_state_dict(state["generator_optimizer"])
             d_optimizer.load_state_dict(state["discriminator_optimizer"])
-            rng.set_state(rng_state_of(state, rank))
             start, d_losses, g_losses = state["step"], list(state["d_losses"]), list(state["g_losses"])
             seconds_before = state["seconds"]
         # One process: the modules themselves; several: each wrapped in DistributedDataParallel.
         generator, discriminator, g_optimizer, d_optimizer = accelerator.prepare(
             generator, discriminator, g_optimizer, d_optimizer)
         device = accelerator.device
-        # This process's losses since they were last averaged over the processes (one all-reduce
-        # per checkpoint and at the end, not one per iteration).
-        pending_d, pending_g = [], []
-
-        def synchronise_losses() -> None:
-            d_losses.extend(mean_over_processes(accelerator, pending_d))
-            g_losses.extend(mean_over_processes(accelerator, pending_g))
-            pending_d.clear(), pending_g.clear()
+        workers = loader_workers(options.loader_workers, str(device))
+        batches = step_batches(training_batches(dataset, labels, config, options.seed, rank, processes),
+                               start, config.steps, workers, str(device))
+        d_window, g_window = LossWindow(accelerator, d_losses), LossWindow(accelerator, g_losses)
 
         def checkpoint(step: int, seconds: float) -> None:
-            synchronise_losses()
-            states = rng_states(accelerator, rng)
+            d_window.flush(), g_window.flush()
             if accelerator.is_main_process:
                 save_checkpoint(options.checkpoint_dir, {
                     "generator": accelerator.unwrap_model(generator).state_dict(),
                     "discriminator": accelerator.unwrap_model(discriminator).state_dict(),
                     "generator_optimizer": g_optimizer.state_dict(),
                     "discriminator_optimizer": d_optimizer.state_dict(),
-                    "rng": states,
+                    "draws": DRAWS,
                     "processes": processes,
                     "step": step,
                     "d_losses": d_losses,
@@ -135,24 +136,26 @@ class StarGANTranslator(Translator):
         for step in range(start, config.steps):
             set_learning_rate(g_optimizer, config.learning_rate(config.generator_lr, step))
             set_learning_rate(d_optimizer, config.learning_rate(config.discriminator_lr, step))
-            batch = self._draw_batch(dataset, labels, rng, device)
-            pending_d.append(critic_step(generator, discriminator, d_optimizer, batch, config))
-            if (step + 1) % config.critic_steps == 0:
+            real, source = (tensor.to(device, non_blocking=True) for tensor in next(batches))
+            batch = draw_targets_and_mix(real, source, options.seed, step, rank)
+            done = step + 1
+            d_loss = critic_step(generator, discriminator, d_optimizer, batch, config)
+            if done % config.critic_steps == 0:
                 # The critic's gradients from the generator step are never used (the critic step
                 # zeroes them first): they are not averaged over the processes either.
                 with accelerator.no_sync(discriminator):
-                    pending_g.append(generator_step(generator, discriminator, g_optimizer, batch, config))
+                    g_window.keep(generator_step(generator, discriminator, g_optimizer, batch, config))
             bar.update(1)
-            if shown:
-                g_last = pending_g or g_losses
-                bar.set_postfix(d_loss=f"{pending_d[-1]:.3f}", g_loss=f"{g_last[-1]:.3f}" if g_last else "-")
-            done = step + 1
+            if d_window.add(d_loss, done, options.log_every, config.steps):
+                g_window.flush()  # both curves are read at the same steps on every process
+                if shown:
+                    bar.set_postfix(d_loss=f"{d_losses[-1]:.3f}", g_loss=f"{g_losses[-1]:.3f}" if g_losses else "-")
             if options.checkpoint_dir is not None and (
                 done == config.steps or (options.checkpoint_every and done % options.checkpoint_every == 0)
             ):
                 checkpoint(done, seconds_before + time.perf_counter() - began)
         bar.close()
-        synchronise_losses()
+        d_window.flush(), g_window.flush()
         seconds_now = time.perf_counter() - began
         steps_now = max(0, config.steps - start)
         images_now = steps_now * config.batch_size * processes
@@ -169,6 +172,7 @@ class StarGANTranslator(Translator):
                 "generator_losses": g_losses,
                 "resumed_from_step": start,
                 "processes": processes,
+                "loader_workers": workers,
                 "discriminator_layers": discriminator_depth(self.spec.image_size, config.discriminator_layers),
             },
         )
@@ -185,21 +189,6 @@ class StarGANTranslator(Translator):
         if len(labels) == 0:
             raise DataError(f"The 'train' split of '{dataset.name}' is empty: StarGAN has nothing to learn from.")
         return labels
-
-    def _draw_batch(self, dataset: PreparedDataset, labels: np.ndarray, rng: torch.Generator, device: torch.device) -> Batch:
-        """Rows drawn uniformly with replacement; the target conditions are the batch's shuffled."""
-        size = self.config.batch_size
-        rows = torch.randint(len(labels), (size,), generator=rng).numpy()
-        target_order = torch.randperm(size, generator=rng)
-        mix = torch.rand(size, 1, 1, 1, generator=rng)
-        # Read each row once, in increasing order (what on-disk adapters read fastest).
-        unique, inverse = np.unique(rows, return_inverse=True)
-        real = dataset.read("train", unique)[torch.as_tensor(inverse)]
-        if self.config.horizontal_flip:  # the reference's RandomHorizontalFlip (cells have no left or right)
-            flip = torch.rand(size, generator=rng) < 0.5
-            real = torch.where(flip.reshape(size, 1, 1, 1), real.flip(3), real)
-        source = torch.as_tensor(labels[rows], dtype=torch.long)
-        return Batch(real=real.to(device), source=source.to(device), target=source[target_order].to(device), mix=mix.to(device))
 
     # --- invert, translate -------------------------------------------------------------------
 
