@@ -7,7 +7,7 @@ from torch import nn
 from phenbench.core.errors import ConfigError, PhenbenchError
 from phenbench.core.translator import FitOptions
 from phenbench.datasets.in_memory import random_dataset
-from phenbench.translators.stargan.batches import DRAWS, check_draws, draw_targets_and_mix, training_batches
+from phenbench.translators.stargan.batches import DRAWS, draw_targets_and_mix, training_batches
 from phenbench.translators.stargan.checkpoint import CHECKPOINT_FILE
 from phenbench.translators.stargan.config import StarGANConfig
 from phenbench.translators.stargan.networks import Discriminator, Generator, discriminator_depth
@@ -156,6 +156,12 @@ def test_an_epoch_reads_every_training_image_once_and_targets_are_the_batch_cond
 
 
 def test_a_checkpoint_whose_batches_were_drawn_the_old_way_is_not_resumed(tmp_path) -> None:
-    check_draws({"draws": DRAWS}, tmp_path)  # this phenbench's own
-    with pytest.raises(ConfigError, match="drew its batches differently.*--fresh"):
-        check_draws({"rng": torch.Generator().get_state()}, tmp_path)  # before: one stream across iterations
+    data = random_dataset(channels=2, image_size=8)
+    StarGANTranslator(tiny_config(2), data.spec).fit(data, FitOptions(seed=0, progress=False, checkpoint_dir=tmp_path))
+    state = torch.load(tmp_path / CHECKPOINT_FILE, weights_only=True)
+    assert state["draws"] == DRAWS
+    del state["draws"]  # as a checkpoint of before: one random stream carried across iterations
+    torch.save(state, tmp_path / CHECKPOINT_FILE)
+    with pytest.raises(ConfigError, match="StarGAN checkpoint .* drew its batches differently.*--fresh"):
+        StarGANTranslator(tiny_config(3), data.spec).fit(data, FitOptions(seed=0, progress=False,
+                                                                          checkpoint_dir=tmp_path))

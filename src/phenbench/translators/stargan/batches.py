@@ -10,15 +10,11 @@ generator state.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import numpy as np
 import torch
 
 from phenbench.core.batch_plan import BatchPlan
 from phenbench.core.dataset import PreparedDataset
-from phenbench.core.errors import ConfigError
 from phenbench.core.seeding import derived_seed
 from phenbench.core.step_loader import StepBatches, plan_rows
 from phenbench.translators.stargan.config import StarGANConfig
@@ -46,13 +42,3 @@ def draw_targets_and_mix(real: torch.Tensor, source: torch.Tensor, seed: int, st
     order = torch.randperm(len(real), generator=draw, device=real.device)
     mix = torch.rand(len(real), 1, 1, 1, generator=draw, device=real.device)
     return Batch(real=real, source=source, target=source[order], mix=mix)
-
-
-def check_draws(state: dict[str, Any], checkpoint_dir: Path | None) -> None:
-    """Refuse a checkpoint whose fit drew its batches another way (one random stream across iterations)."""
-    if state.get("draws") != DRAWS:
-        raise ConfigError(
-            f"The StarGAN checkpoint in {checkpoint_dir} was written by an older phenbench that drew its batches "
-            "differently, so a resumed fit would not continue it. Run with --fresh to start over, or finish it "
-            "with the phenbench that wrote it."
-        )

@@ -20,7 +20,7 @@ from phenbench.core.config import config_to_dict
 from phenbench.core.dataset import PreparedDataset
 from phenbench.core.errors import DataError, PhenbenchError
 from phenbench.core.loss_window import LossWindow
-from phenbench.core.resume_guard import check_same_processes
+from phenbench.core.resume_guard import check_same_draws, check_same_processes
 from phenbench.core.step_loader import loader_workers, step_batches
 from phenbench.core.translator import (
     ConditionArg,
@@ -31,7 +31,7 @@ from phenbench.core.translator import (
 )
 from phenbench.translators.stargan.checkpoint import load_checkpoint, save_checkpoint
 from phenbench.translators.stargan.config import PRESETS, StarGANConfig
-from phenbench.translators.stargan.batches import DRAWS, check_draws, draw_targets_and_mix, training_batches
+from phenbench.translators.stargan.batches import DRAWS, draw_targets_and_mix, training_batches
 from phenbench.translators.stargan.networks import (
     Discriminator,
     Generator,
@@ -94,7 +94,7 @@ class StarGANTranslator(Translator):
         state = load_checkpoint(options.checkpoint_dir, config_dict, spec_dict)
         start, d_losses, g_losses, seconds_before = 0, [], [], 0.0
         if state is not None:
-            check_draws(state, options.checkpoint_dir)
+            check_same_draws(state.get("draws"), DRAWS, "StarGAN", options.checkpoint_dir)
             check_same_processes(state.get("processes"), processes, options.checkpoint_dir)
             generator.load_state_dict(state["generator"])
             discriminator.load_state_dict(state["discriminator"])
