@@ -13,9 +13,10 @@ import torch
 
 
 class LossWindow:
-    """Appends to `curve` (the fit's loss history) the mean over processes of each step's loss."""
+    """Appends to `curve` (the fit's loss history) the mean over processes of each step's loss; with
+    no accelerator, this process's own losses (a model that only this process trains)."""
 
-    def __init__(self, accelerator: Any, curve: list[float]):
+    def __init__(self, accelerator: Any | None, curve: list[float]):
         self.accelerator, self.curve = accelerator, curve
         self._pending: list[torch.Tensor] = []
 
@@ -35,5 +36,8 @@ class LossWindow:
     def flush(self) -> None:
         """Read back the steps kept so far (before a checkpoint, which holds the whole curve)."""
         if self._pending:
-            self.curve.extend(self.accelerator.reduce(torch.stack(self._pending), reduction="mean").tolist())
+            window = torch.stack(self._pending)
+            if self.accelerator is not None:
+                window = self.accelerator.reduce(window, reduction="mean")
+            self.curve.extend(window.tolist())
             self._pending.clear()

@@ -71,7 +71,7 @@ def test_train_iteration() -> None:
     #             + 10 x 0.5 (|G(b) - b| + |F(a) - a|).
     cycle = abs(G + F_) + abs(F_ + G)
     expected_g = (DB * fake_b - 1) ** 2 + (DA * fake_a - 1) ** 2 + 10 * cycle + 5 * (abs(G) + abs(F_))
-    assert g_loss == pytest.approx(expected_g, rel=1e-6)
+    assert g_loss.item() == pytest.approx(expected_g, rel=1e-6)
     grad_g = 2 * (DB * fake_b - 1) * DB + 10 * 2 * sign(G + F_) + 5 * sign(G)
     grad_f = 2 * (DA * fake_a - 1) * DA + 10 * 2 * sign(G + F_) + 5 * sign(F_)
     assert model.a_to_b.value.item() == pytest.approx(G - grad_g, rel=1e-6)
@@ -81,7 +81,7 @@ def test_train_iteration() -> None:
 
     # Discriminators: 1/2 [(D(real) - 1)^2 + D(fake)^2] each, on the fakes made before G's update.
     expected_d = 0.5 * ((DB * B - 1) ** 2 + (DB * fake_b) ** 2) + 0.5 * ((DA * A - 1) ** 2 + (DA * fake_a) ** 2)
-    assert d_loss == pytest.approx(expected_d, rel=1e-6)
+    assert d_loss.item() == pytest.approx(expected_d, rel=1e-6)
     grad_db = (DB * B - 1) * B + DB * fake_b**2
     grad_da = (DA * A - 1) * A + DA * fake_a**2
     assert model.judge_b.value.item() == pytest.approx(DB - grad_db, rel=1e-6)

@@ -17,14 +17,15 @@ from phenbench.translators.cyclegan.config import CycleGANConfig
 
 
 def augment(images: torch.Tensor, config: CycleGANConfig, rng: torch.Generator) -> torch.Tensor:
-    """Resize-and-crop (when load_scale > 1), then flip (when horizontal_flip), each image on its own."""
+    """Resize-and-crop (when load_scale > 1), then flip (when horizontal_flip), each image on its own,
+    with offsets and flips drawn where `rng` lives (the images' device, in a fit)."""
     n, _, size, _ = images.shape
     enlarged = round(config.load_scale * size)
     if enlarged > size:
-        offsets = torch.randint(0, enlarged - size + 1, (n, 2), generator=rng)
+        offsets = torch.randint(0, enlarged - size + 1, (n, 2), generator=rng, device=rng.device)
         images = random_crop(resize(images, enlarged), offsets.to(images.device), size)
     if config.horizontal_flip:
-        flip = (torch.rand(n, generator=rng) < 0.5).to(images.device)
+        flip = (torch.rand(n, generator=rng, device=rng.device) < 0.5).to(images.device)
         images = torch.where(flip.reshape(n, 1, 1, 1), images.flip(3), images)
     return images
 

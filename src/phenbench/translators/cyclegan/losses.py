@@ -54,8 +54,10 @@ def train_iteration(
     pools: tuple[ImagePool, ImagePool],
     rng: torch.Generator,
     config: CycleGANConfig,
-) -> tuple[float, float]:
-    """Update both generators, then both discriminators; returns (generator loss, discriminator loss)."""
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Update both generators, then both discriminators; returns (generator loss, discriminator loss),
+    on the device (not read back: the caller reads a window of them at once). `rng` is a CPU
+    generator: the pools decide on the host."""
     fake_b = model.a_to_b(real_a)
     fake_a = model.b_to_a(real_b)
     # Discriminators are held fixed while the generators learn (no gradient into them).
@@ -87,7 +89,7 @@ def train_iteration(
     d_optimizer.zero_grad(set_to_none=True)
     d_loss.backward()
     d_optimizer.step()
-    return float(g_loss.detach()), float(d_loss.detach())
+    return g_loss.detach(), d_loss.detach()
 
 
 def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:

@@ -17,7 +17,11 @@ import torch
 from tqdm.auto import tqdm
 
 from phenbench.core.dataset import PreparedDataset
+from phenbench.core.loss_window import LossWindow
+from phenbench.core.resume_guard import check_same_draws
+from phenbench.core.step_loader import step_batches
 from phenbench.translators.cyclegan.augment import augment
+from phenbench.translators.cyclegan.batches import DRAWS, augment_generator, pair_batches, pool_generator
 from phenbench.translators.cyclegan.checkpoint import load_checkpoint, save_checkpoint
 from phenbench.translators.cyclegan.config import CycleGANConfig
 from phenbench.translators.cyclegan.image_pool import ImagePool
@@ -63,8 +67,11 @@ def fit_pair(
     progress: bool,
     identity: dict,
     label: str,
+    log_every: int = 10,
+    workers: int = 0,
 ) -> PairFit:
-    """Train the model of `pair` (domain A = pair[0], B = pair[1]) on the training rows of each."""
+    """Train the model of `pair` (domain A = pair[0], B = pair[1]) on the training rows of each:
+    batches read ahead by `workers` processes, losses read back every `log_every` iterations."""
     seed = pair_seed(seed, pair)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -74,31 +81,34 @@ def fit_pair(
     g_optimizer = torch.optim.Adam(model.generators(), config.lr, betas=betas)
     d_optimizer = torch.optim.Adam(model.discriminators(), config.lr, betas=betas)
     pools = (ImagePool(config.pool_size), ImagePool(config.pool_size))
-    rng = torch.Generator().manual_seed(seed)
     schedule = config.schedule(max(len(rows[0]), len(rows[1])))
     result = PairFit(model=model, steps=schedule.steps)
 
     state = load_checkpoint(checkpoint_dir, identity["config"], identity["spec"])
     start = 0
     if state is not None:
+        check_same_draws(state.get("draws"), DRAWS, "CycleGAN", checkpoint_dir)
         model.load_state_dict(state["model"])
         g_optimizer.load_state_dict(state["generator_optimizer"])
         d_optimizer.load_state_dict(state["discriminator_optimizer"])
         for pool, saved in zip(pools, state["pools"]):
             pool.load_state_dict(saved, device)
-        rng.set_state(state["rng"])
         start = result.resumed_from = state["step"]
         result.generator_losses = list(state["g_losses"])
         result.discriminator_losses = list(state["d_losses"])
         result.seconds = state["seconds"]
 
+    windows = (LossWindow(None, result.generator_losses), LossWindow(None, result.discriminator_losses))
+
     def checkpoint(step: int, seconds: float) -> None:
+        for window in windows:
+            window.flush()
         save_checkpoint(checkpoint_dir, {
             "model": model.state_dict(),
             "generator_optimizer": g_optimizer.state_dict(),
             "discriminator_optimizer": d_optimizer.state_dict(),
             "pools": [pool.state_dict() for pool in pools],
-            "rng": rng.get_state(),
+            "draws": DRAWS,
             "step": step,
             "g_losses": result.generator_losses,
             "d_losses": result.discriminator_losses,
@@ -106,19 +116,25 @@ def fit_pair(
             **identity,
         })
 
+    batches = step_batches(pair_batches(dataset, rows, config.batch_size, seed), start, schedule.steps,
+                           workers, str(device))
     began = time.perf_counter()
     bar = tqdm(total=schedule.steps, initial=min(start, schedule.steps), desc=label, disable=not progress)
     for step in range(start, schedule.steps):
         set_learning_rate(g_optimizer, schedule.learning_rate(config.lr, step))
         set_learning_rate(d_optimizer, schedule.learning_rate(config.lr, step))
-        real_a = augment(draw(dataset, rows[0], config.batch_size, rng).to(device), config, rng)
-        real_b = augment(draw(dataset, rows[1], config.batch_size, rng).to(device), config, rng)
-        g_loss, d_loss = train_iteration(model, g_optimizer, d_optimizer, real_a, real_b, pools, rng, config)
-        result.generator_losses.append(g_loss)
-        result.discriminator_losses.append(d_loss)
-        bar.update(1)
-        bar.set_postfix(g_loss=f"{g_loss:.3f}", d_loss=f"{d_loss:.3f}")
+        real_a, real_b, _ = (tensor.to(device, non_blocking=True) for tensor in next(batches))
+        crops = augment_generator(seed, step, device)
+        real_a, real_b = augment(real_a, config, crops), augment(real_b, config, crops)
+        g_loss, d_loss = train_iteration(model, g_optimizer, d_optimizer, real_a, real_b, pools,
+                                         pool_generator(seed, step), config)
         done = step + 1
+        windows[1].keep(d_loss)
+        if windows[0].add(g_loss, done, log_every, schedule.steps):
+            windows[1].flush()
+            bar.set_postfix(g_loss=f"{result.generator_losses[-1]:.3f}",
+                            d_loss=f"{result.discriminator_losses[-1]:.3f}", refresh=False)
+        bar.update(1)
         if checkpoint_dir is not None and (done == schedule.steps or (checkpoint_every and done % checkpoint_every == 0)):
             checkpoint(done, result.seconds + time.perf_counter() - began)
     bar.close()
@@ -127,11 +143,3 @@ def fit_pair(
     result.steps_now = max(0, schedule.steps - start)
     model.eval()
     return result
-
-
-def draw(dataset: PreparedDataset, rows: np.ndarray, size: int, rng: torch.Generator) -> torch.Tensor:
-    """`size` training images of one domain, drawn uniformly with replacement."""
-    chosen = rows[torch.randint(len(rows), (size,), generator=rng).numpy()]
-    # Read each row once, in increasing order (what on-disk adapters read fastest).
-    unique, inverse = np.unique(chosen, return_inverse=True)
-    return dataset.read("train", unique)[torch.as_tensor(inverse)]

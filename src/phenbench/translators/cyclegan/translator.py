@@ -24,6 +24,7 @@ from phenbench.core.config import config_to_dict
 from phenbench.core.dataset import PreparedDataset
 from phenbench.core.errors import DataError, PhenbenchError
 from phenbench.core.sharding import current_shard
+from phenbench.core.step_loader import loader_workers
 from phenbench.core.translator import (
     ConditionArg,
     FitOptions,
@@ -64,6 +65,7 @@ class CycleGANTranslator(Translator):
         pairs = self.pairs_needed(options.pairs)
         rows = {pair: self._training_rows(dataset, pair) for pair in pairs}  # every pair checked before any trains
         config, device = self.config, torch.device(options.device)
+        workers = loader_workers(options.loader_workers, str(device))
         identity = {"config": config_to_dict(config), "spec": self.spec.to_dict()}
         names = self.spec.conditions.names
         sharing = PairSharing(current_shard(), len(pairs))
@@ -82,13 +84,15 @@ class CycleGANTranslator(Translator):
                 progress=options.progress and sharing.shard.is_main,
                 identity=identity,
                 label=f"cyclegan {names[pair[0]]}<->{names[pair[1]]}",
+                log_every=options.log_every,
+                workers=workers,
             )
             trained[index] = (fit.model.generator_state(), fit.without_model())
         everything = sharing.share(trained)
         self.models = {pair: self._pair_from(generators) for pair, (generators, _) in zip(pairs, everything)}
         fits = {pair: fit for pair, (_, fit) in zip(pairs, everything)}
         trainers = {pair: sharing.trainer_of(index) for index, pair in enumerate(pairs)}
-        return self._report(fits, trainers, sharing.shard.count)
+        return self._report(fits, trainers, sharing.shard.count, workers)
 
     def _training_rows(self, dataset: PreparedDataset, pair: Pair) -> tuple:
         names = self.spec.conditions.names
@@ -115,7 +119,7 @@ class CycleGANTranslator(Translator):
                 needed.add((min(source, target), max(source, target)))
         return sorted((int(a), int(b)) for a, b in needed)
 
-    def _report(self, fits: dict, trainers: dict[Pair, int], processes: int) -> FitReport:
+    def _report(self, fits: dict, trainers: dict[Pair, int], processes: int, workers: int) -> FitReport:
         names = self.spec.conditions.names
         label = {pair: f"{names[pair[0]]}<->{names[pair[1]]}" for pair in fits}
         curves = [fit.generator_losses for fit in fits.values()]
@@ -141,6 +145,7 @@ class CycleGANTranslator(Translator):
                 "total_steps": total_steps,
                 "total_seconds": sum(fit.seconds for fit in fits.values()),  # summed over the processes
                 "processes": processes,
+                "loader_workers": workers,
                 "trained_by_process": {label[pair]: trainers[pair] for pair in fits},
                 "seconds_per_model": {label[pair]: fit.seconds for pair, fit in fits.items()},
                 "loss": "generator loss per iteration, mean over the pair models",
