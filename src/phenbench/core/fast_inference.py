@@ -58,7 +58,10 @@ class FastNetwork:
         if network is not self._source or (self.compile and not self._weights_unchanged(network)):
             if self.channels_last:  # the weights too: NHWC inputs alone gained nothing (3%, CPU)
                 network.to(memory_format=torch.channels_last)
-            self._ready = torch.compile(network, options={"freezing": True}) if self.compile else network
+            # Static shapes: a translation calls the network at one or two batch sizes (the last
+            # chunk), and a shape-generic graph would run every call slower.
+            self._ready = (torch.compile(network, dynamic=False, options={"freezing": True}) if self.compile
+                           else network)
             self._frozen_weights = [t.detach().clone() for t in network.state_dict().values()] if self.compile else []
             self._source = network
         return self._ready

@@ -175,15 +175,16 @@ def test_the_saved_model_holds_no_discriminator_and_older_saves_still_load(train
     torch.testing.assert_close(loaded.translate(images, 0, 2).images, expected)
 
 
-def test_a_checkpoint_of_the_one_process_version_still_resumes(tmp_path) -> None:
-    """Before fits ran on several processes, a checkpoint held one random state and no process count."""
+def test_a_checkpoint_whose_draws_came_from_one_carried_generator_is_not_resumed(tmp_path) -> None:
+    """Before, a checkpoint held the state of one random generator per process and no way of drawing."""
     data = random_dataset(channels=1, image_size=8)
-    whole = PhenexWTranslator(tiny_config(4), data.spec).fit(data, FitOptions(seed=0, progress=False))
     PhenexWTranslator(tiny_config(2), data.spec).fit(data, FitOptions(seed=0, checkpoint_dir=tmp_path, progress=False))
     path = tmp_path / STATE_FILE
     payload = torch.load(path, weights_only=True)
-    payload["rng"] = payload["rng"][0]
-    del payload["processes"]
+    assert payload["draws"] == "per-step-v1"
+    del payload["draws"], payload["processes"]
+    payload["rng"] = torch.Generator().get_state()
     torch.save(payload, path)
-    resumed = PhenexWTranslator(tiny_config(4), data.spec).fit(data, FitOptions(seed=0, checkpoint_dir=tmp_path, progress=False))
-    assert resumed.extra["resumed_from_step"] == 2 and resumed.losses == whole.losses
+    with pytest.raises(ConfigError, match="Phenexplain checkpoint .* drew its batches differently.*--fresh"):
+        PhenexWTranslator(tiny_config(4), data.spec).fit(data, FitOptions(seed=0, checkpoint_dir=tmp_path,
+                                                                          progress=False))

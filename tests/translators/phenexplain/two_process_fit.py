@@ -78,7 +78,7 @@ class FixedDraws:
         n = len(table) // self.processes
         return table[self.rank * n : (self.rank + 1) * n]
 
-    def __call__(self, n: int, labels, rng) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(self, n: int, labels, rng, noise_rng=None) -> tuple[torch.Tensor, torch.Tensor]:
         table = self._table()
         z = torch.randn(n * self.processes, self.z_dim, generator=table)
         return self._share(z), self._share(torch.randint(0, 3, (n * self.processes,), generator=table))

@@ -1,5 +1,5 @@
 """CycleGAN's training checkpoints (see phenbench.core.training_checkpoint): networks, optimizers,
-random generator state, step counter, loss history and seconds spent, written atomically."""
+the way batches are drawn, step counter, loss history and seconds spent, written atomically."""
 
 from phenbench.core.training_checkpoint import TrainingCheckpoints
 

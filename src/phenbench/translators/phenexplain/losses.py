@@ -39,7 +39,7 @@ class PathLength:
     @staticmethod
     def directions(shape: torch.Size, rng: torch.Generator) -> torch.Tensor:
         """Random image directions y, unit normal (a test fixes them to compare runs)."""
-        return torch.randn(shape, generator=rng)
+        return torch.randn(shape, generator=rng, device=rng.device)
 
     def penalty(self, images: torch.Tensor, ws: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
         """Mean over images of (|J_w^T y| - running mean)^2, for `images` synthesised from `ws`.

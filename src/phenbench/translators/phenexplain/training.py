@@ -4,9 +4,12 @@ Each step runs the phases of stylegan2-ada-pytorch's loop: G main, G path-length
 `pl_interval` steps), D main, D R1 (every `r1_interval` steps), each generating from its own z and
 conditions, style-mixed as in the original. Regularised phases run less often
 with their weight scaled by the interval ("lazy regularisation"), and Adam's lr and betas are
-adjusted for the extra optimiser steps as in the original. One `torch.Generator` per process drives
-every random draw of that process (rows, z, noise, augmentation), seeded seed * processes + rank as
-the reference seeds each GPU; its state is checkpointed, so a resumed run continues the same curve.
+adjusted for the extra optimiser steps as in the original. Every draw is a function of (seed, step,
+rank): the real images come from epochs of seeded permutations (the reference's InfiniteSampler),
+read ahead by `core/step_loader`; per step, a device generator draws the tensors (z, noise maps,
+path-length directions) where they are used, and a host generator the small decisions (conditions,
+style-mixing cutoffs, augmentation choices) the host needs without waiting for the device. So a
+resumed run continues the same curve without any generator state in its checkpoint.
 
 On several processes (accelerate, DDP), each trains batch_size / processes images per step and the
 gradients are averaged, as the reference's batch_gpu per GPU. Two modules are distributed: the
@@ -34,8 +37,11 @@ from tqdm.auto import tqdm
 from phenbench.core.config import config_to_dict
 from phenbench.core.dataset import DataSpec, PreparedDataset
 from phenbench.core.errors import DataError, PhenbenchError
-from phenbench.core.resume_guard import check_same_processes
+from phenbench.core.batch_plan import BatchPlan
+from phenbench.core.resume_guard import check_same_draws, check_same_processes
 from phenbench.core.safe_checkpoint import load_checkpoint_state
+from phenbench.core.seeding import derived_seed
+from phenbench.core.step_loader import StepBatches, loader_workers, plan_rows, step_batches
 from phenbench.core.translator import FitOptions
 from phenbench.translators.phenexplain.augment import AdaptiveAugment
 from phenbench.translators.phenexplain.config import PhenexplainConfig, Resolved
@@ -44,7 +50,9 @@ from phenbench.translators.phenexplain.generator import Generator
 from phenbench.translators.phenexplain.losses import PathLength, discriminator_loss, generator_loss, r1_penalty
 
 STATE_FILE = "phenexplain_training.pt"
-LOG_EVERY = 50  # steps between reading the losses back from the device (and averaging them over processes)
+# Recorded in every checkpoint: fits before it drew from one generator per process carried across steps.
+DRAWS = "per-step-v1"
+_FLIP_STREAM, _HOST_STREAM, _DEVICE_STREAM = 2, 3, 4  # derived_seed streams (the batch plan uses 1)
 # Fields that do not change the networks or the training: a checkpoint stays valid across them.
 NOT_TRAINING_FIELDS = {
     "steps", "centre_samples", "projection_steps", "projection_batch_size", "projection_lr", "lr_rampup",
@@ -88,16 +96,17 @@ class StyleMixingGenerator(nn.Module):
         super().__init__()
         self.generator, self.mixing_probability = generator, mixing_probability
 
-    def forward(self, z: torch.Tensor, conditions: torch.Tensor, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, z: torch.Tensor, conditions: torch.Tensor, rng: torch.Generator,
+                noise_rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         G = self.generator
         ws = G.ws(z, conditions)
         # Style mixing: from a random layer in 1..num_ws-1 on, the w of another z under the same
         # condition. Cutoff and z are always drawn, so the random stream does not depend on the outcome.
         cutoff = int(torch.randint(1, G.num_ws, (), generator=rng)) if G.num_ws > 1 else 1
-        other = torch.randn(z.shape, generator=rng).to(z)
+        other = torch.randn(z.shape, generator=noise_rng, device=noise_rng.device).to(z)
         if float(torch.rand((), generator=rng)) < self.mixing_probability:
             ws = torch.cat([ws[:, :cutoff], G.ws(other, conditions)[:, cutoff:]], dim=1)
-        return G.synthesis(ws, generator=rng), ws
+        return G.synthesis(ws, generator=noise_rng), ws
 
 
 @dataclass
@@ -126,6 +135,7 @@ class Trainer:
         self.path_length = PathLength(config.pl_decay)
         self.state = TrainingState()
         self.resumed_from_step = 0
+        self.loader_workers = 0  # processes reading batches ahead, set by `train`
         # What the phases call; `distribute` replaces them by their DDP-wrapped versions.
         self.generate: nn.Module = StyleMixingGenerator(self.G, config.style_mixing_prob)
         self.discriminate: nn.Module = self.D
@@ -159,33 +169,41 @@ class Trainer:
 
     # --- one step --------------------------------------------------------------------------------
 
-    def _draw_generated(self, n: int, labels: np.ndarray, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """z and conditions for the fakes of one phase (conditions drawn from the training labels)."""
+    def _draw_generated(self, n: int, labels: np.ndarray, rng: torch.Generator,
+                        noise_rng: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """z (drawn by `noise_rng`, on its device) and conditions (drawn by `rng` from the training
+        labels) for the fakes of one phase."""
+        noise_rng = rng if noise_rng is None else noise_rng
         conditions = torch.as_tensor(labels[torch.randint(len(labels), (n,), generator=rng).numpy()]).to(self.device)
-        return torch.randn(n, self.config.z_dim, generator=rng).to(self.device), conditions
+        z = torch.randn(n, self.config.z_dim, generator=noise_rng, device=noise_rng.device)
+        return z.to(self.device), conditions
 
-    def _generate(self, z: torch.Tensor, conditions: torch.Tensor, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def _generate(self, z: torch.Tensor, conditions: torch.Tensor, rng: torch.Generator,
+                  noise_rng: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Fakes and the ws that made them (style-mixed with probability `style_mixing_prob`)."""
-        return self.generate(z, conditions, rng)
+        return self.generate(z, conditions, rng, rng if noise_rng is None else noise_rng)
 
     def _discriminate(self, images: torch.Tensor, conditions: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
         if self.config.augment:
             images = self.augment(images, rng)
         return self.discriminate(images, conditions)
 
-    def step(self, real: torch.Tensor, real_c: torch.Tensor, labels: np.ndarray, rng: torch.Generator) -> torch.Tensor:
+    def step(self, real: torch.Tensor, real_c: torch.Tensor, labels: np.ndarray, rng: torch.Generator,
+             noise_rng: torch.Generator | None = None) -> torch.Tensor:
         """One iteration of the four phases; each phase draws its own z and conditions, as the original.
+        `rng` draws the host's decisions, `noise_rng` (default: `rng`) the tensors, on its device.
 
         Returns this process's (G loss, D main loss), detached, on the device.
         """
         config, hp, step = self.config, self.hp, self.state.step
         n = len(real)
+        noise_rng = rng if noise_rng is None else noise_rng
 
         # G main: make D call the fakes real. D's weights are frozen (and its DDP wrapper not
         # synchronised: it makes no gradients); gradients pass through it to G.
         self.D.requires_grad_(False)
-        z, gen_c = self._draw_generated(n, labels, rng)
-        fakes, _ = self._generate(z, gen_c, rng)
+        z, gen_c = self._draw_generated(n, labels, rng, noise_rng)
+        fakes, _ = self._generate(z, gen_c, rng, noise_rng)
         with self._unsynchronised(self.discriminate):
             loss_g = generator_loss(self._discriminate(fakes, gen_c, rng))
         self.opt_g.zero_grad(set_to_none=True)
@@ -193,17 +211,17 @@ class Trainer:
         self.opt_g.step()
         # G reg (lazy): path length on half a batch, its gain the interval.
         if config.pl_weight > 0 and step % config.pl_interval == 0:
-            fakes, ws = self._generate(*self._draw_generated(max(1, n // 2), labels, rng), rng)
-            penalty = self.path_length.penalty(fakes, ws, rng)
+            fakes, ws = self._generate(*self._draw_generated(max(1, n // 2), labels, rng, noise_rng), rng, noise_rng)
+            penalty = self.path_length.penalty(fakes, ws, noise_rng)
             self.opt_g.zero_grad(set_to_none=True)
             (penalty * config.pl_weight * config.pl_interval + self._reaching_every_parameter(fakes)).backward()
             self.opt_g.step()
         self.D.requires_grad_(True)
 
         # D main: real vs fake; the generator is not trained here.
-        z, gen_c = self._draw_generated(n, labels, rng)
+        z, gen_c = self._draw_generated(n, labels, rng, noise_rng)
         with torch.no_grad():
-            fakes, _ = self._generate(z, gen_c, rng)
+            fakes, _ = self._generate(z, gen_c, rng, noise_rng)
         real_logits = self._discriminate(real, real_c, rng)
         loss_d = discriminator_loss(real_logits, self._discriminate(fakes, gen_c, rng))
         self.augment.observe(real_logits)
@@ -242,30 +260,37 @@ class Trainer:
 
     # --- the loop ----------------------------------------------------------------------------------
 
-    def train(self, dataset: PreparedDataset, options: FitOptions, rng: torch.Generator) -> TrainingState:
-        """Train to `hp.steps`, resuming from `options.checkpoint_dir`; `rng` is this process's generator."""
+    def train(self, dataset: PreparedDataset, options: FitOptions) -> TrainingState:
+        """Train to `hp.steps`, resuming from `options.checkpoint_dir`, every draw seeded by
+        (options.seed, step, rank)."""
         labels = dataset.labels("train")
         if len(labels) == 0:
             raise DataError(f"The dataset '{dataset.name}' has no training images; Phenexplain needs some.")
         checkpoint = Path(options.checkpoint_dir) if options.checkpoint_dir else None
         if checkpoint is not None and (checkpoint / STATE_FILE).exists():
-            self._load_checkpoint(checkpoint / STATE_FILE, dataset, rng)
+            self._load_checkpoint(checkpoint / STATE_FILE, dataset)
             self.resumed_from_step = self.state.step
         start = time.perf_counter()
         seconds_before = self.state.seconds
+        processes, rank = self._processes
+        self.loader_workers = loader_workers(options.loader_workers, str(self.device))
+        # Each process reads its own rows: the reference's batch_gpu per GPU.
+        plan = BatchPlan(len(labels), self.hp.batch_per_process, processes, options.seed)
+        # The original's --mirror: the data set doubled by its x-flips.
+        reals = StepBatches(dataset, "train", torch.as_tensor(labels, dtype=torch.long), plan_rows(plan), rank,
+                            options.seed, _FLIP_STREAM, 0.5 if self.config.mirror else 0.0, vertical_flips=False)
+        batches = step_batches(reals, self.state.step, self.hp.steps, self.loader_workers, str(self.device))
         self.G.train()
         bar = tqdm(total=self.hp.steps, initial=self.state.step, desc="phenexplain fit", unit="step",
                    disable=not (options.progress and self._is_main))
         pending: list[torch.Tensor] = []  # losses of the steps not yet read back
         while self.state.step < self.hp.steps:
-            # Each process reads its own rows: the reference's batch_gpu per GPU.
-            rows = torch.randint(len(labels), (self.hp.batch_per_process,), generator=rng).numpy()
-            real = dataset.read("train", rows).to(self.device)
-            if self.config.mirror:  # the original's --mirror: the data set doubled by its x-flips
-                flip = (torch.rand(len(rows), generator=rng) < 0.5).to(self.device)
-                real = torch.where(flip.reshape(-1, 1, 1, 1), real.flip(3), real)
-            real_c = torch.as_tensor(labels[rows]).to(self.device)
-            pending.append(self.step(real, real_c, labels, rng))
+            real, real_c = (tensor.to(self.device, non_blocking=True) for tensor in next(batches))
+            step = self.state.step
+            host = torch.Generator().manual_seed(derived_seed(options.seed, _HOST_STREAM, step, rank))
+            on_device = torch.Generator(device=self.device).manual_seed(
+                derived_seed(options.seed, _DEVICE_STREAM, step, rank))
+            pending.append(self.step(real, real_c, labels, host, on_device))
             self.state.step += 1
             self.state.ada_p.append(self.augment.p)
             self.state.seconds = seconds_before + time.perf_counter() - start
@@ -273,13 +298,13 @@ class Trainer:
             every = options.checkpoint_every
             # Always at the end (a finished fit is not repeated), and every `every` steps when asked.
             save = checkpoint is not None and (self.state.step == self.hp.steps or bool(every and self.state.step % every == 0))
-            if save or len(pending) == LOG_EVERY or self.state.step == self.hp.steps:
+            if save or len(pending) == options.log_every or self.state.step == self.hp.steps:
                 self._record_losses(pending)
                 pending = []
                 bar.set_postfix(g=f"{self.state.g_losses[-1]:.3f}", d=f"{self.state.d_losses[-1]:.3f}",
                                 p=f"{self.augment.p:.2f}", refresh=False)
             if save:
-                self._save_checkpoint(checkpoint, dataset, rng)
+                self._save_checkpoint(checkpoint, dataset)
         bar.close()
         return self.state
 
@@ -307,11 +332,8 @@ class Trainer:
         config["reference_gpus"] = self.hp.reference_gpus  # None means the process count: record what it was
         return {"config": config, "dataset": dataset.content_hash()}
 
-    def _save_checkpoint(self, directory: Path, dataset: PreparedDataset, rng: torch.Generator) -> None:
-        """Every process takes part (their random states and ADA statistics are gathered); the main one writes."""
-        from accelerate.utils import gather_object
-
-        rng_states = gather_object([rng.get_state()]) if self.accelerator is not None else [rng.get_state()]
+    def _save_checkpoint(self, directory: Path, dataset: PreparedDataset) -> None:
+        """Every process takes part (their ADA statistics are pooled); the main one writes."""
         self.augment.pool(self._sum_over_processes, keep=self._is_main)
         if self._is_main:
             directory.mkdir(parents=True, exist_ok=True)
@@ -320,7 +342,7 @@ class Trainer:
                 "G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
                 "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
                 "augment": self.augment.state_dict(), "pl_mean": self.path_length.mean,
-                "rng": rng_states, "processes": self._processes[0], "state": self.state.__dict__,
+                "draws": DRAWS, "processes": self._processes[0], "state": self.state.__dict__,
             }
             tmp = directory / (STATE_FILE + ".tmp")
             torch.save(payload, tmp)
@@ -328,17 +350,17 @@ class Trainer:
         if self.accelerator is not None:
             self.accelerator.wait_for_everyone()
 
-    def _load_checkpoint(self, path: Path, dataset: PreparedDataset, rng: torch.Generator) -> None:
+    def _load_checkpoint(self, path: Path, dataset: PreparedDataset) -> None:
         # Only tensors and plain values: a crafted file is refused, never unpickled into running code.
         # Read to the CPU (load_state_dict copies onto the networks' device; under a launcher on CPUs
         # that device is "cpu:0", which torch.load cannot map to).
         payload = load_checkpoint_state(path, fix="delete it, or run with --fresh to start the fit over")
         if not isinstance(payload, dict):
             raise PhenbenchError(f"{path} is not a Phenexplain training checkpoint; delete it to start over.")
-        processes, rank = self._processes
-        # Each process has its own random stream: on another count they would not continue (and the
-        # auto config may differ). Checkpoints of earlier versions (one process) hold no count.
-        check_same_processes(payload.get("processes", 1), processes, path.parent)
+        # The draws are a function of (seed, step, rank): on another process count they would not
+        # continue (and the auto config may differ); nor would those of a checkpoint drawn otherwise.
+        check_same_draws(payload.get("draws"), DRAWS, "Phenexplain", path.parent)
+        check_same_processes(payload.get("processes", 1), self._processes[0], path.parent)
         if payload.get("identity") != self._identity(dataset):
             raise PhenbenchError(
                 f"{path} was written by a Phenexplain run with another config or dataset; "
@@ -351,6 +373,4 @@ class Trainer:
         self.opt_d.load_state_dict(payload["opt_d"])
         self.augment.load_state_dict(payload["augment"], with_pending=self._is_main)  # as `pool` left them
         self.path_length.mean = payload["pl_mean"]
-        states = payload["rng"]
-        rng.set_state((states if isinstance(states, list) else [states])[rank].cpu())
         self.state = TrainingState(**payload["state"])

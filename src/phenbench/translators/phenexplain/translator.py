@@ -78,9 +78,8 @@ class PhenexplainTranslator(Translator):
             discriminator = build_discriminator(self.config, self.hp, self.spec)
         trainer = Trainer(self.config, self.hp, generator, discriminator, device)
         trainer.distribute(accelerator)
-        # Each process draws its own rows, z and noise, seeded as the reference seeds its GPUs.
-        rng = torch.Generator().manual_seed(options.seed * processes + accelerator.process_index)
-        state = trainer.train(dataset, options, rng)
+        # Each process draws its own rows, z and noise, from (seed, step, rank).
+        state = trainer.train(dataset, options)
         accelerator.wait_for_everyone()
         self.G_ema = trainer.G_ema
         self._projections.clear()
@@ -104,6 +103,7 @@ class PhenexplainTranslator(Translator):
                 "num_ws": self.G_ema.num_ws,
                 "reference_gpus": self.hp.reference_gpus,
                 "processes": processes,
+                "loader_workers": trainer.loader_workers,
                 "batch_per_process": self.hp.batch_per_process,
                 "G_parameters": sum(p.numel() for p in generator.parameters()),
                 "D_parameters": sum(p.numel() for p in discriminator.parameters()),
