@@ -34,10 +34,10 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from phenbench.core.batch_plan import BatchPlan
 from phenbench.core.config import config_to_dict
 from phenbench.core.dataset import DataSpec, PreparedDataset
 from phenbench.core.errors import DataError, PhenbenchError
-from phenbench.core.batch_plan import BatchPlan
 from phenbench.core.resume_guard import check_same_draws, check_same_processes
 from phenbench.core.safe_checkpoint import load_checkpoint_state
 from phenbench.core.seeding import derived_seed
