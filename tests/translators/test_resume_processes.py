@@ -12,8 +12,12 @@ from phenbench.core.translator import FitOptions
 from phenbench.datasets.in_memory import random_dataset
 from phenbench.translators.cellflux.translator import CellFluxTranslator
 from phenbench.translators.phendiff.translator import PhenDiffTranslator
+from phenbench.translators.phenexplain.translator import PhenexWTranslator
+from phenbench.translators.stargan.translator import StarGANTranslator
 from tests.translators.cellflux.test_cellflux_contract import tiny_config as cellflux_config
 from tests.translators.phendiff.test_contract import tiny_config as phendiff_config
+from tests.translators.phenexplain.test_contract import tiny_config as phenexplain_config
+from tests.translators.stargan.test_stargan_contract import tiny_config as stargan_config
 from tests.torch_threads import one_torch_thread  # noqa: F401 (autouse fixture)
 
 
@@ -27,6 +31,8 @@ def pretend_written_by_two_processes(path: Path) -> None:
 @pytest.mark.parametrize("translator_class,config,state_file", [
     (CellFluxTranslator, cellflux_config, "cellflux-training.pt"),
     (PhenDiffTranslator, phendiff_config, "step-*/state.pt"),
+    (StarGANTranslator, stargan_config, "stargan-training.pt"),
+    (PhenexWTranslator, phenexplain_config, "phenexplain_training.pt"),
 ])
 def test_resume_on_another_process_count_is_refused(translator_class, config, state_file, tmp_path) -> None:
     data = random_dataset(channels=1, image_size=8)
