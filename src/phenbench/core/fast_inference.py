@@ -38,12 +38,12 @@ def autocast(dtype: torch.dtype | None, device: torch.device | str) -> AbstractC
 class FastNetwork:
     """A network prepared once for translation: NHWC weights and a compiled copy, as asked.
 
-    The compiled module is built on first use. It is compiled with Inductor's freezing: the
-    weights become constants of the graph (convolution weights prepacked once rather than at every
-    call: 1.11x to 1.24x per UNet forward on the 2-core CPU, outputs within 5e-6 of eager). So it is
-    rebuilt when the network object changes (a new fit or a load replaces it) and when its weights
-    change in place (compared with a copy taken at compilation): a stale graph would translate with
-    old weights.
+    The compiled module is built on first use, with Inductor's freezing: the weights are treated as
+    constants of the graph, which a backend may fold or prepack (on the 2-core CPU the graph still
+    read them in place, and freezing gained nothing measurable; outputs within 5e-6 of eager). So
+    it is rebuilt when the network object changes (a new fit or a load replaces it) and when its
+    weights change in place (compared with a copy taken at compilation): a stale graph would
+    translate with old weights.
     """
 
     def __init__(self, channels_last: bool, compile: bool):

@@ -2,8 +2,9 @@
 
 Item s of `StepBatches` is what this process trains on at (micro-)step s: its rows (of the seeded
 `BatchPlan`, or pairs of rows drawn from it), read in row order and randomly flipped, with the
-flips drawn from a generator seeded by (seed, stream, s, rank). Every item is a pure function of its step, so the batches are the same
-whether they are read in the loop, by worker processes in any order, before or after a resume.
+flips drawn from a generator seeded by (seed, stream, s, rank). Every item is a pure function of
+its step, so the batches are the same whether they are read in the loop, by worker processes in
+any order, before or after a resume.
 `step_batches` hands them out in step order through a `torch.utils.data.DataLoader` whose workers
 read and flip the next batches while the device trains on this one, into pinned memory on CUDA.
 """

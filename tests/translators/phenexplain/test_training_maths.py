@@ -148,7 +148,7 @@ def test_style_mixing_takes_a_cutoff_in_1_to_num_ws_minus_1_under_the_same_condi
     z, condition = torch.full((1, 1), 100.0), torch.tensor([1])
     cutoffs, unmixed = [], 0
     for _ in range(400):
-        _, ws = run._generate(z, condition, rng)
+        _, ws = run._generate(z, condition, rng, rng)
         layers = ws[0, :, 0]
         original = torch.isclose(layers, torch.tensor(110.0))
         kept = int(original.long().cumprod(0).sum())  # the leading layers from z itself

@@ -170,18 +170,17 @@ class Trainer:
     # --- one step --------------------------------------------------------------------------------
 
     def _draw_generated(self, n: int, labels: np.ndarray, rng: torch.Generator,
-                        noise_rng: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                        noise_rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """z (drawn by `noise_rng`, on its device) and conditions (drawn by `rng` from the training
         labels) for the fakes of one phase."""
-        noise_rng = rng if noise_rng is None else noise_rng
         conditions = torch.as_tensor(labels[torch.randint(len(labels), (n,), generator=rng).numpy()]).to(self.device)
         z = torch.randn(n, self.config.z_dim, generator=noise_rng, device=noise_rng.device)
         return z.to(self.device), conditions
 
     def _generate(self, z: torch.Tensor, conditions: torch.Tensor, rng: torch.Generator,
-                  noise_rng: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                  noise_rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """Fakes and the ws that made them (style-mixed with probability `style_mixing_prob`)."""
-        return self.generate(z, conditions, rng, rng if noise_rng is None else noise_rng)
+        return self.generate(z, conditions, rng, noise_rng)
 
     def _discriminate(self, images: torch.Tensor, conditions: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
         if self.config.augment:

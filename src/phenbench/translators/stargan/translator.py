@@ -29,9 +29,9 @@ from phenbench.core.translator import (
     TranslationResult,
     Translator,
 )
+from phenbench.translators.stargan.batches import DRAWS, draw_targets_and_mix, training_batches
 from phenbench.translators.stargan.checkpoint import load_checkpoint, save_checkpoint
 from phenbench.translators.stargan.config import PRESETS, StarGANConfig
-from phenbench.translators.stargan.batches import DRAWS, draw_targets_and_mix, training_batches
 from phenbench.translators.stargan.networks import (
     Discriminator,
     Generator,
