@@ -32,3 +32,16 @@ def test_an_eager_network_is_prepared_once_per_object_and_runs_its_current_weigh
     assert fast(network) is network  # eager reads the live weights: nothing to rebuild
     other = small_network()
     assert fast(other) is other
+
+
+def test_the_compiled_graph_holds_its_weights_as_constants() -> None:
+    # Freezing is what makes the rebuild above necessary, and what lets oneDNN prepack the weights:
+    # the graph built before an in-place change still computes with the weights it was built from.
+    fast, network = FastNetwork(channels_last=False, compile=True), small_network()
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        compiled = fast(network)
+        before = compiled(x)
+        network[0].weight.data.mul_(2.0)
+        torch.testing.assert_close(compiled(x), before, rtol=0, atol=0)
+        torch.testing.assert_close(fast(network)(x), network(x), rtol=1e-5, atol=1e-6)

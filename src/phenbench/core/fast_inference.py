@@ -8,6 +8,7 @@ back to fp32 before any sampler step uses it.
 
 from __future__ import annotations
 
+import copy
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
@@ -35,15 +36,37 @@ def autocast(dtype: torch.dtype | None, device: torch.device | str) -> AbstractC
     return torch.autocast(device_type=torch.device(device).type, dtype=dtype)
 
 
+class _Frozen:
+    """A torch.compile'd module called with Inductor's freezing on.
+
+    `torch.compile(options={"freezing": True})` does not freeze (torch 2.13: the weights stay graph
+    inputs, read in place); the config has to be set while the graph is compiled, which happens
+    lazily inside a call, so every call sets it.
+
+    It compiles a private copy of the network: dynamo keys a compiled graph on the module object, so
+    compiling the same object again after an in-place weight change would reuse the graph with the
+    old constants. A new object is compiled anew (dynamo keeps 8 graphs per forward, then runs
+    later copies eagerly: slower, still right).
+    """
+
+    def __init__(self, network: torch.nn.Module):
+        self.compiled = torch.compile(copy.deepcopy(network), dynamic=False)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from torch._inductor import config as inductor_config  # imported only when compiling
+
+        with inductor_config.patch(freezing=True):
+            return self.compiled(*args, **kwargs)
+
+
 class FastNetwork:
     """A network prepared once for translation: NHWC weights and a compiled copy, as asked.
 
-    The compiled module is built on first use, with Inductor's freezing: the weights are treated as
-    constants of the graph, which a backend may fold or prepack (on the 2-core CPU the graph still
-    read them in place, and freezing gained nothing measurable; outputs within 5e-6 of eager). So
-    it is rebuilt when the network object changes (a new fit or a load replaces it) and when its
-    weights change in place (compared with a copy taken at compilation): a stale graph would
-    translate with old weights.
+    The compiled module is built on first use, with Inductor's freezing: the weights become
+    constants of the graph, so the CPU backend prepacks them for oneDNN and fuses the convolutions
+    with the additions after them (outputs within 5e-6 of eager). So it is rebuilt when the network
+    object changes (a new fit or a load replaces it) and when its weights change in place (compared
+    with a copy taken at compilation): a stale graph would translate with old weights.
     """
 
     def __init__(self, channels_last: bool, compile: bool):
@@ -60,8 +83,7 @@ class FastNetwork:
                 network.to(memory_format=torch.channels_last)
             # Static shapes: a translation calls the network at one or two batch sizes (the last
             # chunk), and a shape-generic graph would run every call slower.
-            self._ready = (torch.compile(network, dynamic=False, options={"freezing": True}) if self.compile
-                           else network)
+            self._ready = _Frozen(network) if self.compile else network
             self._frozen_weights = [t.detach().clone() for t in network.state_dict().values()] if self.compile else []
             self._source = network
         return self._ready

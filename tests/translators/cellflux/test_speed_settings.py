@@ -1,5 +1,6 @@
-"""CellFlux's speed settings, which must leave what is computed alone (NHWC translation, the loss
-read back in windows, pairs read ahead by workers) or near fp32 (bf16 translation)."""
+"""CellFlux's speed settings, which must leave what is computed alone (NHWC and compiled
+translation, the loss read back in windows, pairs read ahead by workers) or near fp32 (bf16
+translation)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ def test_nhwc_and_bf16_translate_as_fp32_does_to_their_precision() -> None:
         return other.translate(images, 0, 1).images
 
     torch.testing.assert_close(variant(channels_last=True), reference, rtol=0, atol=1e-4)
+    torch.testing.assert_close(variant(compile=True), reference, rtol=0, atol=1e-4)  # frozen weights, NHWC
     bf16 = variant(translate_precision="bf16")
     assert bf16.dtype == torch.float32 and 0 < (bf16 - reference).abs().max().item() < 0.2
 
