@@ -94,7 +94,8 @@ def main() -> None:
     parser.add_argument("--model", help="a saved PhenDiff translator directory")
     parser.add_argument("--train-steps", type=int, default=600)
     parser.add_argument("--images", type=int, default=16)
-    parser.add_argument("--targets", type=int, default=4, help="targets for the speed comparison")
+    parser.add_argument("--targets", type=int, default=8,
+                        help="targets per image in the speed comparison (8: every treated condition, as from-control)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--ddim-steps", type=int, nargs="*", default=DDIM_STEPS)
     parser.add_argument("--edict-steps", type=int, nargs="*", default=EDICT_STEPS)
