@@ -46,11 +46,13 @@ class _Frozen:
     It compiles a private copy of the network: dynamo keys a compiled graph on the module object, so
     compiling the same object again after an in-place weight change would reuse the graph with the
     old constants. A new object is compiled anew (dynamo keeps 8 graphs per forward, then runs
-    later copies eagerly: slower, still right).
+    later copies eagerly: slower, still right). The copy also records the weights it was built
+    from, for `FastNetwork` to compare against.
     """
 
     def __init__(self, network: torch.nn.Module):
-        self.compiled = torch.compile(copy.deepcopy(network), dynamic=False)
+        self.network = copy.deepcopy(network)
+        self.compiled = torch.compile(self.network, dynamic=False)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         from torch._inductor import config as inductor_config  # imported only when compiling
@@ -66,14 +68,13 @@ class FastNetwork:
     constants of the graph, so the CPU backend prepacks them for oneDNN and fuses the convolutions
     with the additions after them (outputs within 5e-6 of eager). So it is rebuilt when the network
     object changes (a new fit or a load replaces it) and when its weights change in place (compared
-    with a copy taken at compilation): a stale graph would translate with old weights.
+    with the compiled copy's): a stale graph would translate with old weights.
     """
 
     def __init__(self, channels_last: bool, compile: bool):
         self.channels_last, self.compile = channels_last, compile
         self._source: torch.nn.Module | None = None
         self._ready: Any = None
-        self._frozen_weights: list[torch.Tensor] = []
 
     def __call__(self, network: torch.nn.Module) -> Any:
         """The network ready to run; call it once per translation, not per forward (with `compile`,
@@ -84,19 +85,16 @@ class FastNetwork:
             # Static shapes: a translation calls the network at one or two batch sizes (the last
             # chunk), and a shape-generic graph would run every call slower.
             self._ready = _Frozen(network) if self.compile else network
-            self._frozen_weights = [t.detach().clone() for t in network.state_dict().values()] if self.compile else []
             self._source = network
         return self._ready
 
     def _weights_unchanged(self, network: torch.nn.Module) -> bool:
-        current = list(network.state_dict().values())
-        return len(current) == len(self._frozen_weights) and all(
-            torch.equal(now, then) for now, then in zip(current, self._frozen_weights))
+        current, compiled = list(network.state_dict().values()), list(self._ready.network.state_dict().values())
+        return len(current) == len(compiled) and all(torch.equal(now, then) for now, then in zip(current, compiled))
 
     def input(self, samples: torch.Tensor) -> torch.Tensor:
         """Samples in the memory order the network was prepared for."""
         return samples.contiguous(memory_format=torch.channels_last) if self.channels_last else samples
-
 
 
 class FastForward(torch.nn.Module):
