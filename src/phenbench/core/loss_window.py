@@ -7,16 +7,23 @@ averaged across processes in one all-reduce at its end; the curve still holds ev
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import torch
+
+
+class Curve(Protocol):
+    """Where read-back losses go: a list of floats, or anything that takes rows as a list extends
+    (a step's loss of several terms arrives as one row, `[g, d]` say)."""
+
+    def extend(self, rows: list[Any], /) -> None: ...
 
 
 class LossWindow:
     """Appends to `curve` (the fit's loss history) the mean over processes of each step's loss; with
     no accelerator, this process's own losses (a model that only this process trains)."""
 
-    def __init__(self, accelerator: Any | None, curve: list[float]):
+    def __init__(self, accelerator: Any | None, curve: Curve):
         self.accelerator, self.curve = accelerator, curve
         self._pending: list[torch.Tensor] = []
 

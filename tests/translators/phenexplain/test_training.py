@@ -114,6 +114,19 @@ def test_fit_reports_the_resolved_run_and_its_speed() -> None:
     assert report.extra["G_parameters"] == sum(p.numel() for p in translator.G_ema.parameters())
 
 
+def test_every_step_is_on_the_three_curves_whatever_the_read_back_window() -> None:
+    data = random_dataset(channels=1, image_size=8)
+    reports = []
+    for window in (1, 3):  # 5 steps: windows of 3 leave a last window of 2
+        translator = PhenexWTranslator(tiny_config(5), data.spec)
+        reports.append(translator.fit(data, FitOptions(seed=0, progress=False, log_every=window)))
+    every, windowed = reports
+    assert len(windowed.losses) == 5 and windowed.losses == every.losses
+    assert windowed.extra["g_losses"] == every.extra["g_losses"]
+    for total, g, d in zip(windowed.losses, windowed.extra["g_losses"], windowed.extra["d_losses"]):
+        assert total == pytest.approx(g + d, rel=1e-12)
+
+
 def test_a_dataset_with_reordered_conditions_is_refused() -> None:
     data = random_dataset(channels=1, image_size=8)
     names = data.spec.conditions.names

@@ -38,6 +38,7 @@ from phenbench.core.batch_plan import BatchPlan
 from phenbench.core.config import config_to_dict
 from phenbench.core.dataset import DataSpec, PreparedDataset
 from phenbench.core.errors import DataError, PhenbenchError
+from phenbench.core.loss_window import LossWindow
 from phenbench.core.resume_guard import check_same_draws, check_same_processes
 from phenbench.core.safe_checkpoint import load_checkpoint_state
 from phenbench.core.seeding import derived_seed
@@ -119,6 +120,19 @@ class TrainingState:
     d_losses: list[float] = field(default_factory=list)
     ada_p: list[float] = field(default_factory=list)
     seconds: float = 0.0
+
+
+class _LossCurves:
+    """The read-back rows `[G loss, D main loss]` of a window, appended to the state's three curves."""
+
+    def __init__(self, state: TrainingState):
+        self.state = state
+
+    def extend(self, rows: list[list[float]]) -> None:
+        for loss_g, loss_d in rows:
+            self.state.g_losses.append(loss_g)
+            self.state.d_losses.append(loss_d)
+            self.state.losses.append(loss_g + loss_d)
 
 
 class Trainer:
@@ -282,14 +296,14 @@ class Trainer:
         self.G.train()
         bar = tqdm(total=self.hp.steps, initial=self.state.step, desc="phenexplain fit", unit="step",
                    disable=not (options.progress and self._is_main))
-        pending: list[torch.Tensor] = []  # losses of the steps not yet read back
+        window = LossWindow(self.accelerator, _LossCurves(self.state))
         while self.state.step < self.hp.steps:
             real, real_c = (tensor.to(self.device, non_blocking=True) for tensor in next(batches))
             step = self.state.step
             host = torch.Generator().manual_seed(derived_seed(options.seed, _HOST_STREAM, step, rank))
             on_device = torch.Generator(device=self.device).manual_seed(
                 derived_seed(options.seed, _DEVICE_STREAM, step, rank))
-            pending.append(self.step(real, real_c, labels, host, on_device))
+            loss = self.step(real, real_c, labels, host, on_device)
             self.state.step += 1
             self.state.ada_p.append(self.augment.p)
             self.state.seconds = seconds_before + time.perf_counter() - start
@@ -297,25 +311,16 @@ class Trainer:
             every = options.checkpoint_every
             # Always at the end (a finished fit is not repeated), and every `every` steps when asked.
             save = checkpoint is not None and (self.state.step == self.hp.steps or bool(every and self.state.step % every == 0))
-            if save or len(pending) == options.log_every or self.state.step == self.hp.steps:
-                self._record_losses(pending)
-                pending = []
+            read = window.add(loss, self.state.step, options.log_every, self.hp.steps)
+            if save and not read:
+                window.flush()  # the checkpoint holds the whole curve
+            if read or save:
                 bar.set_postfix(g=f"{self.state.g_losses[-1]:.3f}", d=f"{self.state.d_losses[-1]:.3f}",
                                 p=f"{self.augment.p:.2f}", refresh=False)
             if save:
                 self._save_checkpoint(checkpoint, dataset)
         bar.close()
         return self.state
-
-    def _record_losses(self, pending: list[torch.Tensor]) -> None:
-        """Append the losses of `pending` steps, each the mean over processes (one transfer for them all)."""
-        steps = torch.stack(pending)
-        if self.accelerator is not None:
-            steps = self.accelerator.reduce(steps, reduction="mean")
-        for loss_g, loss_d in steps.tolist():
-            self.state.g_losses.append(loss_g)
-            self.state.d_losses.append(loss_d)
-            self.state.losses.append(loss_g + loss_d)
 
     @property
     def _is_main(self) -> bool:
