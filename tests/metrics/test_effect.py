@@ -11,7 +11,8 @@ import torch
 
 from phenbench.core.dataset import DataSpec
 from phenbench.core.conditions import ConditionSet
-from phenbench.metrics.effect import Effect, error_of, magnitude_ratio, ratio_of, shift_terms
+from phenbench.metrics.effect import Effect, cosine, error_of, magnitude_ratio, mean_dot, ratio_of, shift_terms
+from phenbench.metrics.statistics import value_with_ci
 from phenbench.translators.identity.translator import IdentityConfig, IdentityTranslator
 from tests.metrics.helpers import make_evaluation
 from tests.metrics.test_cellprofiler import _dose_images
@@ -120,3 +121,32 @@ def test_magnitude_error_is_the_distance_of_the_ratio_from_one() -> None:
         assert ratio_of(tt, 0.0, rr) == pytest.approx(expected_ratio)
         assert error_of(tt, 0.0, rr) == pytest.approx(abs(expected_ratio - 1.0))
     assert np.isnan(ratio_of(1.0, 0.0, 0.0))  # no real shift: no ratio
+
+
+def test_a_resampled_unit_is_not_paired_with_its_own_copy() -> None:
+    # Rows x1, x1, x2 drawn from the originals (x1, x2): the only pairs of distinct units are
+    # (x1, x2) twice and (x2, x1) twice, so the estimate of mean . mean is x1 . x2.
+    x1, x2 = np.array([1.0, 2.0]), np.array([3.0, -1.0])
+    rows = np.stack([x1, x1, x2])
+    assert mean_dot(rows, rows, paired=True, origin=np.array([0, 0, 1])) == pytest.approx(x1 @ x2)
+    assert mean_dot(rows[[0, 2]], rows[[0, 2]], paired=True) == pytest.approx(x1 @ x2)  # no copies
+    assert np.isnan(mean_dot(rows[:2], rows[:2], paired=True, origin=np.array([0, 0])))  # one unit
+
+
+@pytest.mark.parametrize("measure, truth", [(magnitude_ratio, 0.8), (cosine, 1.0)])
+def test_intervals_cover_the_true_effect_of_a_gaussian_world(measure, truth) -> None:
+    # 300 features, 64 cells: the translation moves cells 0.8 times the real shift. A resample that
+    # paired a cell with its own copy added about 300/64 to every squared norm, and no interval
+    # held the truth (0 of 20 before this was fixed).
+    rng = np.random.default_rng(0)
+    shift = np.zeros(300)
+    shift[:30] = 0.5
+    covered = 0
+    for trial in range(20):
+        sources = rng.normal(size=(64, 300))
+        translated = sources + 0.8 * shift + 0.3 * rng.normal(size=(64, 300))
+        real = rng.normal(size=(64, 300)) + shift
+        value = value_with_ci(measure, [np.concatenate([translated, sources], axis=1), real], n_boot=200, seed=trial)
+        assert value.ci_low <= value.value <= value.ci_high
+        covered += value.ci_low <= truth <= value.ci_high
+    assert covered >= 17  # 95% intervals: 19 of 20 expected

@@ -19,7 +19,8 @@ Unbiased inner products. The squared norm of a difference of sample means over ~
 carries a sampling term tr(cov) (1/n1 + 1/n2) that is not zero when nothing moves (K features x
 noise / n). Every |d|^2 and d_t . d_r here is estimated without it: mean_a . mean_b for
 independent samples, and the U-statistic sum_{i != j} a_i . b_j / (n (n - 1)) for the same
-sample or paired samples (a translation and its source). An estimate of |d|^2 can come out
+sample or paired samples (a translation and its source); in a bootstrap resample, the pairs of
+one unit's copies are left out too (`statistics.takes_origins`). An estimate of |d|^2 can come out
 slightly negative when the true value is ~0: a ratio uses max(0, .), and a cosine is undefined
 when either squared norm is not positive. Translated images and their sources are scored as
 pairs (one subsample per bundle, `feature_space.py`), so the identity translator moves by
@@ -40,7 +41,7 @@ import numpy as np
 from phenbench.core.metric import Evaluation, MetricResult, MetricValue, Need, pooled_mean
 from phenbench.metrics.base import BootstrapOptions, OptionedMetric, bundles_in_order, condition_seed, split_halves
 from phenbench.metrics.feature_space import CellFeatureMetric, CellFeatureSpace, CellSet, FeatureOptions
-from phenbench.metrics.statistics import value_with_ci
+from phenbench.metrics.statistics import takes_origins, value_with_ci
 
 
 @dataclass(frozen=True)
@@ -48,33 +49,43 @@ class EffectOptions(FeatureOptions, BootstrapOptions):
     """Options of `effect`."""
 
 
-def mean_dot(a: np.ndarray, b: np.ndarray, *, paired: bool) -> float:
+def mean_dot(a: np.ndarray, b: np.ndarray, *, paired: bool, origin: np.ndarray | None = None) -> float:
     """An unbiased estimate of mean(A) . mean(B) from samples a, b (N x K).
 
     Independent samples: the product of the sample means. The same sample, or paired rows (row i
-    of a and of b from one unit): sum over i != j of a_i . b_j / (n (n - 1)), which drops the
-    i = j terms that carry each unit's own noise.
+    of a and of b from one unit): the mean of a_i . b_j over the pairs i != j, which drops the
+    i = j terms that carry each unit's own noise. `origin` (a bootstrap resample: the original row
+    of each row) drops the pairs of two copies of one row as well; copies are identical rows, so a
+    row drawn c times takes c * a_i . b_i out of the sum, and there are N^2 - sum c^2 pairs left.
     """
     if not paired:
         return float(a.mean(0) @ b.mean(0))
     n = len(a)
-    if n < 2:
+    copies = np.ones(n)
+    if origin is not None:
+        _, inverse, counts = np.unique(origin, return_inverse=True, return_counts=True)
+        copies = counts[inverse].astype(float)
+    pairs = n * n - copies.sum()
+    if pairs <= 0:
         return float("nan")
-    return float((a.sum(0) @ b.sum(0) - np.einsum("ij,ij->", a, b)) / (n * (n - 1)))
+    return float((a.sum(0) @ b.sum(0) - copies @ np.einsum("ij,ij->i", a, b)) / pairs)
 
 
-def shift_terms(translated: np.ndarray, sources: np.ndarray, real: np.ndarray, *, paired: bool) -> tuple[float, float, float]:
+def shift_terms(translated: np.ndarray, sources: np.ndarray, real: np.ndarray, *, paired: bool,
+                origins: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[float, float, float]:
     """Unbiased (|d_t|^2, d_t . d_r, |d_r|^2) with d_t = mean t - mean s, d_r = mean r - mean s.
 
     `paired`: row i of `translated` was made from row i of `sources`; else they are independent.
+    `origins`: the original rows of a bootstrap resample, of the (paired) sources and of `real`.
     """
-    ss = mean_dot(sources, sources, paired=True)
+    of_sources, of_real = origins if origins is not None else (None, None)
+    ss = mean_dot(sources, sources, paired=True, origin=of_sources)
     rs = mean_dot(real, sources, paired=False)
-    rr = mean_dot(real, real, paired=True) - 2 * rs + ss
+    rr = mean_dot(real, real, paired=True, origin=of_real) - 2 * rs + ss
     if paired:
         moved = translated - sources
-        tt = mean_dot(moved, moved, paired=True)
-        tr = mean_dot(moved, real, paired=False) - mean_dot(moved, sources, paired=True)
+        tt = mean_dot(moved, moved, paired=True, origin=of_sources)
+        tr = mean_dot(moved, real, paired=False) - mean_dot(moved, sources, paired=True, origin=of_sources)
     else:
         ts = mean_dot(translated, sources, paired=False)
         tt = mean_dot(translated, translated, paired=True) - 2 * ts + ss
@@ -101,22 +112,29 @@ def error_of(tt: float, tr: float, rr: float) -> float:
     return abs(ratio_of(tt, tr, rr) - 1.0)
 
 
-def on_pairs(of_terms: Callable[[float, float, float], float]) -> Callable[[np.ndarray, np.ndarray], float]:
+def on_pairs(of_terms: Callable[[float, float, float], float]) -> Callable[..., float]:
     """A statistic of (pairs, real): `pairs` holds translated and source features side by side (N x 2K)."""
-    return lambda pairs, real: of_terms(*shift_terms(*_split(pairs), real, paired=True))
+
+    def statistic(pairs: np.ndarray, real: np.ndarray, origins: list[np.ndarray] | None = None) -> float:
+        return of_terms(*shift_terms(*_split(pairs), real, paired=True,
+                                     origins=tuple(origins) if origins is not None else None))
+
+    return takes_origins(statistic)
 
 
 cosine, magnitude_ratio, magnitude_error = on_pairs(cosine_of), on_pairs(ratio_of), on_pairs(error_of)
 
 
-def counterfactual_error(triples: np.ndarray) -> float:
+@takes_origins
+def counterfactual_error(triples: np.ndarray, origins: list[np.ndarray] | None = None) -> float:
     """`triples`: translated, true counterfactual and source features side by side (N x 3K)."""
     k = triples.shape[1] // 3
     translated, counterfactual, sources = triples[:, :k], triples[:, k : 2 * k], triples[:, 2 * k :]
     wrong = translated - counterfactual
     true = counterfactual - sources
-    denominator = mean_dot(true, true, paired=True)
-    numerator = mean_dot(wrong, wrong, paired=True)
+    origin = origins[0] if origins is not None else None
+    denominator = mean_dot(true, true, paired=True, origin=origin)
+    numerator = mean_dot(wrong, wrong, paired=True, origin=origin)
     return float(np.sqrt(max(numerator, 0.0) / denominator)) if denominator > 0 else float("nan")
 
 
