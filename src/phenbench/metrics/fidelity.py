@@ -42,7 +42,7 @@ from phenbench.metrics.inception_features import (
     real_features,
 )
 from phenbench.metrics.sharded_features import every_process_can
-from phenbench.metrics.statistics import bootstrap_ci, frechet_distance_of_features, value_with_ci
+from phenbench.metrics.statistics import bootstrap_ci, frechet_distance_of_features, takes_origins, value_with_ci
 
 MEMO_KEY = "phenbench.metrics.fidelity"
 PairStatistic = Callable[[np.ndarray, np.ndarray], float]
@@ -243,26 +243,40 @@ class KID(_FidelityMetric):
         spread over subsets is zero by construction."""
         return max(1, min(self.options.kid_subset_size, n // 2))
 
-    def _kid(self, features_1: np.ndarray, features_2: np.ndarray, subsets: int | None = None) -> dict[str, float]:
+    def _kid(self, features_1: np.ndarray, features_2: np.ndarray, subsets: int | None = None,
+             subset_size: int | None = None) -> dict[str, float]:
         from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_features_to_metric
 
         subsets = subsets or self.options.kid_subsets
-        key = (subsets, hashlib.sha1(features_1.tobytes()).hexdigest(), hashlib.sha1(features_2.tobytes()).hexdigest())
-        if key not in self._memo:  # the mean and the std come from one computation
+        size = subset_size or self.subset_size(min(len(features_1), len(features_2)))
+        memo = self.__dict__.setdefault("_memo", {})
+        key = (subsets, size, *(hashlib.sha1(f.tobytes()).hexdigest() for f in (features_1, features_2)))
+        if key not in memo:  # the mean and the std come from one computation
             out = kid_features_to_metric(
                 torch.from_numpy(features_1), torch.from_numpy(features_2),
-                kid_subsets=subsets, kid_subset_size=self.subset_size(min(len(features_1), len(features_2))),
-                verbose=False,
+                kid_subsets=subsets, kid_subset_size=size, verbose=False,
             )  # torch-fidelity's default rng_seed (2020): the same subsets as its own calculate_metrics
-            self._memo[key] = {"mean": out[KEY_METRIC_KID_MEAN], "std": out[KEY_METRIC_KID_STD]}
-        return self._memo[key]
+            memo[key] = {"mean": out[KEY_METRIC_KID_MEAN], "std": out[KEY_METRIC_KID_STD]}
+        return memo[key]
+
+    @takes_origins
+    def resampled_kid(self, features_1: np.ndarray, features_2: np.ndarray, origins: list[np.ndarray]) -> float:
+        """KID of a bootstrap resample, on one copy of each image it drew, at the full sample's subset size.
+
+        KID is an unbiased MMD over subsets drawn without replacement; a subset holding two copies
+        of one image adds k(x, x) to its within-set term. Two sets of 200 Gaussian features (64-D)
+        from one distribution, KID -0.0002 (10 subsets of 100), 100 resamples: on copies, 95% of
+        them in 0.050 to 0.093 and none below the estimate; on one copy each, -0.010 to 0.013, as
+        100 fresh pairs of samples gave (-0.009 to 0.013).
+        """
+        size = self.subset_size(min(len(features_1), len(features_2)))
+        once = [f[np.unique(o, return_index=True)[1]] for f, o in zip((features_1, features_2), origins)]
+        subsets = min(self.BOOTSTRAP_SUBSETS, self.options.kid_subsets)
+        return self._kid(*once, subsets, min(size, len(once[0]), len(once[1])))["mean"]
 
     def compute(self, evaluation: Evaluation) -> list[MetricResult]:
         self._memo: dict[tuple, dict[str, float]] = {}
-        result = self._score(
-            evaluation, lambda a, b: self._kid(a, b)["mean"], "kid",
-            ci_statistic=lambda a, b: self._kid(a, b, min(self.BOOTSTRAP_SUBSETS, self.options.kid_subsets))["mean"],
-        )
+        result = self._score(evaluation, lambda a, b: self._kid(a, b)["mean"], "kid", ci_statistic=self.resampled_kid)
         features = self._features(evaluation)
         if not isinstance(features, str):
             for target, f in features.items():
