@@ -51,13 +51,14 @@ class _Frozen:
     """
 
     def __init__(self, network: torch.nn.Module):
-        self.network = copy.deepcopy(network)
-        self.compiled = torch.compile(self.network, dynamic=False)
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         from torch._inductor import config as inductor_config  # imported only when compiling
 
-        with inductor_config.patch(freezing=True):
+        self.network = copy.deepcopy(network)
+        self.compiled = torch.compile(self.network, dynamic=False)
+        self._inductor_config = inductor_config
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with self._inductor_config.patch(freezing=True):
             return self.compiled(*args, **kwargs)
 
 

@@ -261,7 +261,8 @@ class KID(_FidelityMetric):
 
     @takes_origins
     def resampled_kid(self, features_1: np.ndarray, features_2: np.ndarray, origins: list[np.ndarray]) -> float:
-        """KID of a bootstrap resample, on one copy of each image it drew, at the full sample's subset size.
+        """KID of a bootstrap resample, on one copy of each image it drew, at the subset size of the
+        resample with its copies (the full sample's when each image is its own unit).
 
         KID is an unbiased MMD over subsets drawn without replacement; a subset holding two copies
         of one image adds k(x, x) to its within-set term. Two sets of 200 Gaussian features (64-D)

@@ -127,13 +127,13 @@ def bootstrap_ci(
     if min((len(u) for u in units), default=0) < MIN_UNITS:
         return None, None
 
-    origins = getattr(statistic, "takes_origins", False)
+    wants_origins = getattr(statistic, "takes_origins", False)
 
     def on_units(*chosen: np.ndarray) -> float:
         rows = [np.concatenate([u[j] for j in ids]) for u, ids in zip(units, chosen)]
         try:
             resampled = [s[r] for s, r in zip(samples, rows)]
-            return float(statistic(*resampled, origins=rows) if origins else statistic(*resampled))
+            return float(statistic(*resampled, origins=rows) if wants_origins else statistic(*resampled))
         except (ValueError, ZeroDivisionError, np.linalg.LinAlgError, FloatingPointError):
             return float("nan")
 

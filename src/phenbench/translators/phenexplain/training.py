@@ -312,8 +312,8 @@ class Trainer:
             # Always at the end (a finished fit is not repeated), and every `every` steps when asked.
             save = checkpoint is not None and (self.state.step == self.hp.steps or bool(every and self.state.step % every == 0))
             read = window.add(loss, self.state.step, options.log_every, self.hp.steps)
-            if save and not read:
-                window.flush()  # the checkpoint holds the whole curve
+            if save:
+                window.flush()  # the checkpoint holds the whole curve (nothing left if just read)
             if read or save:
                 bar.set_postfix(g=f"{self.state.g_losses[-1]:.3f}", d=f"{self.state.d_losses[-1]:.3f}",
                                 p=f"{self.augment.p:.2f}", refresh=False)
