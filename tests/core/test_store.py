@@ -142,7 +142,7 @@ def test_make_run_id_is_valid_and_unique() -> None:
     assert len(ids) == 20
     for run_id in ids:
         store_schema.check_run_id(run_id)
-        assert re.fullmatch(r"\d{8}T\d{6}-phen_diff_v2-bbbc021-[0-9a-f]{4}", run_id), run_id
+        assert re.fullmatch(r"\d{8}T\d{6}-phen_diff_v2-bbbc021-[0-9a-f]{8}", run_id), run_id
 
 
 def test_unknown_run_id_suggests_close_ids(store: ResultsStore) -> None:
