@@ -29,6 +29,7 @@ def current_shard() -> Shard:
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return Shard()  # no launcher: do not start a process group for nothing
     import torch
+    import torch._dynamo  # noqa: F401 - before the group exists: see close_at_exit
     from accelerate import PartialState
 
     state = PartialState(cpu=not torch.cuda.is_available())
@@ -40,9 +41,14 @@ _closing: list[bool] = []
 
 
 def close_at_exit() -> None:
-    """Destroy the process group when this process exits (registered once). Left to the
-    interpreter's teardown, gloo's threads can be destroyed while still joinable, which aborts the
-    process ("terminate called without an active exception") when it finishes before the others."""
+    """Destroy the process group when this process exits (registered once), joining gloo's threads.
+
+    Left to the interpreter's teardown, a gloo worker still freeing the tensors of the last gather
+    takes the GIL, the finalising interpreter ends that thread, and the process aborts ("terminate
+    called without an active exception") after its work is done. The destruction only joins the
+    threads if nothing else holds the group: torch._dynamo, first imported once the group exists
+    (diffusers and torch-fidelity import it), keeps it alive, so current_shard imports it first
+    (tests/core/test_process_group_exit.py)."""
     if _closing:
         return
     import atexit
