@@ -313,3 +313,26 @@ def test_describe_run_shows_provenance_metrics_and_missing_reasons(store: Result
     assert "  taxol@1: source 2x3x8x8, translated 2x3x8x8, reconstruction 2x3x8x8, real 2x3x8x8" in with_samples
     failed = describe_run(store.read("sg-bad"))
     assert "error         CUDA out of memory" in failed and "Metrics: none stored" in failed
+
+
+def test_a_value_whose_interval_could_not_be_computed_says_why_in_every_format(tmp_path: Path) -> None:
+    from phenbench.report.table_html import comparison_table_html
+
+    why = "no interval: a sample has 4 independent units"
+    record = run("pd-1", "phendiff", 1, 28.0, 20.0)
+    psnr = record.metrics[0]
+    psnr.per_condition["taxol@1"] = MetricValue(26.0, 8, ci_missing=why)
+    store = ResultsStore(tmp_path / "r.h5")
+    store.write(record)
+    table = comparison_table(store)
+    lines = format_table(table, "markdown").splitlines()
+    psnr_at = lines.index("#### reconstruction/psnr (dB) ↑")
+    # The note numbers follow the table's order: the interval's reason comes first, in the PSNR table.
+    assert markdown_rows(lines[psnr_at + 4 : psnr_at + 5])["phendiff"] == ["27", "28 [27.5, 28.5]", "26 (no CI [1])"]
+    assert f"- [1] {why}" in lines
+    assert "26 (no CI\\textsuperscript{1})" in format_table(table, "latex")
+    html = comparison_table_html(table)
+    assert "(no CI<sup>" in html and why in html
+    shown = describe_run(store.read("pd-1")).splitlines()
+    assert any(line.split()[:5] == ["taxol@1", "26", "(no", "CI", "[1])"] for line in shown)
+    assert f"  [1] {why}" in shown

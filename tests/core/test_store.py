@@ -54,6 +54,24 @@ def test_missing_values_keep_their_reasons_and_n(store: ResultsStore) -> None:
     dmso = psnr.per_condition["DMSO"]
     assert dmso.ci_low < dmso.value < dmso.ci_high and dmso.n == 7
     assert psnr.per_condition["taxol@0.3"].ci_low is None  # no CI stays no CI (not 0, not NaN)
+    assert psnr.per_condition["taxol@0.3"].ci_missing == "no interval: 3 independent units"
+    assert dmso.ci_missing is None and psnr.pooled.ci_missing is None
+    frame = store.metrics_frame()
+    assert frame.set_index(["metric", "condition"]).loc[("reconstruction/psnr", "taxol@0.3"), "ci_missing"] == \
+        "no interval: 3 independent units"
+
+
+def test_a_store_written_before_interval_reasons_reads_with_none(store: ResultsStore) -> None:
+    store.write(record_for("run-a"))
+    with h5py.File(store.path, "r+") as root:  # drop the column, as a store written before it lacks it
+        for metric in root["runs/run-a/metrics"].values():
+            rows = metric["values"][()]
+            names = [n for n in rows.dtype.names if n != "ci_missing"]
+            del metric["values"]
+            metric["values"] = rows[names]
+    psnr = store.read("run-a").metrics[0]
+    assert psnr.per_condition["taxol@0.3"].ci_missing is None and psnr.per_condition["DMSO"].ci_low is not None
+    assert store.metrics_frame()["ci_missing"].isna().all()
 
 
 def test_optional_fields_none_and_empty_strings_stay_distinct(store: ResultsStore) -> None:

@@ -112,7 +112,7 @@ def test_kid_intervals_hold_the_estimate_and_the_truth_of_one_distribution() -> 
     for trial in range(5):
         a, b = rng.normal(size=(100, 16)), rng.normal(size=(100, 16))
         estimate = kid._kid(a, b)["mean"]
-        low, high = bootstrap_ci(kid.resampled_kid, [a, b], n_boot=200, seed=trial)
+        low, high, _ = bootstrap_ci(kid.resampled_kid, [a, b], n_boot=200, seed=trial)
         assert low <= estimate <= high
         held += low <= 0.0 <= high
     assert held >= 4

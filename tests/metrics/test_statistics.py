@@ -10,6 +10,7 @@ from phenbench.metrics.projection import projection_matrix, to_rgb_uint8
 from phenbench.metrics.statistics import (
     bootstrap_ci,
     frechet_distance,
+    value_with_ci,
     frechet_distance_of_features,
     gaussian_statistics,
 )
@@ -42,7 +43,8 @@ def test_frechet_distance_of_samples_converges_to_the_population_value():
 
 def test_bootstrap_interval_of_a_mean_matches_the_normal_approximation():
     sample = np.random.default_rng(2).normal(5.0, 2.0, size=400)
-    low, high = bootstrap_ci(lambda x: float(np.mean(x)), [sample], n_boot=400, seed=0)
+    low, high, missing = bootstrap_ci(lambda x: float(np.mean(x)), [sample], n_boot=400, seed=0)
+    assert missing is None
     half_width = 1.96 * sample.std() / np.sqrt(len(sample))
     assert low == pytest.approx(sample.mean() - half_width, abs=0.05)
     assert high == pytest.approx(sample.mean() + half_width, abs=0.05)
@@ -53,7 +55,7 @@ def test_bootstrap_is_seeded():
     first = bootstrap_ci(np.mean, [sample], n_boot=50, seed=3)
     assert first == bootstrap_ci(np.mean, [sample], n_boot=50, seed=3)
     assert first != bootstrap_ci(np.mean, [sample], n_boot=50, seed=4)
-    assert bootstrap_ci(np.mean, [sample], n_boot=0, seed=3) == (None, None)
+    assert bootstrap_ci(np.mean, [sample], n_boot=0, seed=3) == (None, None, None)  # none asked for: no reason
 
 
 @pytest.mark.parametrize("channels", [1, 2, 3, 4, 5, 6])
@@ -87,7 +89,7 @@ def test_bca_interval_of_an_exponential_mean_matches_the_exact_chi_square_interv
     sample = np.random.default_rng(0).exponential(1.0, size=40)
     n, mean = len(sample), sample.mean()
     exact = (2 * n * mean / chi2.ppf(0.975, 2 * n), 2 * n * mean / chi2.ppf(0.025, 2 * n))
-    low, high = bootstrap_ci(np.mean, [sample], n_boot=2000, seed=0)
+    low, high, _ = bootstrap_ci(np.mean, [sample], n_boot=2000, seed=0)
     assert low == pytest.approx(exact[0], abs=0.02)
     assert high == pytest.approx(exact[1], abs=0.04)
 
@@ -102,11 +104,11 @@ def test_rows_of_one_field_are_resampled_together():
     cells = rng.normal(0, 1, 12)[fields] + rng.normal(0, 0.1, len(fields))
     field_means = np.array([cells[fields == k].mean() for k in range(12)])
     expected = stats.t.interval(0.95, 11, field_means.mean(), stats.sem(field_means))
-    low, high = bootstrap_ci(np.mean, [cells], n_boot=1000, seed=0, groups=[fields])
+    low, high, _ = bootstrap_ci(np.mean, [cells], n_boot=1000, seed=0, groups=[fields])
     width = expected[1] - expected[0]
     assert (high - low) == pytest.approx(width, rel=0.25)  # the bootstrap of 12 units is a bit narrower
     assert low < field_means.mean() < high
-    naive_low, naive_high = bootstrap_ci(np.mean, [cells], n_boot=1000, seed=0)
+    naive_low, naive_high, _ = bootstrap_ci(np.mean, [cells], n_boot=1000, seed=0)
     assert naive_high - naive_low < width / 3
 
 
@@ -124,7 +126,26 @@ def test_fewer_than_200_resamples_are_refused(resamples):
 def test_no_interval_from_fewer_than_five_independent_units():
     cells = np.random.default_rng(2).normal(size=80)
     four_fields = np.repeat(np.arange(4), 20)
-    assert bootstrap_ci(np.mean, [cells], n_boot=200, seed=0, groups=[four_fields]) == (None, None)
+    low, high, why = bootstrap_ci(np.mean, [cells], n_boot=200, seed=0, groups=[four_fields])
+    assert (low, high) == (None, None) and "4 independent units" in why and "fewer than the 5" in why
     five_fields = np.repeat(np.arange(5), 16)
-    low, high = bootstrap_ci(np.mean, [cells], n_boot=200, seed=0, groups=[five_fields])
-    assert low < cells.mean() < high
+    low, high, why = bootstrap_ci(np.mean, [cells], n_boot=200, seed=0, groups=[five_fields])
+    assert low < cells.mean() < high and why is None
+    value = value_with_ci(np.mean, [cells], n_boot=200, seed=0, groups=[four_fields])
+    assert value.value == pytest.approx(cells.mean()) and value.ci_low is None and "4 independent units" in value.ci_missing
+
+
+def test_no_interval_where_most_resamples_are_not_finite_says_so():
+    # The ratio of two means whose denominator is 0 in many resamples (1 nonzero row of 20).
+    sample = np.zeros((20, 2))
+    sample[:, 0] = np.random.default_rng(0).normal(size=20)
+    sample[0, 1] = 1.0
+
+    def ratio(x):
+        return float(np.mean(x[:, 0]) / np.mean(x[:, 1])) if np.mean(x[:, 1]) else float("inf")
+
+    # A resample misses the nonzero row with probability (19/20)^20 = 36%: binomially 72 +- 7 of 200.
+    low, high, why = bootstrap_ci(ratio, [sample], n_boot=200, seed=0)
+    assert (low, high) == (None, None)
+    count = int(why.split(" of ")[0].rsplit(" ", 1)[1])
+    assert 45 < count < 100 and why.endswith("of 200 bootstrap resamples have no finite value (more than 10%)")

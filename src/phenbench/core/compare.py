@@ -220,7 +220,7 @@ def _column_order(values: pd.DataFrame, metrics: list[str]) -> list[tuple[str, s
 
 
 def _cell_info(row: Any) -> dict[str, Any]:
-    """What a table cell shows besides its value: N, the interval, or why it is missing."""
+    """What a table cell shows besides its value: N, the interval (or why it has none), or why it is missing."""
     missing = None
     if pd.isna(row.value):
         missing = row.missing if isinstance(row.missing, str) else "no reason stored"
@@ -228,6 +228,7 @@ def _cell_info(row: Any) -> dict[str, Any]:
         "n": int(row.n),
         "ci_low": None if pd.isna(row.ci_low) else float(row.ci_low),
         "ci_high": None if pd.isna(row.ci_high) else float(row.ci_high),
+        "ci_missing": row.ci_missing if isinstance(row.ci_missing, str) and row.ci_missing else None,
         "missing": missing,
     }
 

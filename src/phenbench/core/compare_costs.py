@@ -43,7 +43,7 @@ def cost_rows(store: ResultsStore, runs: pd.DataFrame) -> pd.DataFrame:
             rows.append({
                 "run_id": run.run_id, "translator": run.translator, "dataset": run.dataset,
                 "metric": cost.column, "condition": POOLED, "value": value, "n": 0,
-                "ci_low": None, "ci_high": None, "missing": None if value is not None else cost.missing,
+                "ci_low": None, "ci_high": None, "missing": None if value is not None else cost.missing, "ci_missing": None,
                 "higher_is_better": cost.higher_is_better, "ideal": None, "unit": cost.unit, "is_floor": False,
                 "rows_digest": None, "options_digest": None,
             })  # fmt: skip

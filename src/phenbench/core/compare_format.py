@@ -116,6 +116,9 @@ def _cell(meta: dict, notes: _Notes, fmt: str, row: str, column: tuple, best: se
     text = f"{value:g}" if published else _number(value)  # a source's figure as printed (415.15, not 415.1)
     if info["ci_low"] is not None and info["ci_high"] is not None:
         text += f" [{_number(info['ci_low'])}, {_number(info['ci_high'])}]"
+    elif info.get("ci_missing"):  # an interval was asked for: the note says why there is none
+        mark = notes.number(info["ci_missing"])
+        text += f" (no CI\\textsuperscript{{{mark}}})" if fmt == "latex" else f" (no CI [{mark}])"
     if (row, *column) in best:
         text = {"markdown": f"**{text}**", "csv": f"{text}*", "latex": f"\\textbf{{{text}}}"}[fmt]
     return text

@@ -76,6 +76,8 @@ def _value_text(value: MetricValue, notes: dict[str, int]) -> str:
     text = f"{value.value:.4g}"
     if value.ci_low is not None and value.ci_high is not None:
         text += f" [{value.ci_low:.4g}, {value.ci_high:.4g}]"
+    elif value.ci_missing:
+        text += f" (no CI [{notes.setdefault(value.ci_missing, len(notes) + 1)}])"
     return text
 
 

@@ -14,13 +14,15 @@ import numpy as np
 
 @dataclass
 class MetricValue:
-    """One number with its sample size; `value` None means missing, and `missing` says why."""
+    """One number with its sample size; `value` None means missing, and `missing` says why.
+    A value without an interval where one was asked for says why in `ci_missing`."""
 
     value: float | None
     n: int = 0
     ci_low: float | None = None
     ci_high: float | None = None
     missing: str | None = None
+    ci_missing: str | None = None
 
     def __post_init__(self) -> None:
         if self.value is not None and not math.isfinite(self.value):

@@ -46,7 +46,7 @@ RUN_COLUMNS = [
 ]  # fmt: skip
 METRIC_COLUMNS = [
     "run_id", "translator", "dataset", "metric", "condition", "value", "n", "ci_low", "ci_high",
-    "missing", "higher_is_better", "ideal", "unit", "is_floor", "rows_digest", "options_digest",
+    "missing", "ci_missing", "higher_is_better", "ideal", "unit", "is_floor", "rows_digest", "options_digest",
 ]  # fmt: skip
 
 

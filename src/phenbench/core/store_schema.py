@@ -46,6 +46,8 @@ VALUE_ROW = np.dtype(
         ("ci_low", np.float64),
         ("ci_high", np.float64),
         ("missing", STRING),  # "" when the value is present
+        # "" when the value has its interval or none was asked for; absent in stores written before it
+        ("ci_missing", STRING),
     ]
 )
 
@@ -95,8 +97,9 @@ SCHEMA: tuple[Entry, ...] = (
         "/runs/<run_id>/metrics/<k>/values",
         "dataset",
         "compound table",
-        "Rows (scope, condition, value, n, ci_low, ci_high, missing); scope is condition, pooled or "
-        "floor (real-vs-real); NaN value or bound means none; missing is the reason a value is absent.",
+        "Rows (scope, condition, value, n, ci_low, ci_high, missing, ci_missing); scope is condition, pooled "
+        "or floor (real-vs-real); NaN value or bound means none; missing is the reason a value is absent, "
+        "ci_missing the reason a value has no interval where one was asked for (not in stores written before it).",
     ),
     Entry("/runs/<run_id>/metrics/<k>/arrays", "group", "", "Extra arrays of the measure (e.g. histograms)."),
     Entry(
@@ -257,6 +260,7 @@ def _value_row(scope: str, condition: str, value: MetricValue) -> tuple:
         number(value.ci_low),
         number(value.ci_high),
         value.missing or ("" if value.value is not None else "no reason given"),
+        value.ci_missing or "",
     )
 
 
@@ -388,6 +392,7 @@ def read_value_rows(group: h5py.Group) -> list[dict[str, Any]]:
                     "ci_low": _optional(row["ci_low"]),
                     "ci_high": _optional(row["ci_high"]),
                     "missing": missing or None,
+                    "ci_missing": _ci_missing(row),
                     "is_floor": _text(row["scope"]) == "floor",
                 }
             )
@@ -401,7 +406,13 @@ def _row_value(row: np.void) -> MetricValue:
         ci_low=_optional(row["ci_low"]),
         ci_high=_optional(row["ci_high"]),
         missing=_text(row["missing"]) or None,
+        ci_missing=_ci_missing(row),
     )
+
+
+def _ci_missing(row: np.void) -> str | None:
+    """Why a value has no interval; None where it has one, or the store predates the column."""
+    return (_text(row["ci_missing"]) or None) if "ci_missing" in (row.dtype.names or ()) else None
 
 
 def _in_order(group: h5py.Group) -> list[str]:

@@ -135,6 +135,7 @@ class CellProfilerCorrelation(CellFeatureMetric, OptionedMetric):
             return float(np.nanmedian(r)) if np.isfinite(r).any() else float("nan")
 
         sets = [*real, *translated]
-        low, high = bootstrap_ci(median_r, [x for x, _ in sets], n_boot=self.options.bootstrap, seed=seed,
-                                 groups=[u for _, u in sets], bounds=(-1.0, 1.0))
-        return MetricValue(value=value.value, n=value.n, ci_low=low, ci_high=high)
+        interval = bootstrap_ci(median_r, [x for x, _ in sets], n_boot=self.options.bootstrap, seed=seed,
+                                groups=[u for _, u in sets], bounds=(-1.0, 1.0))
+        return MetricValue(value=value.value, n=value.n, ci_low=interval.low, ci_high=interval.high,
+                           ci_missing=interval.missing)

@@ -209,7 +209,10 @@ class Effect(CellFeatureMetric, OptionedMetric):
             return MetricValue.absent(reason, n=sum(n for _, _, n in groups))
         if len(parts) == 1:
             return parts[0]
-        return pooled_mean({str(i): p for i, p in enumerate(parts)})
+        pooled = pooled_mean({str(i): p for i, p in enumerate(parts)})
+        if self.options.bootstrap and pooled.value is not None:
+            pooled.ci_missing = "no interval: a weighted mean over pairs from several source conditions"
+        return pooled
 
     def _counterfactual(self, space: CellFeatureSpace, target: str, translated: CellSet, sources: CellSet,
                         seed: int) -> MetricValue:

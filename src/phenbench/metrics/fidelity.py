@@ -201,7 +201,7 @@ class _FidelityMetric(OptionedMetric):
                        seed: int) -> MetricValue:
         value = value_with_ci(statistic, [translated, real], n_boot=0, seed=seed)
         if value.value is not None and self.options.bootstrap > 0:
-            value.ci_low, value.ci_high = bootstrap_ci(
+            value.ci_low, value.ci_high, value.ci_missing = bootstrap_ci(
                 ci_statistic or statistic, [translated, real], n_boot=self.options.bootstrap, seed=seed,
                 groups=[translated_units, real_units], bounds=self.CI_BOUNDS)
         return value

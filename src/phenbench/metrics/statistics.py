@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -104,6 +105,14 @@ def takes_origins(statistic: Callable[..., float]) -> Callable[..., float]:
     return statistic
 
 
+class Interval(NamedTuple):
+    """A bootstrap interval; where one was asked for and there is none, `missing` says why."""
+
+    low: float | None
+    high: float | None
+    missing: str | None = None
+
+
 def bootstrap_ci(
     statistic: Callable[..., float],
     samples: Sequence[np.ndarray],
@@ -113,19 +122,21 @@ def bootstrap_ci(
     groups: Sequence[np.ndarray | None] | None = None,
     level: float = CI_LEVEL,
     bounds: tuple[float, float] | None = None,
-) -> tuple[float | None, float | None]:
+) -> Interval:
     """BCa interval of `statistic(*samples)` (scipy), resampling each sample's units independently.
 
-    `groups[i]` labels the rows of `samples[i]` (None: every row is its own unit). Returns
-    (None, None) when `n_boot` is 0, a sample has fewer than MIN_UNITS units, or the resamples are
-    not finite.
+    `groups[i]` labels the rows of `samples[i]` (None: every row is its own unit). No interval when
+    `n_boot` is 0 (none asked for: no reason either), or, with the reason, when a sample has fewer
+    than MIN_UNITS units or too few resamples are finite.
     """
     if n_boot <= 0:
-        return None, None
+        return Interval(None, None)
     groups = list(groups) if groups is not None else [None] * len(samples)
     units = [resampling_units(len(s), g) for s, g in zip(samples, groups)]
-    if min((len(u) for u in units), default=0) < MIN_UNITS:
-        return None, None
+    fewest = min((len(u) for u in units), default=0)
+    if fewest < MIN_UNITS:
+        return Interval(None, None, f"no interval: a sample has {fewest} independent units (images, or fields "
+                                    f"where cells share one), fewer than the {MIN_UNITS} a bootstrap needs")
 
     wants_origins = getattr(statistic, "takes_origins", False)
 
@@ -149,12 +160,13 @@ def bootstrap_ci(
         values = np.asarray(result.bootstrap_distribution, dtype=float)
         values = values[np.isfinite(values)]
         if len(values) < 0.9 * n_boot:
-            return None, None
+            return Interval(None, None, f"no interval: {n_boot - len(values)} of {n_boot} bootstrap resamples "
+                                        "have no finite value (more than 10%)")
         alpha = (1.0 - level) / 2.0
         low, high = (float(q) for q in np.quantile(values, [alpha, 1.0 - alpha]))
     if bounds is not None:
         low, high = max(low, bounds[0]), min(high, bounds[1])
-    return low, high
+    return Interval(low, high)
 
 
 def value_with_ci(
@@ -175,8 +187,8 @@ def value_with_ci(
         return MetricValue.absent(f"cannot be computed: {exc}", n=n)
     if not np.isfinite(value):
         return MetricValue(value=value, n=n)  # MetricValue records it as missing, with the value
-    low, high = bootstrap_ci(statistic, samples, n_boot=n_boot, seed=seed, groups=groups, bounds=bounds)
-    return MetricValue(value=value, n=n, ci_low=low, ci_high=high)
+    interval = bootstrap_ci(statistic, samples, n_boot=n_boot, seed=seed, groups=groups, bounds=bounds)
+    return MetricValue(value=value, n=n, ci_low=interval.low, ci_high=interval.high, ci_missing=interval.missing)
 
 
 def standardiser(reference: np.ndarray, min_std: float = 1e-8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

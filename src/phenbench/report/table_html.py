@@ -80,6 +80,10 @@ def _cell(meta: dict, notes: dict[str, int], best: set, row: str, column: tuple,
         text = f"<strong>{text}</strong>"
     if info["ci_low"] is not None and info["ci_high"] is not None:
         text += f'<span class="ci">[{_number(info["ci_low"])}, {_number(info["ci_high"])}]</span>'
+    elif info.get("ci_missing"):
+        number = notes.setdefault(info["ci_missing"], len(notes) + 1)
+        text += (f'<span class="ci" title="{escape(info["ci_missing"])}">(no CI'
+                 f'<sup><a href="#{table_id}-note-{number}">[{number}]</a></sup>)</span>')
     return f'<td title="N = {info["n"]}">{text}</td>'
 
 

@@ -21,6 +21,7 @@ def record_for(run_id: str, image_size: int = 8, n_samples: int = 2, translator:
     low, high = sorted(rng.normal(size=2).tolist())
     per_condition["DMSO"] = MetricValue(float((low + high) / 2), n=7, ci_low=low, ci_high=high)
     per_condition["taxol@1"] = MetricValue.absent(f"no real images ({run_id})", n=0)
+    per_condition["taxol@0.3"].ci_missing = "no interval: 3 independent units"
     metrics = [
         MetricResult(
             name="reconstruction/psnr",
