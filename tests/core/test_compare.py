@@ -316,6 +316,7 @@ def test_describe_run_shows_provenance_metrics_and_missing_reasons(store: Result
 
 
 def test_a_value_whose_interval_could_not_be_computed_says_why_in_every_format(tmp_path: Path) -> None:
+    from phenbench.core.compare_headline import headline_text
     from phenbench.report.table_html import comparison_table_html
 
     why = "no interval: a sample has 4 independent units"
@@ -333,6 +334,11 @@ def test_a_value_whose_interval_could_not_be_computed_says_why_in_every_format(t
     assert "26 (no CI\\textsuperscript{1})" in format_table(table, "latex")
     html = comparison_table_html(table)
     assert "(no CI<sup>" in html and why in html
+    # The headline's columns are pooled values: give PSNR's pooled value the reason instead.
+    psnr.pooled = MetricValue(27.0, 16, ci_missing=why)
+    store.write(dataclasses.replace(record, run_id="pd-2", started="2026-11-25T07:00:00+00:00"))
+    headline = headline_text(comparison_table(store)).splitlines()
+    assert any("27 (no CI [1])" in line for line in headline) and f"[1] {why}" in "\n".join(headline)
     shown = describe_run(store.read("pd-1")).splitlines()
     assert any(line.split()[:5] == ["taxol@1", "26", "(no", "CI", "[1])"] for line in shown)
     assert f"  [1] {why}" in shown

@@ -52,6 +52,8 @@ def _cell(value: float, info: dict | None, best: bool, notes: dict[str, int]) ->
     text = _number(value)
     if info and info["ci_low"] is not None and info["ci_high"] is not None:
         text += f" [{_number(info['ci_low'])},{_number(info['ci_high'])}]"
+    elif info and info.get("ci_missing"):  # an interval was asked for: the note says why there is none
+        text += f" (no CI [{notes.setdefault(info['ci_missing'], len(notes) + 1)}])"
     return f"{text}*" if best else text  # a star, not bold: 4 columns of intervals fit in 120
 
 
