@@ -165,7 +165,7 @@ def run_benchmark(config: RunConfig, registries: Registries | None = None) -> Ru
 def _run(config: RunConfig, registries: Registries, run_id: str, started: str) -> RunOutcome:
     from phenbench.core.evaluation_builder import build_evaluation, resolve_pairs
     from phenbench.core.metric import Need, stamp_results
-    from phenbench.core.sharding import broadcast_from_main, current_shard, wait_for_everyone
+    from phenbench.core.sharding import LongWait, broadcast_from_main, current_shard, wait_for_everyone
     from phenbench.core.store import ResultsStore, RunRecord, make_run_id
     from phenbench.core.translator import FitOptions
 
@@ -283,7 +283,9 @@ def _run(config: RunConfig, registries: Registries, run_id: str, started: str) -
     parts = EvaluationParts.of(evaluation)  # seen and held-out targets scored apart (held_out.py)
     # Every process holds every translation now. The metrics' per-image work (feature extraction)
     # is shared out first; scoring needs all of it at once, so then the main process alone scores
-    # (and writes), and hands the record to the others.
+    # (and writes), and hands the record to the others, which wait for it in a LongWait: scoring a
+    # paper-size evaluation can outlast a collective's timeout.
+    scored_and_written = LongWait(shard)
     share_feature_extraction(metrics, parts.scored(), shard)
     bar = tqdm(metrics.items() if shard.is_main else [], desc="metrics", unit="metric", disable=not config.progress)
     for name, metric in bar:
@@ -325,6 +327,7 @@ def _run(config: RunConfig, registries: Registries, run_id: str, started: str) -
     if shard.is_main:
         write_or_keep(store, record, Path(config.work_dir))
     # After the write: a process that reads the store next (the identity baseline) finds the run.
+    scored_and_written.wait()
     return RunOutcome(record=broadcast_from_main(record, shard), model_dir=model_dir)
 
 

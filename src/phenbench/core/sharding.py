@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 
@@ -70,6 +71,38 @@ def wait_for_everyone(shard: Shard) -> None:
         from accelerate import PartialState
 
         PartialState().wait_for_everyone()
+
+
+# Longer than any one process's work alone (a pair model's training, rank 0 scoring a paper-size
+# evaluation): a wait past this is a process that died without a word.
+LONG_WAIT = timedelta(days=7)
+
+
+class LongWait:
+    """A barrier that may wait for hours, for processes that finish their part long before others.
+
+    A collective on the default group fails after torch's timeout (30 minutes under gloo, 10 under
+    NCCL), and the launcher then stops every process, the busy one too. So the wait is a barrier of
+    its own gloo group, with a long timeout, made at construction, when every process is present
+    (making a group is itself a collective). A process that dies closes its connections, which ends
+    the others' wait at once, not after the timeout.
+    """
+
+    def __init__(self, shard: Shard, timeout: timedelta = LONG_WAIT):
+        self._group = None
+        if shard.count > 1:
+            import torch.distributed as dist
+
+            self._group = dist.new_group(backend="gloo", timeout=timeout)
+
+    def wait(self) -> None:
+        """Return once every process has called `wait` (at once when running alone); once only."""
+        if self._group is not None:
+            import torch.distributed as dist
+
+            dist.barrier(group=self._group)
+            dist.destroy_process_group(self._group)
+            self._group = None
 
 
 def my_batches(count: int, shard: Shard) -> list[int]:

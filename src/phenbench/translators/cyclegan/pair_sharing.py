@@ -7,19 +7,14 @@ any pair). A pair's weights do not depend on which process trained it: a fit on 
 the models a one-process fit gives, and a pair's checkpoint resumes on any number of processes.
 
 Processes with fewer or shorter pairs finish first and wait for the others. That wait can last
-hours at the paper's size, longer than a process group's default timeout (torch's 30 minutes, after
-which a waiting collective fails), so it is spent in a barrier of a gloo group created with a long one.
+hours at the paper's size, longer than a process group's default timeout, so it is a LongWait.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-from phenbench.core.sharding import Shard, gather_in_order, my_batches
-
-# Longer than any pair model's training: a wait past this is a process that died without a word.
-PAIR_WAIT = timedelta(days=7)
+from phenbench.core.sharding import LongWait, Shard, gather_in_order, my_batches
 
 
 class PairSharing:
@@ -27,12 +22,7 @@ class PairSharing:
 
     def __init__(self, shard: Shard, count: int):
         self.shard, self.count = shard, count
-        self._waiting = None
-        if shard.count > 1:
-            import torch.distributed as dist
-
-            # Created now, while every process is here (creating a group is itself a collective).
-            self._waiting = dist.new_group(backend="gloo", timeout=PAIR_WAIT)
+        self._all_trained = LongWait(shard)  # made now, while every process is here
 
     def mine(self) -> list[int]:
         """The indices of the pairs this process trains: k, k + N, k + 2N, ..."""
@@ -43,9 +33,5 @@ class PairSharing:
 
     def share(self, trained: dict[int, Any]) -> list[Any]:
         """Every process's {pair index: result}, on every process, in pair order, once all have trained."""
-        if self._waiting is not None:
-            import torch.distributed as dist
-
-            dist.barrier(group=self._waiting)
-            dist.destroy_process_group(self._waiting)
+        self._all_trained.wait()
         return gather_in_order(trained, self.count, self.shard)
