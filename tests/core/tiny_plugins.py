@@ -41,6 +41,19 @@ class SizedTranslator(IdentityTranslator):
     presets = {"quick": {}, "small": {}}
 
 
+@dataclass(frozen=True)
+class StepsConfig:
+    steps: int = 10
+    sizes: tuple[int, ...] = (8, 16)
+
+
+class ConfiguredTranslator(IdentityTranslator):
+    """An identity with settings, for tests of what a run does with a loaded model's config."""
+
+    name = "configured"
+    config_class = StepsConfig
+
+
 class BrokenMetric(Metric):
     name = "broken"
     needs = frozenset({Need.TRANSLATED})
@@ -57,7 +70,8 @@ class TinyPlugins:
     @hookimpl
     def register_translators(self):
         return [Registration("failing", "tests.core.tiny_plugins:FailingTranslator"),
-                Registration("sized", "tests.core.tiny_plugins:SizedTranslator")]
+                Registration("sized", "tests.core.tiny_plugins:SizedTranslator"),
+                Registration("configured", "tests.core.tiny_plugins:ConfiguredTranslator")]
 
     @hookimpl
     def register_metrics(self):

@@ -19,6 +19,7 @@ from typing import Any
 from phenbench.core.config import config_from_dict, config_to_dict
 from phenbench.core.errors import ConfigError, DataError, PhenbenchError
 from phenbench.core.plugins import Registries, load_registries
+from phenbench.core.loaded_model import check_loaded_model
 from phenbench.core.provenance import git_hash, library_versions, resolve_device, utc_now
 from phenbench.core.run_config import RunConfig
 
@@ -189,17 +190,7 @@ def _run(config: RunConfig, registries: Registries, run_id: str, started: str) -
     model_dir: Path | None = None
     if config.checkpoint:
         translator = translator_cls.load(config.checkpoint, device=device)
-        if translator.spec.conditions != dataset.conditions or translator.spec.channels != dataset.spec.channels:
-            raise ConfigError(
-                f"The translator in {config.checkpoint} was trained on conditions {list(translator.spec.conditions)} "
-                f"and channels {list(translator.spec.channels)}, which differ from the dataset's. "
-                "Use the same dataset (and selection) it was trained on."
-            )
-        if config.preset and translator.preset and config.preset != translator.preset:
-            raise ConfigError(
-                f"--preset {config.preset} differs from the preset the model in {config.checkpoint} was trained "
-                f"with ({translator.preset}); leave --preset out to score it."
-            )
+        check_loaded_model(translator, dataset, config)
         translator_config = translator.config
         preset = translator.preset or config.preset
     else:
