@@ -100,18 +100,27 @@ def test_scoring_a_saved_model_again_keeps_the_preset_it_was_trained_with(tmp_pa
         run_benchmark(config(tmp_path, translator="sized", metrics=(), checkpoint=model, preset="small"), registries)
 
 
-def test_a_loaded_model_keeps_its_config_and_refuses_a_different_one(tmp_path, registries) -> None:
+def test_a_loaded_model_takes_new_translation_settings_and_refuses_other_changes(tmp_path, registries) -> None:
     trained = dict(translator="configured", metrics=(), translator_config={"steps": 3})
     model = str(run_benchmark(config(tmp_path, **trained), registries).model_dir / "model")
+
+    def scored(overrides: dict) -> dict:
+        run = config(tmp_path, **{**trained, "translator_config": overrides}, checkpoint=model)
+        return run_benchmark(run, registries).record.configs["translator"]
+
     # The settings it was trained with (a list where the config holds a tuple) are no change.
-    same = config(tmp_path, **{**trained, "translator_config": {"steps": 3, "sizes": [8, 16]}}, checkpoint=model)
-    assert run_benchmark(same, registries).record.configs["translator"] == {"steps": 3, "sizes": [8, 16]}
-    with pytest.raises(ConfigError, match=r"translator_config sets steps=5, but the model in .* has steps=3; a loaded "
-                                          r"model keeps its config"):
-        run_benchmark(config(tmp_path, **{**trained, "translator_config": {"steps": 5}}, checkpoint=model), registries)
+    assert scored({"steps": 3, "sizes": [8, 16]}) == {"steps": 3, "sizes": [8, 16], "translate_batch_size": 4}
+    # A translation setting is taken, and recorded as used.
+    assert scored({"translate_batch_size": 2})["translate_batch_size"] == 2
+    with pytest.raises(ConfigError, match=r"translator_config sets steps=5, but the model in .* was trained with "
+                                          r"steps=3; a loaded model takes new translation settings only "
+                                          r"\(translate_batch_size\)"):
+        scored({"steps": 5, "translate_batch_size": 2})
     with pytest.raises(ConfigError, match="stepz"):
-        run_benchmark(config(tmp_path, **{**trained, "translator_config": {"stepz": 3}}, checkpoint=model), registries)
-    assert len(ResultsStore(tmp_path / "r.h5").run_ids()) == 2  # the refused runs stored nothing
+        scored({"stepz": 3})
+    assert len(ResultsStore(tmp_path / "r.h5").run_ids()) == 3  # the refused runs stored nothing
+    with pytest.raises(ConfigError, match="configured: steps cannot change on a trained model"):
+        registries.translators.load("configured").load(model, settings={"steps": 5})
 
 
 def test_a_preset_for_a_translator_without_presets_is_refused(tmp_path, registries) -> None:

@@ -45,6 +45,7 @@ class SizedTranslator(IdentityTranslator):
 class StepsConfig:
     steps: int = 10
     sizes: tuple[int, ...] = (8, 16)
+    translate_batch_size: int = 4
 
 
 class ConfiguredTranslator(IdentityTranslator):
@@ -52,6 +53,7 @@ class ConfiguredTranslator(IdentityTranslator):
 
     name = "configured"
     config_class = StepsConfig
+    translation_settings = frozenset({"translate_batch_size"})
 
 
 class BrokenMetric(Metric):

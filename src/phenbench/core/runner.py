@@ -19,7 +19,6 @@ from typing import Any
 from phenbench.core.config import config_from_dict, config_to_dict
 from phenbench.core.errors import ConfigError, DataError, PhenbenchError
 from phenbench.core.plugins import Registries, load_registries
-from phenbench.core.loaded_model import check_loaded_model
 from phenbench.core.provenance import git_hash, library_versions, resolve_device, utc_now
 from phenbench.core.run_config import RunConfig
 
@@ -189,7 +188,10 @@ def _run(config: RunConfig, registries: Registries, run_id: str, started: str) -
     timings: dict[str, float] = {}
     model_dir: Path | None = None
     if config.checkpoint:
-        translator = translator_cls.load(config.checkpoint, device=device)
+        from phenbench.core.loaded_model import check_loaded_model, settings_for_loaded_model
+
+        settings = settings_for_loaded_model(translator_cls, config.checkpoint, config.translator_config)
+        translator = translator_cls.load(config.checkpoint, device=device, settings=settings)
         check_loaded_model(translator, dataset, config)
         translator_config = translator.config
         preset = translator.preset or config.preset

@@ -30,11 +30,10 @@ def current_shard() -> Shard:
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return Shard()  # no launcher: do not start a process group for nothing
     import torch
-    import torch._dynamo  # noqa: F401 - before the group exists: see close_at_exit
     from accelerate import PartialState
 
+    close_at_exit()  # before the group exists
     state = PartialState(cpu=not torch.cuda.is_available())
-    close_at_exit()
     return Shard(index=state.process_index, count=state.num_processes)
 
 
@@ -43,16 +42,20 @@ _closing: list[bool] = []
 
 def close_at_exit() -> None:
     """Destroy the process group when this process exits (registered once), joining gloo's threads.
+    Call it before the group is made (current_shard, make_accelerator).
 
     Left to the interpreter's teardown, a gloo worker still freeing the tensors of the last gather
     takes the GIL, the finalising interpreter ends that thread, and the process aborts ("terminate
     called without an active exception") after its work is done. The destruction only joins the
     threads if nothing else holds the group: torch._dynamo, first imported once the group exists
-    (diffusers and torch-fidelity import it), keeps it alive, so current_shard imports it first
+    (diffusers and torch-fidelity import it), keeps it alive, so it is imported here, first
     (tests/core/test_process_group_exit.py)."""
     if _closing:
         return
     import atexit
+
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # a group is coming (none without a launcher)
+        import torch._dynamo  # noqa: F401 - imported before the group exists, it does not hold it
 
     _closing.append(True)
     atexit.register(_close_process_group)

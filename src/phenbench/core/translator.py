@@ -102,6 +102,10 @@ class Translator(ABC):
     # compounds): those that do not condition on a learned class (identity), or that embed
     # compounds from their structure. The others refuse such a condition in `condition_indices`.
     handles_unseen_conditions: ClassVar[bool] = False
+    # Config fields that change only how a trained model translates (sampler, sampling steps, batch
+    # size, precision), never its weights: a model loaded for scoring (--checkpoint) takes new
+    # values for them; it keeps every other field as trained (core/loaded_model.py).
+    translation_settings: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, config: Any, spec: DataSpec):
         if not isinstance(config, self.config_class):
@@ -190,14 +194,20 @@ class Translator(ABC):
         return directory
 
     @classmethod
-    def load(cls, directory: str | Path, device: str | torch.device = "cpu") -> "Translator":
+    def load(cls, directory: str | Path, device: str | torch.device = "cpu",
+             settings: dict[str, Any] | None = None) -> "Translator":
+        """The saved model; `settings` gives new values to some of its `translation_settings`."""
         manifest = read_manifest(directory)
         if manifest["translator"] != cls.name and manifest["translator"] not in cls.loads_models_of:
             raise ConfigError(
                 f"--checkpoint {directory} holds a '{manifest['translator']}' translator, not '{cls.name}'. "
                 f"Run with --translator {manifest['translator']}, or point --checkpoint at a {cls.name} model."
             )
-        config = config_from_dict(cls.config_class, manifest["config"], where=f"{directory}/{TRANSLATOR_FILE}")
+        unknown = set(settings or {}) - cls.translation_settings
+        if unknown:
+            raise ConfigError(f"{cls.name}: {', '.join(sorted(unknown))} cannot change on a trained model.")
+        config = config_from_dict(cls.config_class, {**manifest["config"], **(settings or {})},
+                                  where=f"{directory}/{TRANSLATOR_FILE}")
         try:
             spec = DataSpec.from_dict(manifest["spec"])
         except (KeyError, TypeError, ValueError) as exc:

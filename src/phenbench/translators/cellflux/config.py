@@ -18,6 +18,9 @@ CONDITION_ENCODERS = ("learned",)
 # Fixed-grid ODE methods of torchdiffeq (through flow_matching's ODESolver) and their velocity
 # evaluations per step; adaptive methods are left out so that every translation has a known cost.
 ODE_METHODS = {"euler": 1, "midpoint": 2, "heun2": 2, "heun3": 3, "rk4": 4}
+# Settings that change only how a trained model samples, never its weights.
+TRANSLATION_SETTINGS = frozenset({"ode_method", "sampling_steps", "time_grid", "guidance_scale", "sampling_seed",
+                                  "translate_batch_size", "translate_precision", "channels_last", "compile"})
 
 
 @dataclass(frozen=True)

@@ -37,14 +37,13 @@ from phenbench.core.seeding import derived_seed
 from phenbench.core.step_loader import StepBatches, loader_workers, step_batches
 from phenbench.core.training_checkpoint import TrainingCheckpoints
 from phenbench.core.translator import FitOptions, FitReport
-from phenbench.translators.cellflux.config import CellFluxConfig
+from phenbench.translators.cellflux.config import TRANSLATION_SETTINGS, CellFluxConfig
 from phenbench.translators.cellflux.model import VelocityNetwork, null_condition
 from phenbench.translators.cellflux.pairs import training_pairs
 
 # Settings that change only how long the fit runs or how the model samples: a checkpoint written
 # under other values of these resumes.
-RESUMABLE = {"steps", "epochs", "ode_method", "sampling_steps", "time_grid", "guidance_scale",
-             "sampling_seed", "translate_batch_size", "translate_precision", "channels_last", "compile"}
+RESUMABLE = {"steps", "epochs", *TRANSLATION_SETTINGS}
 CHECKPOINTS = TrainingCheckpoints("cellflux-training.pt", "CellFlux", RESUMABLE)
 
 

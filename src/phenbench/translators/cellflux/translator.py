@@ -33,7 +33,7 @@ from phenbench.core.dataset import DataSpec, PreparedDataset
 from phenbench.core.errors import ConfigError, MissingWeightsError
 from phenbench.core.fast_inference import FastForward, FastNetwork, autocast_dtype
 from phenbench.core.translator import ConditionArg, FitOptions, FitReport, TranslationResult, Translator
-from phenbench.translators.cellflux.config import ODE_METHODS, PRESETS, CellFluxConfig
+from phenbench.translators.cellflux.config import ODE_METHODS, PRESETS, TRANSLATION_SETTINGS, CellFluxConfig
 from phenbench.translators.cellflux.model import GuidedVelocity, UNet2DModel, VelocityNetwork, null_condition
 from phenbench.translators.cellflux.sampling import integrate, start_noise, time_grid
 
@@ -46,6 +46,7 @@ class CellFluxTranslator(Translator):
 
     name = "cellflux"
     config_class = CellFluxConfig
+    translation_settings = TRANSLATION_SETTINGS
     presets = PRESETS
     has_latent_space = False
 

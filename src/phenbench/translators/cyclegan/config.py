@@ -97,6 +97,9 @@ class Schedule:
         return base * max(0.0, 1.0 - (step - start) / self.decay_steps)
 
 
+# Settings that change only how a trained model translates, never its weights.
+TRANSLATION_SETTINGS = frozenset({"translate_batch_size"})
+
 PRESETS: dict[str, dict[str, Any]] = {
     # The published hyper-parameters (see the module docstring).
     "paper": {},

@@ -32,7 +32,7 @@ from phenbench.core.translator import (
     TranslationResult,
     Translator,
 )
-from phenbench.translators.cyclegan.config import PRESETS, CycleGANConfig
+from phenbench.translators.cyclegan.config import PRESETS, TRANSLATION_SETTINGS, CycleGANConfig
 from phenbench.translators.cyclegan.losses import CycleGANPair
 from phenbench.translators.cyclegan.networks import check_image_size, discriminator_depth
 from phenbench.translators.cyclegan.pair_fit import fit_pair
@@ -47,6 +47,7 @@ class CycleGANTranslator(Translator):
 
     name = "cyclegan"
     config_class = CycleGANConfig
+    translation_settings = TRANSLATION_SETTINGS
     presets = PRESETS
     has_latent_space = False
     trains_per_pair = True

@@ -26,7 +26,7 @@ from phenbench.core.translator import (
     TranslationResult,
     Translator,
 )
-from phenbench.translators.phendiff.config import PRESETS, PhenDiffConfig
+from phenbench.translators.phendiff.config import PRESETS, TRANSLATION_SETTINGS, PhenDiffConfig
 from phenbench.translators.phendiff.edict import edict_generate, edict_invert
 from phenbench.translators.phendiff.model import UNet2DModel, build_scheduler, build_unet, null_class
 from phenbench.translators.phendiff.sampling import (
@@ -46,6 +46,7 @@ class PhenDiffTranslator(Translator):
 
     name = "phendiff"
     config_class = PhenDiffConfig
+    translation_settings = frozenset(TRANSLATION_SETTINGS)
     presets = PRESETS
     has_latent_space = True
 

@@ -33,7 +33,7 @@ from phenbench.translators.phenexplain.config import PRESETS, PhenexplainConfig,
 from phenbench.translators.phenexplain.latent_ops import condition_centres
 from phenbench.translators.phenexplain.perceptual import LPIPSDistance, find_vgg16_weights
 from phenbench.translators.phenexplain.projection import Projection, concatenate, image_seed, project
-from phenbench.translators.phenexplain.training import Trainer, build_discriminator, build_generator
+from phenbench.translators.phenexplain.training import NOT_TRAINING_FIELDS, Trainer, build_discriminator, build_generator
 
 WEIGHTS_FILE = "phenexplain.pt"
 PROJECTION_CACHE_IMAGES = 1024  # bounded: the noise maps of one 128 px image take 170 kB
@@ -43,6 +43,7 @@ class PhenexplainTranslator(Translator):
     """Conditional StyleGAN2; real images enter its latent space by projection (`space`: "w" or "w+")."""
 
     config_class = PhenexplainConfig
+    translation_settings = frozenset(NOT_TRAINING_FIELDS - {"steps"})  # projection: how a real image enters W
     presets = PRESETS
     has_latent_space = True
     space: ClassVar[str] = "w"

@@ -31,7 +31,7 @@ from phenbench.core.translator import (
 )
 from phenbench.translators.stargan.batches import DRAWS, draw_targets_and_mix, training_batches
 from phenbench.translators.stargan.checkpoint import load_checkpoint, save_checkpoint
-from phenbench.translators.stargan.config import PRESETS, StarGANConfig
+from phenbench.translators.stargan.config import PRESETS, TRANSLATION_SETTINGS, StarGANConfig
 from phenbench.translators.stargan.networks import (
     Discriminator,
     Generator,
@@ -48,6 +48,7 @@ class StarGANTranslator(Translator):
 
     name = "stargan"
     config_class = StarGANConfig
+    translation_settings = TRANSLATION_SETTINGS
     presets = PRESETS
     has_latent_space = False
 
