@@ -46,3 +46,24 @@ def test_the_command_is_registered_and_imports_nothing_heavy() -> None:
             "sorted(m for m in ('numpy', 'torch', 'accelerate', 'tifffile', 'PIL') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "True []", done.stdout + done.stderr
+
+
+def test_a_translation_setting_is_taken_recorded_and_kept_across_resumes(stargan_checkpoint, tmp_path) -> None:
+    import json
+
+    write_tiff_folder(tmp_path / "in", 2)
+    common = ["translate", "--checkpoint", str(stargan_checkpoint), "--images", str(tmp_path / "in"),
+              "--target", "drug@1", "--out", str(tmp_path / "out"), "-q"]
+    result = invoke(*common, "--setting", "translate_batch_size=2")
+    assert result.exit_code == 0, result.output
+    job = json.loads((tmp_path / "out" / ".phenbench-job.json").read_text())
+    assert job["settings"] == {"translate_batch_size": 2}  # read back from the loaded model's config
+    assert invoke(*common, "--setting", "translate_batch_size=2").exit_code == 0  # the same job resumes
+    dropped = invoke(*common)  # the same folder without the setting is another job
+    assert dropped.exit_code == 2 and "settings {'translate_batch_size': 2} there, None now" in dropped.output
+    trained = invoke(*common, "--setting", "generator_filters=8")
+    assert trained.exit_code == 2 and trained.output.strip().count("\n") == 0
+    assert "was trained with generator_filters=4; a loaded model takes new translation settings only " \
+           "(translate_batch_size)" in trained.output
+    malformed = invoke(*common, "--setting", "translate_batch_size")
+    assert malformed.exit_code == 2 and "is not KEY=VALUE" in malformed.output

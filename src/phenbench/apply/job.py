@@ -15,12 +15,14 @@ from phenbench.core.errors import ConfigError
 
 JOB_FILE = ".phenbench-job.json"
 FIGURE_KEY = "figure"
+SETTINGS_KEY = "settings"
 
 
 def job_identity(checkpoint: Path, translator: str, source: str, normalization: str, seed: int,
-                 figure: dict[str, object] | None = None) -> dict[str, object]:
+                 figure: dict[str, object] | None = None, settings: dict[str, object] | None = None) -> dict[str, object]:
     """The settings that decide an output's pixels (targets may grow between runs: each has its own
-    files). `figure`: how a dose series' figures look, where the job draws any."""
+    files). `figure`: how a dose series' figures look, where the job draws any. `settings`: the
+    model's translation settings the job changed (--setting), where it changed any."""
     job: dict[str, object] = {
         "checkpoint": str(Path(checkpoint).resolve()),
         "translator": translator,
@@ -30,6 +32,8 @@ def job_identity(checkpoint: Path, translator: str, source: str, normalization: 
     }
     if figure is not None:
         job[FIGURE_KEY] = figure
+    if settings:
+        job[SETTINGS_KEY] = settings
     return job
 
 
@@ -48,9 +52,10 @@ def claim_output_folder(out: Path, job: dict[str, object], *, write: bool) -> No
             ) from None
         # A job that drew no figures yet may start to: its record gains the figure settings.
         adds_figures = FIGURE_KEY in job and FIGURE_KEY not in stored
-        differing = [key for key in job if stored.get(key) != job[key] and not (key == FIGURE_KEY and adds_figures)]
+        keys = [*job, *(key for key in (SETTINGS_KEY,) if key in stored and key not in job)]  # settings dropped too
+        differing = [key for key in keys if stored.get(key) != job.get(key) and not (key == FIGURE_KEY and adds_figures)]
         if differing:
-            what = "; ".join(f"{key} {stored.get(key)!r} there, {job[key]!r} now" for key in differing)
+            what = "; ".join(f"{key} {stored.get(key)!r} there, {job.get(key)!r} now" for key in differing)
             raise ConfigError(
                 f"{out} holds the outputs of another translate job ({what}): they would be skipped as done. "
                 f"Use a new --out, or delete {out} to start over."

@@ -12,6 +12,22 @@ from phenbench.hookspecs import hookimpl
 from phenbench.imaging.figure_options import figure_options, style_from_options
 
 
+def parse_settings(pairs: tuple[str, ...]) -> dict[str, object]:
+    """`--setting KEY=VALUE` pairs as a dict, each value read as YAML (50 -> 50, bf16 -> "bf16")."""
+    import yaml
+
+    settings: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE (e.g. inference_steps=50)", param_hint="--setting")
+        try:
+            settings[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise click.BadParameter(f"the value of {pair!r} is not readable; quote text values", param_hint="--setting") from None
+    return settings
+
+
 @hookimpl
 def register_commands(cli: click.Group) -> None:
     @cli.command("translate")
@@ -43,13 +59,15 @@ def register_commands(cli: click.Group) -> None:
                        "or a normalization.json.")
     @click.option("--batch-size", type=int, default=16, show_default=True, help="Images in memory at once.")
     @click.option("--seed", type=int, default=0, show_default=True, help="Seed (per batch) for stochastic translators.")
+    @click.option("--setting", "settings", multiple=True, metavar="KEY=VALUE",
+                  help="A new value for one of the model's translation settings (repeatable), e.g. inference_steps=50.")
     @click.option("--device", default="auto", show_default=True, help="auto (this process's GPU, else CPU), cpu, cuda:0 ...")
     @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
     def translate_command(checkpoint: str, images: str, translator: str | None, source: str, targets: tuple[str, ...],
                           series: tuple[str, str] | None, out: str, differences: bool, difference_rows: bool,
                           contact_sheet: int, panel_px: int, figure_format: str, colours: tuple[str, ...],
                           grey: str | None, display_range: str, normalization: str, batch_size: int, seed: int,
-                          device: str, quiet: bool) -> None:
+                          settings: tuple[str, ...], device: str, quiet: bool) -> None:
         """Apply a trained translator to your own images (resumable; shard with `accelerate launch`)."""
         from pathlib import Path
 
@@ -62,7 +80,7 @@ def register_commands(cli: click.Group) -> None:
             targets=split_conditions(targets), dose_series=series[1] if series else None, differences=differences,
             figure=style_from_options(panel_px, figure_format, colours, grey, display_range, difference_rows),
             contact_sheet=contact_sheet,
-            normalization=normalization, batch_size=batch_size, seed=seed,
+            normalization=normalization, batch_size=batch_size, seed=seed, settings=parse_settings(settings),
             device=default_device() if device == "auto" else device, progress=not quiet,
         )
         report = translate_folder(options, shard=shard)

@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,6 +26,7 @@ from phenbench.apply.plan import Output, contact_sheet_paths, plan_outputs, rela
 from phenbench.apply.preprocess import to_input_size, to_model, to_raw
 from phenbench.apply.series import nfe_caption, write_contact_sheet, write_series_outputs
 from phenbench.apply.shard import Shard, batches, current_shard, my_batches, wait_for_everyone
+from phenbench.core.config import config_to_dict
 from phenbench.core.errors import ConfigError, PhenbenchError
 from phenbench.core.plugins import load_translator
 from phenbench.core.translator import Translator
@@ -53,6 +55,8 @@ class TranslateOptions:
     out: Path
     source: str
     translator: str | None = None  # load the checkpoint as this translator (default: the one that saved it)
+    # New values for the model's translation settings (Translator.translation_settings), e.g. sampling steps
+    settings: dict[str, Any] = field(default_factory=dict)
     targets: tuple[str, ...] = ()
     dose_series: str | None = None  # a compound: translate to each of its doses, in dose order
     differences: bool = False
@@ -127,7 +131,8 @@ def translate_folder(options: TranslateOptions, *, registries=None, shard: Shard
         raise ConfigError(f"--contact-sheet must be 0 (none) or more rows, got {options.contact_sheet}.")
     shard = shard or current_shard()
     check_folders_apart(Path(options.images), Path(options.out))
-    translator = load_translator(Path(options.checkpoint), options.device, registries, options.translator)
+    translator = load_translator(Path(options.checkpoint), options.device, registries, options.translator,
+                                 options.settings)
     spec = translator.spec
     targets = resolve_targets(translator, options)
     files = image_io.list_images(options.images)
@@ -142,7 +147,8 @@ def translate_folder(options: TranslateOptions, *, registries=None, shard: Shard
                         differences=options.differences, vector=vector)
     out = Path(options.out)
     figure = options.figure.to_dict() if options.dose_series is not None else None
-    job = job_identity(Path(options.checkpoint), translator.name, options.source, origin, options.seed, figure)
+    job = job_identity(Path(options.checkpoint), translator.name, options.source, origin, options.seed, figure,
+                       settings={k: config_to_dict(translator.config)[k] for k in sorted(options.settings)})
     claim_output_folder(out, job, write=shard.is_main)
     work = batches(files, options.batch_size)
     mine = my_batches(len(work), shard)

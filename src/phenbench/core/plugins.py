@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -102,14 +102,18 @@ def load_registries(*, entry_points: bool = True, extra: tuple[object, ...] = ()
 
 
 def load_translator(checkpoint: Path, device: str = "cpu", registries: Registries | None = None,
-                    name: str | None = None) -> "Translator":
+                    name: str | None = None, settings: dict[str, Any] | None = None) -> "Translator":
     """The translator saved in `checkpoint`, whatever its kind; or, with `name`, that translator
-    loading it (e.g. `phenex-wplus` a `phenex-w` model: the same generator, projected into W+)."""
+    loading it (e.g. `phenex-wplus` a `phenex-w` model: the same generator, projected into W+).
+    `settings`: new values for its translation settings (others must equal the saved ones)."""
+    from phenbench.core.loaded_model import settings_for_loaded_model
     from phenbench.core.translator import read_manifest
 
     name = name or read_manifest(checkpoint)["translator"]
     registries = registries or load_registries()
-    translator = registries.translators.load(name).load(checkpoint, device=device)
+    translator_cls = registries.translators.load(name)
+    changed = settings_for_loaded_model(translator_cls, str(checkpoint), settings or {})
+    translator = translator_cls.load(checkpoint, device=device, settings=changed)
     if hasattr(translator, "eval"):
         translator.eval()
     return translator
