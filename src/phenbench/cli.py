@@ -69,6 +69,8 @@ def build_cli(pm: pluggy.PluginManager | None = None) -> click.Group:
     @click.option("--config", "config_path", type=click.Path(), help="Run config YAML; flags override it.")
     @click.option("--store", type=click.Path(), help="HDF5 results store. [default: results.h5]")
     @click.option("--seed", type=int, help="Random seed for data order, initialisation and sampling.")
+    @click.option("--eval-seed", type=int,
+                  help="Seed of what is evaluated (test images drawn, bootstrap resamples), apart from --seed. [default: 0]")
     @click.option("--pairs", type=click.Choice(["all", "from-control"]), help="Which source -> target pairs to translate.")
     @click.option("--batch-matched/--no-batch-matched", "match_batches", default=None,
                   help="From-control pairs: draw each control from its target image's plate. [default: the dataset's]")

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from phenbench import hookimpl
 from phenbench.cli import build_cli
 from phenbench.core.plugins import make_plugin_manager
+from phenbench.core.store import ResultsStore
 from tests.core.tiny_plugins import TinyPlugins
 
 
@@ -37,11 +38,12 @@ def invoke(cli, args, cwd):
 def test_run_then_compare_and_show(cli, tmp_path) -> None:
     store = str(tmp_path / "r.h5")
     runner = CliRunner()
-    ran = runner.invoke(cli, ["run", "--dataset", "tiny", "--store", store, "--quiet",
+    ran = runner.invoke(cli, ["run", "--dataset", "tiny", "--store", store, "--quiet", "--eval-seed", "3",
                               "--work-dir", str(tmp_path / "runs"), "--metrics", "counterfactual"])
     assert ran.exit_code == 0, ran.output
     assert "identity" in ran.output and "counterfactual/mse" in ran.output
     run_id = ran.output.split("Run ")[1].split()[0]
+    assert ResultsStore(store).read(run_id).configs["run"]["eval_seed"] == 3
 
     for fmt, marker in [("markdown", "|"), ("csv", ","), ("latex", "\\begin{tabular}")]:
         compared = runner.invoke(cli, ["compare", "--store", store, "--format", fmt])
@@ -73,6 +75,8 @@ def test_errors_are_one_line_with_exit_status_2(cli, tmp_path) -> None:
     assert missing.exit_code == 2 and "absent.h5" in missing.output
     bad_config = CliRunner().invoke(cli, ["run", "--config", str(tmp_path / "none.yaml")])
     assert bad_config.exit_code == 2 and "none.yaml" in bad_config.output
+    negative = CliRunner().invoke(cli, ["run", "--eval-seed", "-1", "--store", str(tmp_path / "r.h5")])
+    assert negative.exit_code == 2 and "eval_seed" in negative.output
 
 
 def test_synthetic_identity_end_to_end_in_a_subprocess(tmp_path) -> None:
