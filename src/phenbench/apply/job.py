@@ -52,7 +52,8 @@ def claim_output_folder(out: Path, job: dict[str, object], *, write: bool) -> No
             ) from None
         # A job that drew no figures yet may start to: its record gains the figure settings.
         adds_figures = FIGURE_KEY in job and FIGURE_KEY not in stored
-        keys = [*job, *(key for key in (SETTINGS_KEY,) if key in stored and key not in job)]  # settings dropped too
+        # A key only the stored job has (settings it changed) differs too; figures may stop being drawn.
+        keys = [*job, *(key for key in stored if key not in job and key != FIGURE_KEY)]
         differing = [key for key in keys if stored.get(key) != job.get(key) and not (key == FIGURE_KEY and adds_figures)]
         if differing:
             what = "; ".join(f"{key} {stored.get(key)!r} there, {job.get(key)!r} now" for key in differing)

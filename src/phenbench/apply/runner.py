@@ -147,8 +147,9 @@ def translate_folder(options: TranslateOptions, *, registries=None, shard: Shard
                         differences=options.differences, vector=vector)
     out = Path(options.out)
     figure = options.figure.to_dict() if options.dose_series is not None else None
+    used = config_to_dict(translator.config)  # the settings as the model took them, read back once
     job = job_identity(Path(options.checkpoint), translator.name, options.source, origin, options.seed, figure,
-                       settings={k: config_to_dict(translator.config)[k] for k in sorted(options.settings)})
+                       settings={key: used[key] for key in sorted(options.settings)})
     claim_output_folder(out, job, write=shard.is_main)
     work = batches(files, options.batch_size)
     mine = my_batches(len(work), shard)
